@@ -1,0 +1,83 @@
+import cors from '@fastify/cors'
+import helmet from '@fastify/helmet'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import type { Config } from './config.js'
+import { migrate, openDatabase, type Database } from './db/index.js'
+import healthRoutes from './health/routes.js'
+import { installLifecycleHooks, Lifecycle, requestIdFrom } from './http/lifecycle.js'
+import { installProblemHandlers } from './http/problem.js'
+import { installValidators } from './http/validation.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    db: Database
+    lifecycle: Lifecycle
+    /** Set when Redis is configured; health and readiness report it. */
+    redisPing?: () => Promise<void>
+  }
+}
+
+export interface AppOptions {
+  /** A database the caller opened (and will close); otherwise the app opens one from `config`. */
+  db?: Database
+  /** Fastify logger option; defaults to JSON logs at `config.logLevel`. */
+  logger?: boolean | { level: string }
+  /** Extra plugins registered after the app's own routes (tests, operational add-ons). */
+  plugins?: FastifyPluginAsync[]
+}
+
+const ONE_MEBIBYTE = 1024 * 1024
+
+/** Builds the app without listening: the same factory for `server.ts`, the CLI and tests. */
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? { level: config.logLevel },
+    requestIdHeader: false,
+    genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    trustProxy: config.trustProxy,
+    bodyLimit: ONE_MEBIBYTE,
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  installValidators(app)
+  installProblemHandlers(app)
+
+  const db = options.db ?? (await openOwnedDatabase(app, config))
+  app.decorate('config', config)
+  app.decorate('db', db)
+  app.decorate('lifecycle', new Lifecycle())
+  installLifecycleHooks(app, app.lifecycle, config.requestTimeoutSeconds * 1000)
+
+  await app.register(helmet, { global: true })
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
+      exposedHeaders: ['x-request-id', 'etag', 'location', 'retry-after'],
+    })
+  }
+
+  await app.register(healthRoutes)
+  for (const plugin of options.plugins ?? []) await app.register(plugin)
+  return app
+}
+
+async function openOwnedDatabase(app: FastifyInstance, config: Config): Promise<Database> {
+  const db = await openDatabase(config)
+  // onClose runs after in-flight requests have finished.
+  app.addHook('onClose', async () => {
+    await db.close()
+  })
+  if (config.migrateOnStart) {
+    try {
+      const result = await migrate(db)
+      if (result.applied.length > 0) app.log.info({ from: result.from, to: result.to }, 'migrations applied')
+    } catch (error) {
+      await db.close()
+      throw error
+    }
+  }
+  return db
+}

@@ -1,0 +1,19 @@
+import type { Config } from '../config.js'
+import { openEmbeddedDatabase } from './embedded.js'
+import { openServerDatabase } from './server.js'
+import type { Database } from './types.js'
+
+export type { Database, Queryable, Transaction, Row, DatabaseKind } from './types.js'
+export { DatabaseUnavailableError, isUniqueViolation, sqlState } from './errors.js'
+export { DataDirLockedError } from './embedded.js'
+export { migrate, migrateDown, migrationStatus } from './migrate.js'
+
+/** Server Postgres when `DATABASE_URL` is set, otherwise embedded PGlite in `DATA_DIR`. */
+export async function openDatabase(config: Config): Promise<Database> {
+  if (config.databaseUrl === undefined) return openEmbeddedDatabase(config.dataDir)
+  return openServerDatabase({
+    url: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+    statementTimeoutMs: config.requestTimeoutSeconds * 1000,
+  })
+}

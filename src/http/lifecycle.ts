@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { sendProblem } from './problem.js'
+
+/** A client-supplied request id is kept only when it is short and plain (it ends up in logs). */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+export function requestIdFrom(header: string | string[] | undefined): string {
+  return typeof header === 'string' && SANE_REQUEST_ID.test(header) ? header : randomUUID()
+}
+
+/** Shared between the HTTP layer and `server.ts`'s shutdown. */
+export class Lifecycle {
+  draining = false
+  inFlight = 0
+  private idleWaiters: Array<() => void> = []
+
+  started(): void {
+    this.inFlight += 1
+  }
+
+  finished(): void {
+    this.inFlight -= 1
+    if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake()
+  }
+
+  /** Resolves once no request is in flight. */
+  idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+}
+
+/** Routes that keep answering while draining: liveness, and readiness which reports the drain. */
+const DRAIN_EXEMPT = new Set(['/livez', '/readyz', '/health'])
+
+export function installLifecycleHooks(app: FastifyInstance, lifecycle: Lifecycle, requestTimeoutMs: number): void {
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('x-request-id', request.id)
+    lifecycle.started()
+    reply.raw.once('close', () => lifecycle.finished())
+
+    if (lifecycle.draining && !DRAIN_EXEMPT.has(request.routeOptions.url ?? '')) {
+      reply.header('connection', 'close')
+      return sendProblem(request, reply, 503, 'shutting-down', 'This instance is shutting down; retry on another.', {
+        headers: { 'retry-after': '1' },
+      })
+    }
+
+    // A request that outlives REQUEST_TIMEOUT_SECONDS is answered 503; whatever it was doing is
+    // bounded separately (statement_timeout on the database side).
+    const timer = setTimeout(() => {
+      if (!reply.sent) {
+        request.log.warn({ timeoutMs: requestTimeoutMs }, 'request timed out')
+        sendProblem(request, reply, 503, 'request-timeout', `The request took longer than ${requestTimeoutMs / 1000} s.`, {
+          headers: { 'retry-after': '1' },
+        })
+      }
+    }, requestTimeoutMs)
+    timer.unref()
+    reply.raw.once('close', () => clearTimeout(timer))
+  })
+}

@@ -1,0 +1,105 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { DatabaseUnavailableError } from '../db/index.js'
+import { HttpError, type FieldError } from './errors.js'
+import { fieldErrors } from './validation.js'
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+  instance: string
+  requestId: string
+  errors?: FieldError[]
+}
+
+const STATUS_TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  408: 'Request Timeout',
+  409: 'Conflict',
+  411: 'Length Required',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+}
+
+/** Fastify's own 4xx codes, turned into stable problem types. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body-too-large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported-media-type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid-content-length',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid-json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid-json',
+  FST_ERR_BAD_URL: 'invalid-url',
+}
+
+export function sendProblem(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  code: string,
+  detail: string,
+  extra: { title?: string; errors?: FieldError[]; headers?: Record<string, string> } = {},
+): FastifyReply {
+  const problem: Problem = {
+    type: `/problems/${code}`,
+    title: extra.title ?? STATUS_TITLES[status] ?? 'Error',
+    status,
+    detail,
+    instance: request.url.split('?')[0] ?? request.url,
+    requestId: request.id,
+    ...(extra.errors ? { errors: extra.errors } : {}),
+  }
+  if (extra.headers) reply.headers(extra.headers)
+  return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(problem)
+}
+
+/** The one error handler and the one 404 handler: every failure leaves as problem+json. */
+export function installProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | HttpError | Error, request, reply) => {
+    if (error instanceof HttpError) {
+      if (error.status >= 500) request.log.warn({ err: error }, error.message)
+      return sendProblem(request, reply, error.status, error.code, error.message, {
+        title: error.title,
+        ...error.extra,
+      })
+    }
+    const fastifyError = error as FastifyError
+    if (fastifyError.validation) {
+      const errors = fieldErrors(fastifyError.validation as never, fastifyError.validationContext)
+      const where = fastifyError.validationContext === 'querystring' ? 'query parameters' : fastifyError.validationContext
+      return sendProblem(request, reply, 400, 'invalid-request', `The ${where ?? 'request'} did not pass validation.`, { errors })
+    }
+    if (error instanceof DatabaseUnavailableError) {
+      request.log.error({ err: error.cause }, 'database unavailable')
+      return sendProblem(request, reply, 503, 'database-unavailable', 'The database is unavailable; retry shortly.', {
+        headers: { 'retry-after': '5' },
+      })
+    }
+    const status = fastifyError.statusCode
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      const code = FASTIFY_CODES[fastifyError.code] ?? 'invalid-request'
+      return sendProblem(request, reply, status, code, error.message)
+    }
+    // Unknown: log everything, tell the client nothing (no stack, SQL or secret leaves).
+    request.log.error({ err: error }, 'unhandled error')
+    return sendProblem(request, reply, 500, 'internal', 'An unexpected error occurred; it has been logged.')
+  })
+
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(request, reply, 404, 'not-found', `No route for ${request.method} ${request.url.split('?')[0]}.`),
+  )
+}
