@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+/**
+ * Operator commands, configured by the same environment as the server:
+ *   moodlog migrate up|down|status
+ *   moodlog check
+ */
+import { pathToFileURL } from 'node:url'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { DataDirLockedError, DatabaseUnavailableError, migrate, migrateDown, migrationStatus, openDatabase, type Database } from './db/index.js'
+
+const USAGE = `usage: moodlog <command>
+  migrate up        apply every pending migration
+  migrate down      roll back the newest migration
+  migrate status    show the current and latest schema versions
+  check             validate the configuration and reach the database`
+
+async function withDatabase<T>(config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
+  const db = await openDatabase(config)
+  try {
+    return await fn(db)
+  } finally {
+    await db.close()
+  }
+}
+
+function describeTarget(config: Config): string {
+  if (config.databaseUrl === undefined) return `embedded database in ${config.dataDir}`
+  const url = new URL(config.databaseUrl)
+  return `postgres server ${url.hostname}:${url.port || 5432}${url.pathname}`
+}
+
+export async function run(args: string[], env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<number> {
+  const [command, sub] = args
+  const config = loadConfig(env)
+  if (command === 'migrate' && (sub === 'up' || sub === undefined)) {
+    const result = await withDatabase(config, (db) => migrate(db))
+    out(result.applied.length === 0 ? `already at version ${result.to}` : `migrated ${result.from} → ${result.to}: ${result.applied.map((f) => f.split('/').pop()).join(', ')}`)
+    return 0
+  }
+  if (command === 'migrate' && sub === 'down') {
+    const result = await withDatabase(config, (db) => migrateDown(db))
+    out(result.from === result.to ? 'nothing to roll back' : `rolled back ${result.from} → ${result.to}`)
+    return 0
+  }
+  if (command === 'migrate' && sub === 'status') {
+    const status = await withDatabase(config, (db) => migrationStatus(db))
+    out(`current version ${status.current}, latest ${status.latest}`)
+    out(status.pending.length === 0 ? 'up to date' : `pending: ${status.pending.join(', ')}`)
+    return 0
+  }
+  if (command === 'check') {
+    out(`configuration ok; ${describeTarget(config)}`)
+    const status = await withDatabase(config, async (db) => {
+      await db.ping()
+      return migrationStatus(db)
+    })
+    out(`database reachable; schema version ${status.current} of ${status.latest}${status.pending.length ? ' (run `moodlog migrate up`)' : ''}`)
+    return status.pending.length === 0 ? 0 : 2
+  }
+  out(USAGE)
+  return 64
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  try {
+    process.exitCode = await run(process.argv.slice(2), process.env, (line) => console.log(line))
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof DataDirLockedError) console.error(`moodlog: ${error.message}`)
+    else if (error instanceof DatabaseUnavailableError) console.error(`moodlog: cannot reach the database: ${String((error.cause as Error)?.message ?? error.cause)}`)
+    else console.error(`moodlog: ${error instanceof Error ? error.message : String(error)}`)
+    process.exitCode = 1
+  }
+}

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict'
+import { after, describe, test } from 'node:test'
+import { buildApp } from '../src/app.js'
+import { migrate, migrateDown, migrationStatus, type Database } from '../src/db/index.js'
+import { openServerDatabase } from '../src/db/server.js'
+import testRoutes from './fixtures/slow-routes.js'
+import { backendNames, createTestDatabase, testConfig } from './support/harness.js'
+import { runProcess } from './support/process.js'
+import { TcpProxy } from './support/tcp-proxy.js'
+
+/** Tables, columns, constraints and indexes of the public schema, as comparable text. */
+async function schemaOf(db: Database): Promise<string[]> {
+  const columns = await db.query<{ line: string }>(`
+    select format('%s.%s %s null=%s default=%s', table_name, column_name, data_type, is_nullable, column_default) as line
+    from information_schema.columns where table_schema = 'public' and table_name <> 'schemaversion'`)
+  const constraints = await db.query<{ line: string }>(`
+    select format('%s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid)) as line
+    from pg_constraint where connamespace = 'public'::regnamespace and conrelid <> 'public.schemaversion'::regclass`)
+  const indexes = await db.query<{ line: string }>(`
+    select indexdef as line from pg_indexes where schemaname = 'public' and tablename <> 'schemaversion'`)
+  return [...columns, ...constraints, ...indexes].map((r) => r.line).sort()
+}
+
+for (const backend of backendNames()) {
+  describe(`migrations [${backend}]`, () => {
+    test('when every migration is rolled back and applied again, then the schema is the same', async () => {
+      const testDb = await createTestDatabase(backend)
+      try {
+        const before = await schemaOf(testDb.db)
+        assert.ok(before.some((line) => line.startsWith('entries.mood')), 'the migrated schema has entries')
+        const { latest } = await migrationStatus(testDb.db)
+        for (let version = latest; version > 0; version--) {
+          const down = await migrateDown(testDb.db)
+          assert.equal(down.to, version - 1)
+        }
+        assert.deepEqual(await schemaOf(testDb.db), [])
+        const up = await migrate(testDb.db)
+        assert.equal(up.to, latest)
+        assert.deepEqual(await schemaOf(testDb.db), before)
+      } finally {
+        await testDb.drop()
+      }
+    })
+  })
+}
+
+if (backendNames().includes('postgres')) {
+  describe('server database', () => {
+    test('when two instances migrate an empty database at once, then each migration is applied exactly once', async () => {
+      const testDb = await createTestDatabase('postgres')
+      const url = testDb.url!
+      try {
+        // Empty the cloned database back to nothing, then race two independent pools.
+        const { latest } = await migrationStatus(testDb.db)
+        for (let v = latest; v > 0; v--) await migrateDown(testDb.db)
+        await testDb.db.query('drop table schemaversion')
+        const a = openServerDatabase({ url, poolSize: 2, statementTimeoutMs: 30_000 })
+        const b = openServerDatabase({ url, poolSize: 2, statementTimeoutMs: 30_000 })
+        const results = await Promise.all([migrate(a), migrate(b)])
+        await Promise.all([a.close(), b.close()])
+        const applied = results.flatMap((r) => r.applied)
+        assert.equal(applied.length, latest, 'every migration applied once across both instances')
+        const rows = await testDb.db.query<{ version: number; n: number }>(
+          'select version, count(*)::int as n from schemaversion where version > 0 group by version order by version',
+        )
+        assert.deepEqual(rows.map((r) => r.n), Array(latest).fill(1))
+      } finally {
+        await testDb.drop()
+      }
+    })
+
+    test('when the CLI migrates down then up, then status reports the latest version', async () => {
+      const testDb = await createTestDatabase('postgres')
+      try {
+        const env = { DATABASE_URL: testDb.url, JWT_SECRET: 'x'.repeat(40) }
+        const down = await runProcess('src/cli.ts', ['migrate', 'down'], env)
+        assert.equal(down.code, 0, down.output)
+        const pending = await runProcess('src/cli.ts', ['migrate', 'status'], env)
+        assert.match(pending.output, /pending: \d+\.do\.sql/)
+        const up = await runProcess('src/cli.ts', ['migrate', 'up'], env)
+        assert.equal(up.code, 0, up.output)
+        const status = await runProcess('src/cli.ts', ['migrate', 'status'], env)
+        assert.match(status.output, /up to date/)
+      } finally {
+        await testDb.drop()
+      }
+    })
+
+    describe('when Postgres becomes unreachable', () => {
+      const cleanups: Array<() => Promise<unknown>> = []
+      after(async () => {
+        for (const cleanup of cleanups.reverse()) await cleanup()
+      })
+
+      test('then requests get 503 problem+json, the process stays up, and it recovers by itself', async () => {
+        const testDb = await createTestDatabase('postgres')
+        cleanups.push(() => testDb.drop())
+        const target = new URL(testDb.url!)
+        const proxy = new TcpProxy(target.hostname, Number(target.port || 5432))
+        await proxy.start()
+        cleanups.push(() => proxy.stop())
+        target.hostname = '127.0.0.1'
+        target.port = String(proxy.port)
+        const app = await buildApp(testConfig({ DATABASE_URL: target.toString() }), { logger: false, plugins: [testRoutes] })
+        cleanups.push(() => app.close())
+
+        assert.equal((await app.inject({ url: '/test/db' })).statusCode, 200)
+
+        await proxy.stop()
+        const started = Date.now()
+        const down = await app.inject({ url: '/test/db' })
+        assert.equal(down.statusCode, 503)
+        assert.equal(down.headers['content-type'], 'application/problem+json; charset=utf-8')
+        assert.equal(down.json().type, '/problems/database-unavailable')
+        assert.ok(!JSON.stringify(down.json()).includes('ECONNREFUSED'), 'no driver internals leak')
+        assert.ok(Date.now() - started < 6000, 'failed fast')
+        const health = await app.inject({ url: '/health' })
+        assert.equal(health.statusCode, 503)
+        assert.equal(health.json().database, 'down')
+
+        await proxy.start()
+        const recovered = await app.inject({ url: '/test/db' })
+        assert.equal(recovered.statusCode, 200)
+        assert.deepEqual(recovered.json(), { answer: 42 })
+        assert.equal((await app.inject({ url: '/health' })).statusCode, 200)
+      })
+    })
+  })
+}

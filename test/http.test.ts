@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { describeEachBackend } from './support/harness.js'
+import testRoutes from './fixtures/slow-routes.js'
+
+const PROBLEM = 'application/problem+json; charset=utf-8'
+
+describeEachBackend(
+  'HTTP contract',
+  (h) => {
+    test('when a route does not exist, then the answer is a 404 problem carrying the request id', async () => {
+      const res = await h.request({ method: 'GET', url: '/no/such/route?x=1' })
+      assert.equal(res.statusCode, 404)
+      assert.equal(res.headers['content-type'], PROBLEM)
+      const body = res.json()
+      assert.equal(body.status, 404)
+      assert.equal(body.type, '/problems/not-found')
+      assert.equal(body.instance, '/no/such/route')
+      assert.equal(body.requestId, res.headers['x-request-id'])
+      assert.match(body.requestId, /^[0-9a-f-]{36}$/)
+    })
+
+    test('when the client sends a sane X-Request-Id, then it is echoed; a hostile one is replaced', async () => {
+      const sane = await h.request({ method: 'GET', url: '/livez', headers: { 'x-request-id': 'abc-123.def:9' } })
+      assert.equal(sane.headers['x-request-id'], 'abc-123.def:9')
+      const hostile = await h.request({ method: 'GET', url: '/livez', headers: { 'x-request-id': 'a b\u0000<script>' } })
+      assert.notEqual(hostile.headers['x-request-id'], 'a b\u0000<script>')
+      assert.match(String(hostile.headers['x-request-id']), /^[0-9a-f-]{36}$/)
+      const long = await h.request({ method: 'GET', url: '/livez', headers: { 'x-request-id': 'x'.repeat(500) } })
+      assert.equal(String(long.headers['x-request-id']).length, 36)
+    })
+
+    test('when a body is larger than 1 MiB, then the answer is 413 problem+json', async () => {
+      const res = await h.request({
+        method: 'POST',
+        url: '/test/echo',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({ mood: 5, text: 'x'.repeat(1024 * 1024) }),
+      })
+      assert.equal(res.statusCode, 413)
+      assert.equal(res.headers['content-type'], PROBLEM)
+      assert.equal(res.json().type, '/problems/body-too-large')
+    })
+
+    test('when the body is malformed JSON, then the answer is 400 problem+json', async () => {
+      const res = await h.request({
+        method: 'POST',
+        url: '/test/echo',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"mood": 5,',
+      })
+      assert.equal(res.statusCode, 400)
+      assert.equal(res.headers['content-type'], PROBLEM)
+      assert.equal(res.json().type, '/problems/invalid-json')
+    })
+
+    test('when body fields have the wrong type or are unknown, then 400 lists each field', async () => {
+      const res = await h.request({ method: 'POST', url: '/test/echo', payload: { mood: '5', userId: 7 } })
+      assert.equal(res.statusCode, 400)
+      const body = res.json()
+      assert.equal(body.type, '/problems/invalid-request')
+      const fields = body.errors.map((e: { field: string }) => e.field).sort()
+      assert.deepEqual(fields, ['mood', 'userId'])
+    })
+
+    test('when the body is valid, then the route sees it unchanged', async () => {
+      const res = await h.request({ method: 'POST', url: '/test/echo', payload: { mood: 7, text: 'ok' } })
+      assert.equal(res.statusCode, 200)
+      assert.deepEqual(res.json(), { mood: 7, text: 'ok' })
+    })
+
+    test('when a handler outlives REQUEST_TIMEOUT_SECONDS, then the client gets a 503 problem', async () => {
+      const started = Date.now()
+      const res = await h.request({ method: 'GET', url: '/test/slow?ms=2500' })
+      assert.equal(res.statusCode, 503)
+      assert.equal(res.headers['content-type'], PROBLEM)
+      assert.equal(res.json().type, '/problems/request-timeout')
+      assert.ok(Date.now() - started < 2400, 'answered at the timeout, not when the handler finished')
+    })
+
+    test('when the database answers, then /health, /readyz and /livez are 200', async () => {
+      const health = await h.request({ method: 'GET', url: '/health' })
+      assert.equal(health.statusCode, 200)
+      assert.deepEqual(health.json(), { status: 'ok', database: 'up', redis: 'disabled' })
+      assert.equal((await h.request({ method: 'GET', url: '/readyz' })).statusCode, 200)
+      assert.deepEqual((await h.request({ method: 'GET', url: '/livez' })).json(), { status: 'ok' })
+    })
+
+    test('every response carries security headers', async () => {
+      const res = await h.request({ method: 'GET', url: '/livez' })
+      assert.equal(res.headers['x-content-type-options'], 'nosniff')
+      assert.ok(res.headers['content-security-policy'])
+    })
+  },
+  { env: { REQUEST_TIMEOUT_SECONDS: '1' }, plugins: [testRoutes] },
+)

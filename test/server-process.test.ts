@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict'
+import http from 'node:http'
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { after, describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { backendNames, createTestDatabase, type TestDatabase } from './support/harness.js'
+import { runProcess, startServerProcess, type ServerProcess } from './support/process.js'
+
+interface Answer {
+  status: number
+  body: string
+}
+
+function get(url: string, agent: http.Agent): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent }, (res) => {
+      let body = ''
+      res.on('data', (chunk) => (body += chunk))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+  })
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+describe('configuration', () => {
+  for (const [name, value, expected] of [
+    ['PORT', 'abc', /^moodlog: PORT must be a whole number, got "abc"$/m],
+    ['DATABASE_URL', 'not a url', /^moodlog: DATABASE_URL is not a valid URL/m],
+    ['DATABASE_URL', 'mysql://localhost/x', /^moodlog: DATABASE_URL must start with postgres:/m],
+    ['LOG_LEVEL', 'loud', /^moodlog: LOG_LEVEL must be one of/m],
+    ['MIGRATE_ON_START', 'maybe', /^moodlog: MIGRATE_ON_START must be true or false/m],
+  ] as const) {
+    test(`when ${name}=${value}, then start fails with a message naming ${name} and a non-zero exit`, async () => {
+      const result = await runProcess('src/server.ts', [], { [name]: value, JWT_SECRET: 'x'.repeat(40) })
+      assert.notEqual(result.code, 0)
+      assert.match(result.output, expected)
+    })
+  }
+
+  test('when DATABASE_URL is set without JWT_SECRET, then start fails naming JWT_SECRET', async () => {
+    const result = await runProcess('src/server.ts', [], { DATABASE_URL: 'postgres://127.0.0.1:1/x' })
+    assert.equal(result.code, 1)
+    assert.match(result.output, /^moodlog: JWT_SECRET is required when DATABASE_URL is set/m)
+  })
+})
+
+for (const backend of backendNames()) {
+  describe(`server process [${backend}]`, () => {
+    const cleanups: Array<() => Promise<unknown>> = []
+    after(async () => {
+      for (const cleanup of cleanups.reverse()) await cleanup()
+    })
+
+    async function databaseEnv(): Promise<Record<string, string>> {
+      if (backend === 'pglite') {
+        const dataDir = await mkdtemp(path.join(os.tmpdir(), 'moodlog-data-'))
+        cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
+        return { DATA_DIR: dataDir }
+      }
+      const testDb: TestDatabase = await createTestDatabase('postgres')
+      cleanups.push(() => testDb.drop())
+      return { DATABASE_URL: testDb.url ?? '' }
+    }
+
+    async function start(env: Record<string, string>): Promise<ServerProcess> {
+      const server = await startServerProcess({ MIGRATE_ON_START: 'true', ...env })
+      cleanups.push(async () => {
+        if (server.child.exitCode === null) server.child.kill('SIGKILL')
+      })
+      return server
+    }
+
+    test('when SIGTERM arrives with 100 slow requests in flight, then all complete, /readyz is 503 during the drain and the exit code is 0', async () => {
+      const server = await start(await databaseEnv())
+      const agent = new http.Agent({ keepAlive: false, maxSockets: 200 })
+      const slow = Array.from({ length: 100 }, () => get(`${server.url}/test/slow?ms=2500`, agent))
+      await waitFor(() => (server.output().match(/"url":"\/test\/slow/g) ?? []).length >= 100, 10_000, '100 requests in flight')
+
+      server.child.kill('SIGTERM')
+      await waitFor(() => server.output().includes('shutting down'), 5000, 'shutdown to start')
+      const readyz = await get(`${server.url}/readyz`, agent)
+      const late = await get(`${server.url}/test/slow?ms=1`, agent)
+
+      const answers = await Promise.all(slow)
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        Array(100).fill(200),
+      )
+      assert.equal(readyz.status, 503)
+      assert.equal(JSON.parse(readyz.body).status, 'unavailable')
+      assert.equal(late.status, 503)
+      assert.equal(JSON.parse(late.body).type, '/problems/shutting-down')
+      assert.equal(await server.exited, 0)
+      assert.match(server.output(), /shutdown complete/)
+    })
+
+    test('when a second signal arrives during the drain, then the process exits at once', async () => {
+      const server = await start(await databaseEnv())
+      const agent = new http.Agent({ keepAlive: false })
+      const pending = get(`${server.url}/test/slow?ms=8000`, agent).catch(() => undefined)
+      await waitFor(() => server.output().includes('/test/slow'), 10_000, 'the slow request')
+      const signalled = Date.now()
+      server.child.kill('SIGTERM')
+      await waitFor(() => server.output().includes('shutting down'), 5000, 'shutdown to start')
+      server.child.kill('SIGINT')
+      const code = await server.exited
+      assert.ok(Date.now() - signalled < 3000, 'exited long before the slow request would have finished')
+      assert.equal(code, 1)
+      await pending
+    })
+
+    if (backend === 'pglite') {
+      test('when a second process opens the same DATA_DIR, then it exits at once with the lock message', async () => {
+        const env = await databaseEnv()
+        const first = await start(env)
+        const second = await runProcess('test/fixtures/server.ts', [], { ...env, PORT: '0', JWT_SECRET: 'x'.repeat(40), LOG_LEVEL: 'silent' }, 20_000)
+        assert.equal(second.code, 1)
+        assert.match(second.output, /DATA_DIR .* is in use by another moodlog process/)
+        // The first one is unharmed.
+        assert.equal((await get(`${first.url}/health`, new http.Agent())).status, 200)
+        first.child.kill('SIGTERM')
+        assert.equal(await first.exited, 0)
+      })
+    }
+  })
+}

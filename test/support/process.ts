@@ -1,0 +1,75 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
+import { testEnv } from './harness.js'
+
+const root = path.resolve(import.meta.dirname, '../..')
+
+export interface ServerProcess {
+  url: string
+  child: ChildProcess
+  /** Everything the process wrote, stdout and stderr interleaved. */
+  output(): string
+  /** Resolves with the exit code (or the signal name). */
+  exited: Promise<number | string>
+}
+
+export interface RunResult {
+  code: number | string
+  output: string
+}
+
+/** Runs a TypeScript entry (tsx) with the test environment; resolves when it exits. */
+export function runProcess(entry: string, args: string[], env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, entry), ...args], {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    child.stdout.on('data', (chunk) => (output += chunk))
+    child.stderr.on('data', (chunk) => (output += chunk))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${entry} ${args.join(' ')} did not exit within ${timeoutMs} ms:\n${output}`))
+    }, timeoutMs)
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code: code ?? signal ?? 'unknown', output })
+    })
+  })
+}
+
+/**
+ * Starts `test/fixtures/server.ts` (the real `main()` plus test routes) on port 0 and resolves
+ * once it listens. Rejects with its output if it exits first.
+ */
+export function startServerProcess(env: Record<string, string | undefined>, entry = 'test/fixtures/server.ts'): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, entry)], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...testEnv({ LOG_LEVEL: 'info', PORT: '0', ...env }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')))
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`server did not start within 60 s:\n${output}`))
+    }, 60_000)
+    const onData = (chunk: Buffer) => {
+      output += chunk
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+      if (match?.[1]) {
+        clearTimeout(timer)
+        resolve({ url: match[1], child, output: () => output, exited })
+      }
+    }
+    child.stdout.on('data', onData)
+    child.stderr.on('data', onData)
+    void exited.then((code) => {
+      clearTimeout(timer)
+      reject(new Error(`server exited with ${code} before listening:\n${output}`))
+    })
+  })
+}
