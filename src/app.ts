@@ -4,15 +4,20 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Config } from './config.js'
 import { migrate, openDatabase, type Database } from './db/index.js'
+import authPlugin from './auth/plugin.js'
+import authRoutes from './auth/routes.js'
 import healthRoutes from './health/routes.js'
 import { installLifecycleHooks, Lifecycle, requestIdFrom } from './http/lifecycle.js'
 import { installProblemHandlers } from './http/problem.js'
 import { installValidators } from './http/validation.js'
+import { createMemoryStore } from './store/memory.js'
+import type { Store } from './store/types.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
     db: Database
+    store: Store
     lifecycle: Lifecycle
     /** Set when Redis is configured; health and readiness report it. */
     redisPing?: () => Promise<void>
@@ -49,6 +54,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.decorate('config', config)
   app.decorate('db', db)
   app.decorate('lifecycle', new Lifecycle())
+  const store = createMemoryStore()
+  app.decorate('store', store)
+  app.addHook('onClose', () => store.close())
   installLifecycleHooks(app, app.lifecycle, config.requestTimeoutSeconds * 1000)
 
   await app.register(helmet, { global: true })
@@ -60,6 +68,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   }
 
   await app.register(healthRoutes)
+  await app.register(authPlugin)
+  await app.register(authRoutes)
   for (const plugin of options.plugins ?? []) await app.register(plugin)
   return app
 }

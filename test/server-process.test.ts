@@ -120,6 +120,29 @@ for (const backend of backendNames()) {
     })
 
     if (backend === 'pglite') {
+      test('when the server stops and starts again on the same DATA_DIR, then accounts and tokens survive', async () => {
+        const env = await databaseEnv()
+        delete (env as Record<string, string | undefined>).JWT_SECRET
+        const noSecret = { ...env, JWT_SECRET: '' }
+        const first = await start(noSecret)
+        const credentials = { email: 'persist@example.test', password: 'survives a restart' }
+        const post = (url: string, path: string, body: unknown) =>
+          fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+        assert.equal((await post(first.url, '/register', credentials)).status, 201)
+        const { accessToken } = (await (await post(first.url, '/login', credentials)).json()) as { accessToken: string }
+        first.child.kill('SIGTERM')
+        assert.equal(await first.exited, 0)
+
+        const second = await start(noSecret)
+        assert.equal((await post(second.url, '/login', credentials)).status, 200)
+        // The generated JWT secret was kept in DATA_DIR: the old access token is still valid.
+        const me = await fetch(`${second.url}/me`, { headers: { authorization: `Bearer ${accessToken}` } })
+        assert.equal(me.status, 200)
+        assert.equal(((await me.json()) as { email: string }).email, credentials.email)
+        second.child.kill('SIGTERM')
+        assert.equal(await second.exited, 0)
+      })
+
       test('when a second process opens the same DATA_DIR, then it exits at once with the lock message', async () => {
         const env = await databaseEnv()
         const first = await start(env)

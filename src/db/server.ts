@@ -27,7 +27,8 @@ function queryable(sql: Sql): Queryable {
   return {
     async query(text, params = []) {
       try {
-        return (await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as never
+        // A plain array, as PGlite returns: postgres.js results carry extra fields.
+        return Array.from(await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as never
       } catch (error) {
         rethrow(error)
       }

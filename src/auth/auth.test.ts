@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { SignJWT, UnsecuredJWT } from 'jose'
+import { describeEachBackend } from '../../test/support/harness.js'
+import { signIn, signUp, uniqueEmail } from '../../test/support/users.js'
+
+const SECRET = new TextEncoder().encode('test-secret-that-is-at-least-32-bytes-long')
+
+describeEachBackend('accounts and sessions', (h) => {
+  const me = (authorization: string) => h.request({ method: 'GET', url: '/me', headers: { authorization } })
+
+  test('when a user registers, signs in and asks who they are, then nothing secret is ever returned', async () => {
+    const email = uniqueEmail()
+    const registered = await h.request({ method: 'POST', url: '/register', payload: { email: `  ${email} `, password: 'a perfectly fine passphrase' } })
+    assert.equal(registered.statusCode, 201)
+    const user = registered.json()
+    assert.deepEqual(Object.keys(user).sort(), ['createdAt', 'email', 'id'])
+    assert.equal(user.email, email, 'email is trimmed')
+    assert.ok(!Number.isNaN(Date.parse(user.createdAt)))
+
+    const login = await h.request({ method: 'POST', url: '/login', payload: { email: email.toUpperCase(), password: 'a perfectly fine passphrase' } })
+    assert.equal(login.statusCode, 200)
+    const pair = login.json()
+    assert.deepEqual(Object.keys(pair).sort(), ['accessToken', 'expiresIn', 'refreshToken', 'tokenType'])
+    assert.equal(pair.tokenType, 'Bearer')
+    assert.equal(pair.expiresIn, 900)
+    for (const body of [registered.body, login.body]) assert.ok(!/argon2|password|hash/i.test(body))
+
+    const who = await me(`Bearer ${pair.accessToken}`)
+    assert.equal(who.statusCode, 200)
+    assert.deepEqual(who.json(), user)
+  })
+
+  test('when an email is taken in another case, then registering again is 409', async () => {
+    const email = uniqueEmail()
+    assert.equal((await h.request({ method: 'POST', url: '/register', payload: { email, password: 'first user password' } })).statusCode, 201)
+    const again = await h.request({ method: 'POST', url: '/register', payload: { email: email.toUpperCase(), password: 'second user password' } })
+    assert.equal(again.statusCode, 409)
+    assert.equal(again.json().type, '/problems/email-taken')
+  })
+
+  test('when a password is too short, too long or among the most common, then 400 names the field', async () => {
+    for (const password of ['short7!', 'x'.repeat(257), 'password123', 'Iloveyou1']) {
+      const res = await h.request({ method: 'POST', url: '/register', payload: { email: uniqueEmail(), password } })
+      assert.equal(res.statusCode, 400, password)
+      assert.equal(res.json().errors[0].field, 'password')
+    }
+    const bad = await h.request({ method: 'POST', url: '/register', payload: { email: 'not-an-email', password: 'fine password here' } })
+    assert.equal(bad.statusCode, 400)
+    assert.equal(bad.json().errors[0].field, 'email')
+    const extra = await h.request({ method: 'POST', url: '/register', payload: { email: uniqueEmail(), password: 'fine password here', isAdmin: true } })
+    assert.equal(extra.statusCode, 400)
+  })
+
+  test('when two passwords differ only after byte 72, then they are different passwords', async () => {
+    const prefix = 'p'.repeat(72)
+    const user = await signUp(h, `${prefix}-one`)
+    const wrong = await h.request({ method: 'POST', url: '/login', payload: { email: user.email, password: `${prefix}-two` } })
+    assert.equal(wrong.statusCode, 401)
+  })
+
+  test('when the email is unknown or the password wrong, then the answers are the same', async () => {
+    const user = await signUp(h)
+    const unknown = await h.request({ method: 'POST', url: '/login', payload: { email: uniqueEmail(), password: user.password } })
+    const wrong = await h.request({ method: 'POST', url: '/login', payload: { email: user.email, password: 'not the password' } })
+    assert.equal(unknown.statusCode, 401)
+    assert.equal(wrong.statusCode, 401)
+    const strip = (body: Record<string, unknown>) => ({ ...body, requestId: undefined })
+    assert.deepEqual(strip(unknown.json()), strip(wrong.json()))
+  })
+
+  test('when a token is forged, expired, for another audience or a refresh token, then it gets 401', async () => {
+    const user = await signUp(h)
+    const claims = { sid: '00000000-0000-4000-8000-000000000000' }
+    const sign = (key: Uint8Array, edit: (jwt: SignJWT) => SignJWT) =>
+      edit(new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject(String(user.id)).setIssuedAt()).sign(key)
+    const [header, payload, signature] = user.accessToken.split('.')
+    const tampered = JSON.parse(Buffer.from(payload!, 'base64url').toString())
+    tampered.sub = String(user.id + 1)
+
+    const forged = {
+      'alg none': new UnsecuredJWT({ ...claims, sub: String(user.id) }).setIssuer('moodlog').setAudience('moodlog-api').setIssuedAt().setExpirationTime('5m').encode(),
+      'another key': await sign(new TextEncoder().encode('another-secret-that-is-at-least-32-bytes'), (j) => j.setIssuer('moodlog').setAudience('moodlog-api').setExpirationTime('5m')),
+      expired: await sign(SECRET, (j) => j.setIssuer('moodlog').setAudience('moodlog-api').setIssuedAt(Math.floor(Date.now() / 1000) - 3600).setExpirationTime(Math.floor(Date.now() / 1000) - 60)),
+      'wrong audience': await sign(SECRET, (j) => j.setIssuer('moodlog').setAudience('someone-else').setExpirationTime('5m')),
+      'wrong issuer': await sign(SECRET, (j) => j.setIssuer('evil').setAudience('moodlog-api').setExpirationTime('5m')),
+      tampered: `${header}.${Buffer.from(JSON.stringify(tampered)).toString('base64url')}.${signature}`,
+      'refresh token': user.refreshToken,
+      garbage: 'not-a-token',
+    }
+    for (const [name, token] of Object.entries(forged)) {
+      const res = await me(`Bearer ${token}`)
+      assert.equal(res.statusCode, 401, name)
+      assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+    }
+    assert.equal((await h.request({ method: 'GET', url: '/me' })).statusCode, 401, 'no header')
+    assert.equal((await me(`Basic ${user.accessToken}`)).statusCode, 401, 'wrong scheme')
+    // A validly signed token for a session that does not exist is refused as well.
+    const noSession = await sign(SECRET, (j) => j.setIssuer('moodlog').setAudience('moodlog-api').setExpirationTime('5m'))
+    assert.equal((await me(`Bearer ${noSession}`)).statusCode, 401)
+  })
+
+  test('when a refresh token is used, then it is spent; when it is replayed, then the whole family dies', async () => {
+    const user = await signUp(h)
+    const first = await h.request({ method: 'POST', url: '/token/refresh', payload: { refreshToken: user.refreshToken } })
+    assert.equal(first.statusCode, 200)
+    const second = first.json()
+    assert.notEqual(second.refreshToken, user.refreshToken)
+    assert.equal((await me(`Bearer ${second.accessToken}`)).statusCode, 200)
+
+    const replay = await h.request({ method: 'POST', url: '/token/refresh', payload: { refreshToken: user.refreshToken } })
+    assert.equal(replay.statusCode, 401)
+    // The newest token of the family and its access token are dead too.
+    const newest = await h.request({ method: 'POST', url: '/token/refresh', payload: { refreshToken: second.refreshToken } })
+    assert.equal(newest.statusCode, 401)
+    assert.equal((await me(`Bearer ${second.accessToken}`)).statusCode, 401)
+    assert.equal((await me(user.auth.authorization)).statusCode, 401)
+    // Another session of the same user is untouched.
+    const other = await signIn(h, user.email, user.password)
+    assert.equal((await me(other.auth.authorization)).statusCode, 200)
+  })
+
+  test('when a refresh token is malformed or its session has expired, then 401', async () => {
+    const user = await signUp(h)
+    for (const refreshToken of ['x', `${user.refreshToken}x`, user.refreshToken.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'))]) {
+      assert.equal((await h.request({ method: 'POST', url: '/token/refresh', payload: { refreshToken } })).statusCode, 401, refreshToken)
+    }
+    await h.db.query(`update sessions set expires_at = now() - interval '1 second' where user_id = $1`, [user.id])
+    assert.equal((await h.request({ method: 'POST', url: '/token/refresh', payload: { refreshToken: user.refreshToken } })).statusCode, 401)
+  })
+
+  test('when a user logs out, then the access token stops working at once; logout/all ends every session', async () => {
+    const user = await signUp(h)
+    const other = await signIn(h, user.email, user.password)
+    assert.equal((await me(user.auth.authorization)).statusCode, 200)
+    const out = await h.request({ method: 'POST', url: '/logout', payload: { refreshToken: user.refreshToken } })
+    assert.equal(out.statusCode, 204)
+    assert.equal((await me(user.auth.authorization)).statusCode, 401)
+    assert.equal((await h.request({ method: 'POST', url: '/token/refresh', payload: { refreshToken: user.refreshToken } })).statusCode, 401)
+    assert.equal((await h.request({ method: 'POST', url: '/logout', payload: { refreshToken: user.refreshToken } })).statusCode, 401)
+    assert.equal((await me(other.auth.authorization)).statusCode, 200, 'the other session lives')
+
+    const third = await signIn(h, user.email, user.password)
+    assert.equal((await h.request({ method: 'POST', url: '/logout/all', headers: third.auth })).statusCode, 204)
+    assert.equal((await me(other.auth.authorization)).statusCode, 401)
+    assert.equal((await me(third.auth.authorization)).statusCode, 401)
+  })
+
+  test('when the password changes, then other sessions end and only the new password works', async () => {
+    const user = await signUp(h)
+    const other = await signIn(h, user.email, user.password)
+    const wrong = await h.request({ method: 'PATCH', url: '/me/password', headers: user.auth, payload: { currentPassword: 'nope nope nope', newPassword: 'a brand new passphrase' } })
+    assert.equal(wrong.statusCode, 403)
+    const common = await h.request({ method: 'PATCH', url: '/me/password', headers: user.auth, payload: { currentPassword: user.password, newPassword: 'password1' } })
+    assert.equal(common.statusCode, 400)
+    const changed = await h.request({ method: 'PATCH', url: '/me/password', headers: user.auth, payload: { currentPassword: user.password, newPassword: 'a brand new passphrase' } })
+    assert.equal(changed.statusCode, 204)
+    assert.equal((await me(other.auth.authorization)).statusCode, 401)
+    assert.equal((await me(user.auth.authorization)).statusCode, 200, 'this session stays signed in')
+    assert.equal((await h.request({ method: 'POST', url: '/login', payload: { email: user.email, password: user.password } })).statusCode, 401)
+    await signIn(h, user.email, 'a brand new passphrase')
+  })
+
+  test('when a user deletes the account, then the user and every entry are gone', async () => {
+    const user = await signUp(h)
+    const keeper = await signUp(h)
+    for (const owner of [user, keeper]) {
+      await h.db.query(`insert into entries (user_id, text, mood, category) select $1, 'note ' || n, 5, 'work' from generate_series(1, 3) n`, [owner.id])
+    }
+    assert.equal((await h.request({ method: 'DELETE', url: '/me', headers: user.auth, payload: { password: 'wrong password' } })).statusCode, 403)
+    const deleted = await h.request({ method: 'DELETE', url: '/me', headers: user.auth, payload: { password: user.password } })
+    assert.equal(deleted.statusCode, 204)
+    assert.equal((await me(user.auth.authorization)).statusCode, 401)
+    assert.equal((await h.request({ method: 'POST', url: '/login', payload: { email: user.email, password: user.password } })).statusCode, 401)
+    const counts = await h.db.query<{ owner: number; n: number }>(
+      'select user_id as owner, count(*)::int as n from entries where user_id = any($1::bigint[]) group by user_id',
+      [[user.id, keeper.id]],
+    )
+    assert.deepEqual(counts, [{ owner: keeper.id, n: 3 }])
+  })
+
+  test('when one account fails 10 times, then even the right password gets 429 from any address', async () => {
+    const user = await signUp(h)
+    for (let i = 0; i < 10; i++) {
+      const res = await h.request({ method: 'POST', url: '/login', remoteAddress: `10.0.0.${i + 1}`, payload: { email: user.email, password: `wrong ${i}` } })
+      assert.equal(res.statusCode, 401)
+    }
+    const throttled = await h.request({ method: 'POST', url: '/login', remoteAddress: '10.0.1.1', payload: { email: user.email, password: user.password } })
+    assert.equal(throttled.statusCode, 429)
+    assert.equal(throttled.json().detail, 'Too many failed sign-in attempts; try again later.')
+    assert.ok(Number(throttled.headers['retry-after']) > 0)
+    // Another account is not affected.
+    const other = await signUp(h)
+    await signIn(h, other.email, other.password)
+  })
+
+  test('when one address fails 100 times across accounts, then it is throttled; successes never count', async () => {
+    const ip = '192.0.2.77'
+    const victim = await signUp(h)
+    for (let i = 0; i < 30; i++) {
+      const ok = await h.request({ method: 'POST', url: '/login', remoteAddress: ip, payload: { email: victim.email, password: victim.password } })
+      assert.equal(ok.statusCode, 200)
+    }
+    for (let i = 0; i < 100; i++) {
+      const res = await h.request({ method: 'POST', url: '/login', remoteAddress: ip, payload: { email: uniqueEmail(), password: 'whatever it is' } })
+      assert.equal(res.statusCode, 401, `attempt ${i}`)
+    }
+    const throttled = await h.request({ method: 'POST', url: '/login', remoteAddress: ip, payload: { email: victim.email, password: victim.password } })
+    assert.equal(throttled.statusCode, 429)
+    const elsewhere = await h.request({ method: 'POST', url: '/login', remoteAddress: '192.0.2.78', payload: { email: victim.email, password: victim.password } })
+    assert.equal(elsewhere.statusCode, 200)
+  })
+})

@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs'
+import os from 'node:os'
+import { hash, verify } from '@node-rs/argon2'
+import pLimit from 'p-limit'
+import { serviceUnavailable } from '../http/errors.js'
+
+/** `Algorithm.Argon2id` of @node-rs/argon2 (a const enum, which isolated modules cannot import). */
+const ARGON2ID = 2
+
+/** OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1. */
+const ARGON2_OPTIONS = { algorithm: ARGON2ID, memoryCost: 19_456, timeCost: 2, parallelism: 1 }
+
+const COMMON_PASSWORDS_FILE = new URL('../../assets/common-passwords.txt', import.meta.url)
+
+function loadCommonPasswords(): Set<string> {
+  const lines = readFileSync(COMMON_PASSWORDS_FILE, 'utf8').split('\n')
+  return new Set(lines.filter((line) => line && !line.startsWith('#')).map((line) => line.toLowerCase()))
+}
+
+/**
+ * Hashing and verifying passwords with bounded concurrency: at most one argon2 computation per
+ * core (each holds 19 MiB), and a bounded queue, so a login flood cannot exhaust memory or starve
+ * the event loop's other work; beyond the queue, callers get 503.
+ */
+export class PasswordHasher {
+  private readonly limit = pLimit(os.availableParallelism())
+  private readonly maxQueued = 64 * os.availableParallelism()
+  private readonly common = loadCommonPasswords()
+  /** Verified against when the email is unknown, so both failures cost the same time. */
+  private dummyHash: Promise<string> | undefined
+
+  isCommon(password: string): boolean {
+    return this.common.has(password.toLowerCase())
+  }
+
+  hash(password: string): Promise<string> {
+    return this.run(() => hash(password, ARGON2_OPTIONS))
+  }
+
+  verify(passwordHash: string, password: string): Promise<boolean> {
+    return this.run(() => verify(passwordHash, password).catch(() => false))
+  }
+
+  async verifyDummy(password: string): Promise<false> {
+    this.dummyHash ??= hash('moodlog-dummy-password-for-timing', ARGON2_OPTIONS)
+    await this.verify(await this.dummyHash, password)
+    return false
+  }
+
+  private run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.limit.pendingCount >= this.maxQueued) {
+      return Promise.reject(serviceUnavailable('Too many sign-ins in progress; retry shortly.', 2))
+    }
+    return this.limit(fn)
+  }
+}

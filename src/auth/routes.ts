@@ -1,0 +1,116 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { currentUser } from './plugin.js'
+import * as schemas from './schemas.js'
+import * as auth from './service.js'
+import { findUserById } from './queries.js'
+import { notFound } from '../http/errors.js'
+
+const bearer = [{ bearerAuth: [] }]
+const NoContent = { 204: Type.Null({ description: 'Done' }) }
+
+const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const deps = app.auth
+
+  app.post(
+    '/register',
+    { schema: { tags: ['accounts'], summary: 'Create an account', body: schemas.Credentials, response: { 201: schemas.User } } },
+    async (request, reply) => {
+      const user = await auth.register(deps, request.body.email, request.body.password)
+      return reply.code(201).send(user as never)
+    },
+  )
+
+  app.post(
+    '/login',
+    {
+      schema: {
+        tags: ['accounts'],
+        summary: 'Sign in: an access token and a refresh token',
+        description: 'Unknown email and wrong password get the same 401. Repeated failures are throttled (429).',
+        body: schemas.LoginBody,
+        response: { 200: schemas.TokenPair },
+      },
+    },
+    async (request) => auth.login(deps, request.body.email, request.body.password, request.ip),
+  )
+
+  app.post(
+    '/token/refresh',
+    {
+      schema: {
+        tags: ['accounts'],
+        summary: 'Exchange a refresh token for a new pair (the old one is spent)',
+        body: schemas.RefreshBody,
+        response: { 200: schemas.TokenPair },
+      },
+    },
+    async (request) => auth.refresh(deps, request.body.refreshToken),
+  )
+
+  app.post(
+    '/logout',
+    { schema: { tags: ['accounts'], summary: 'End the session of this refresh token', body: schemas.RefreshBody, response: NoContent } },
+    async (request, reply) => {
+      await auth.logout(deps, request.body.refreshToken)
+      return reply.code(204).send(null)
+    },
+  )
+
+  app.post(
+    '/logout/all',
+    { preHandler: app.authenticate, schema: { tags: ['accounts'], summary: 'End every session of the user', security: bearer, response: NoContent } },
+    async (request, reply) => {
+      await auth.logoutAll(deps, currentUser(request).userId)
+      return reply.code(204).send(null)
+    },
+  )
+
+  app.get(
+    '/me',
+    { preHandler: app.authenticate, schema: { tags: ['accounts'], summary: 'The signed-in user', security: bearer, response: { 200: schemas.User } } },
+    async (request) => {
+      const user = await findUserById(app.db, currentUser(request).userId)
+      if (!user) throw notFound()
+      return { id: user.id, email: user.email, createdAt: user.createdAt } as never
+    },
+  )
+
+  app.patch(
+    '/me/password',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags: ['accounts'],
+        summary: 'Change the password; every other session is signed out',
+        security: bearer,
+        body: schemas.ChangePasswordBody,
+        response: NoContent,
+      },
+    },
+    async (request, reply) => {
+      await auth.changePassword(deps, currentUser(request), request.body.currentPassword, request.body.newPassword, request.ip)
+      return reply.code(204).send(null)
+    },
+  )
+
+  app.delete(
+    '/me',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags: ['accounts'],
+        summary: 'Delete the account and every entry',
+        security: bearer,
+        body: schemas.DeleteAccountBody,
+        response: NoContent,
+      },
+    },
+    async (request, reply) => {
+      await auth.deleteAccount(deps, currentUser(request).userId, request.body.password, request.ip)
+      return reply.code(204).send(null)
+    },
+  )
+}
+
+export default authRoutes
