@@ -8,16 +8,18 @@ import authPlugin from './auth/plugin.js'
 import authRoutes from './auth/routes.js'
 import healthRoutes from './health/routes.js'
 import { installLifecycleHooks, Lifecycle, requestIdFrom } from './http/lifecycle.js'
-import { installProblemHandlers } from './http/problem.js'
+import { installNotFoundHandler, installProblemHandlers } from './http/problem.js'
 import { installValidators } from './http/validation.js'
-import { createMemoryStore } from './store/memory.js'
-import type { Store } from './store/types.js'
+import { UserCache } from './cache/user-cache.js'
+import { installRateLimit } from './http/rate-limit.js'
+import { openStores, type Stores } from './store/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
     db: Database
-    store: Store
+    stores: Stores
+    cache: UserCache
     lifecycle: Lifecycle
     /** Set when Redis is configured; health and readiness report it. */
     redisPing?: () => Promise<void>
@@ -54,9 +56,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.decorate('config', config)
   app.decorate('db', db)
   app.decorate('lifecycle', new Lifecycle())
-  const store = createMemoryStore()
-  app.decorate('store', store)
-  app.addHook('onClose', () => store.close())
+  const stores = await openStores(config, app.log)
+  app.decorate('stores', stores)
+  app.addHook('onClose', () => stores.close())
+  if (stores.redis) app.redisPing = () => stores.shared.ping()
+  app.decorate('cache', new UserCache(stores.shared, { enabled: config.cacheEnabled, ttlMs: config.cacheTtlSeconds * 1000, log: app.log }))
   installLifecycleHooks(app, app.lifecycle, config.requestTimeoutSeconds * 1000)
 
   await app.register(helmet, { global: true })
@@ -69,6 +73,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
   await app.register(healthRoutes)
   await app.register(authPlugin)
+  await installRateLimit(app)
+  installNotFoundHandler(app)
   await app.register(authRoutes)
   for (const plugin of options.plugins ?? []) await app.register(plugin)
   return app

@@ -25,6 +25,11 @@ export interface Config {
   corsOrigins: string[]
   /** Pool size for the Postgres server connection pool. */
   databasePoolSize: number
+  /** Prefix of every Redis key, so several deployments (or test runs) can share one Redis. */
+  redisKeyPrefix: string
+  /** Per-user read cache of list pages, counts and statistics (`CACHE=off` for benchmarks). */
+  cacheEnabled: boolean
+  cacheTtlSeconds: number
 }
 
 export class ConfigError extends Error {
@@ -74,6 +79,14 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw
 }
 
+function redisKeyPrefix(env: Env): string {
+  const prefix = env.REDIS_KEY_PREFIX?.trim() || 'moodlog:'
+  if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(prefix)) {
+    throw new ConfigError('REDIS_KEY_PREFIX', `may only contain letters, digits and : _ . - (got "${prefix}")`)
+  }
+  return prefix
+}
+
 /** Reads and validates the environment once; throws `ConfigError` naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])
@@ -113,7 +126,8 @@ export function loadConfig(env: Env = process.env): Config {
     jwtSecret,
     accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 900, 1, 86_400),
     refreshTokenTtlSeconds: integer(env, 'REFRESH_TOKEN_TTL_SECONDS', 2_592_000, 60, 31_536_000),
-    rateLimitMax: integer(env, 'RATE_LIMIT_MAX', 100, 1, 1_000_000_000),
+    // 0 turns the general limit off (login throttling stays).
+    rateLimitMax: integer(env, 'RATE_LIMIT_MAX', 100, 0, 1_000_000_000),
     rateLimitWindowSeconds: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
     trustProxy: boolean(env, 'TRUST_PROXY', false),
     requestTimeoutSeconds: integer(env, 'REQUEST_TIMEOUT_SECONDS', 10, 1, 600),
@@ -122,5 +136,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     corsOrigins,
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
+    redisKeyPrefix: redisKeyPrefix(env),
+    cacheEnabled: boolean(env, 'CACHE', true),
+    cacheTtlSeconds: integer(env, 'CACHE_TTL_SECONDS', 60, 1, 86_400),
   }
 }

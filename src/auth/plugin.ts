@@ -4,7 +4,7 @@ import { unauthorized } from '../http/errors.js'
 import { PasswordHasher } from './passwords.js'
 import { resolveJwtSecret } from './secret.js'
 import { sessionIsLive, type AuthDeps } from './service.js'
-import { AccessTokens } from './tokens.js'
+import { AccessTokens, type AccessClaims } from './tokens.js'
 
 export interface AuthUser {
   userId: number
@@ -16,6 +16,8 @@ declare module 'fastify' {
     auth: AuthDeps
     /** preHandler for routes that need a signed-in user; sets `request.user`. */
     authenticate: (request: FastifyRequest) => Promise<void>
+    /** The verified claims of the request's bearer token, memoised per request (the rate limiter keys on them too). */
+    bearerClaims: (request: FastifyRequest) => Promise<AccessClaims | undefined>
   }
   interface FastifyRequest {
     user: AuthUser | null
@@ -35,17 +37,28 @@ export default fp(
     const key = await resolveJwtSecret(app.config)
     const deps: AuthDeps = {
       db: app.db,
-      store: app.store,
+      store: app.stores.shared,
+      throttle: app.stores.throttle,
       hasher: new PasswordHasher(),
       tokens: new AccessTokens(key, app.config.accessTokenTtlSeconds),
       refreshTtlSeconds: app.config.refreshTokenTtlSeconds,
     }
     app.decorate('auth', deps)
     app.decorateRequest('user', null)
+    const verified = new WeakMap<FastifyRequest, Promise<AccessClaims | undefined>>()
+    const bearerClaims = (request: FastifyRequest) => {
+      let claims = verified.get(request)
+      if (!claims) {
+        const match = BEARER.exec(request.headers.authorization ?? '')
+        claims = match ? deps.tokens.verify(match[1]!) : Promise.resolve(undefined)
+        verified.set(request, claims)
+      }
+      return claims
+    }
+    app.decorate('bearerClaims', bearerClaims)
     app.decorate('authenticate', async (request: FastifyRequest) => {
-      const match = BEARER.exec(request.headers.authorization ?? '')
-      if (!match) throw unauthorized('Send `Authorization: Bearer <accessToken>`.')
-      const claims = await deps.tokens.verify(match[1]!)
+      if (!request.headers.authorization) throw unauthorized('Send `Authorization: Bearer <accessToken>`.')
+      const claims = await bearerClaims(request)
       if (!claims) throw unauthorized('The access token is invalid or expired.')
       if (!(await sessionIsLive(deps, claims.userId, claims.sessionId))) {
         throw unauthorized('The session has ended; sign in again.')

@@ -17,7 +17,10 @@ import {
 
 export interface AuthDeps {
   db: Database
+  /** Session states (revocations): shared between instances when Redis is configured. */
   store: Store
+  /** Login failure counters: never fully open, even while Redis is down. */
+  throttle: Store
   hasher: PasswordHasher
   tokens: AccessTokens
   refreshTtlSeconds: number
@@ -88,7 +91,7 @@ async function issueTokens(deps: AuthDeps, userId: number, sessionId: string, db
 
 export async function login(deps: AuthDeps, rawEmail: string, password: string, ip: string): Promise<TokenPair> {
   const email = rawEmail.trim()
-  const [account, address] = await Promise.all([deps.store.get(accountKey(email)), deps.store.get(ipKey(ip))])
+  const [account, address] = await Promise.all([deps.throttle.get(accountKey(email)), deps.throttle.get(ipKey(ip))])
   if (Number(account) >= LOGIN_LIMITS.perAccount || Number(address) >= LOGIN_LIMITS.perIp) {
     throw tooManyRequests(LOGIN_LIMITS.windowMs / 1000, THROTTLED_LOGIN)
   }
@@ -97,8 +100,8 @@ export async function login(deps: AuthDeps, rawEmail: string, password: string, 
   const valid = user ? await deps.hasher.verify(user.passwordHash, password) : await deps.hasher.verifyDummy(password)
   if (!user || !valid) {
     await Promise.all([
-      deps.store.increment(accountKey(email), LOGIN_LIMITS.windowMs),
-      deps.store.increment(ipKey(ip), LOGIN_LIMITS.windowMs),
+      deps.throttle.increment(accountKey(email), LOGIN_LIMITS.windowMs),
+      deps.throttle.increment(ipKey(ip), LOGIN_LIMITS.windowMs),
     ])
     throw new HttpError(401, 'invalid-credentials', 'Unauthorized', INVALID_LOGIN)
   }
@@ -110,9 +113,15 @@ export async function login(deps: AuthDeps, rawEmail: string, password: string, 
   })
 }
 
+/**
+ * Tells every instance at once. Remembered for as long as any access token of the session can
+ * live. If the store is down, the database already says "revoked" and instances ask it directly
+ * (see `sessionIsLive`), so nothing is lost.
+ */
 async function markRevoked(deps: AuthDeps, sessionIds: string[]): Promise<void> {
-  // Remembered for as long as any access token of the session can live.
-  await Promise.all(sessionIds.map((id) => deps.store.set(sessionKey(id), 'revoked', deps.tokens.ttlSeconds * 1000)))
+  await Promise.all(
+    sessionIds.map((id) => deps.store.set(sessionKey(id), 'revoked', deps.tokens.ttlSeconds * 1000).catch(() => {})),
+  )
 }
 
 const invalidRefresh = () => unauthorized('The refresh token is invalid, expired or revoked.')
@@ -163,10 +172,19 @@ export async function logoutAll(deps: AuthDeps, userId: number): Promise<void> {
 
 /** Is the access token's session still live? Answered from the store when it can, else the database. */
 export async function sessionIsLive(deps: AuthDeps, userId: number, sessionId: string): Promise<boolean> {
-  const cached = await deps.store.get(sessionKey(sessionId))
-  if (cached !== undefined) return cached === `live:${userId}`
+  let storeUp = true
+  try {
+    const cached = await deps.store.get(sessionKey(sessionId))
+    if (cached !== undefined) return cached === `live:${userId}`
+  } catch {
+    storeUp = false // Redis down: the database is the source of truth.
+  }
   const live = await q.isSessionLive(deps.db, userId, sessionId)
-  await deps.store.set(sessionKey(sessionId), live ? `live:${userId}` : 'revoked', live ? SESSION_CACHE_MS : deps.tokens.ttlSeconds * 1000)
+  if (storeUp) {
+    await deps.store
+      .set(sessionKey(sessionId), live ? `live:${userId}` : 'revoked', live ? SESSION_CACHE_MS : deps.tokens.ttlSeconds * 1000)
+      .catch(() => {})
+  }
   return live
 }
 
@@ -174,9 +192,9 @@ async function verifyCurrentPassword(deps: AuthDeps, userId: number, password: s
   const user = await q.findUserById(deps.db, userId)
   if (!user) throw unauthorized()
   const key = accountKey(user.email)
-  if (Number(await deps.store.get(key)) >= LOGIN_LIMITS.perAccount) throw tooManyRequests(LOGIN_LIMITS.windowMs / 1000, THROTTLED_LOGIN)
+  if (Number(await deps.throttle.get(key)) >= LOGIN_LIMITS.perAccount) throw tooManyRequests(LOGIN_LIMITS.windowMs / 1000, THROTTLED_LOGIN)
   if (!(await deps.hasher.verify(user.passwordHash, password))) {
-    await Promise.all([deps.store.increment(key, LOGIN_LIMITS.windowMs), deps.store.increment(ipKey(ip), LOGIN_LIMITS.windowMs)])
+    await Promise.all([deps.throttle.increment(key, LOGIN_LIMITS.windowMs), deps.throttle.increment(ipKey(ip), LOGIN_LIMITS.windowMs)])
     throw new HttpError(403, 'wrong-password', 'Forbidden', 'The current password is incorrect.')
   }
   return user

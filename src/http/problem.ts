@@ -67,7 +67,7 @@ export function sendProblem(
   return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(problem)
 }
 
-/** The one error handler and the one 404 handler: every failure leaves as problem+json. */
+/** The one error handler: every failure leaves as problem+json. */
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | HttpError | Error, request, reply) => {
     if (error instanceof HttpError) {
@@ -99,7 +99,12 @@ export function installProblemHandlers(app: FastifyInstance): void {
     return sendProblem(request, reply, 500, 'internal', 'An unexpected error occurred; it has been logged.')
   })
 
-  app.setNotFoundHandler((request, reply) =>
+}
+
+/** The one 404 handler; rate limited like any route (scanners probing URLs spend their budget). */
+export function installNotFoundHandler(app: FastifyInstance): void {
+  const limited = app.hasDecorator('rateLimit') ? { preHandler: app.rateLimit() } : {}
+  app.setNotFoundHandler(limited, (request, reply) =>
     sendProblem(request, reply, 404, 'not-found', `No route for ${request.method} ${request.url.split('?')[0]}.`),
   )
 }

@@ -1,0 +1,86 @@
+import { createHash, randomBytes } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Store } from '../store/types.js'
+
+export interface CacheStats {
+  hits: number
+  misses: number
+}
+
+/**
+ * Read-through cache of per-user results (list pages, counts, statistics).
+ *
+ * Invalidation is by generation: every cache key embeds the user's current generation, a random
+ * token that each write replaces. A write on any instance therefore makes every instance's next
+ * read miss, and stale entries simply age out. A missing generation (evicted, expired, new user)
+ * gets a fresh random one, so an old generation can never come back into use.
+ */
+export class UserCache {
+  readonly stats: CacheStats = { hits: 0, misses: 0 }
+  /** Users whose generation could not be replaced (store down); retried before their next read. */
+  private readonly pendingInvalidations = new Set<number>()
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: { enabled: boolean; ttlMs: number; log: FastifyBaseLogger },
+  ) {}
+
+  get enabled(): boolean {
+    return this.options.enabled
+  }
+
+  private generationKey(userId: number): string {
+    return `gen:${userId}`
+  }
+
+  /** Generations outlive any entry made under them. */
+  private get generationTtlMs(): number {
+    return this.options.ttlMs * 10
+  }
+
+  private async generation(userId: number): Promise<string> {
+    if (this.pendingInvalidations.has(userId)) {
+      await this.invalidate(userId)
+      if (this.pendingInvalidations.has(userId)) throw new Error('cache store unavailable')
+    }
+    const current = await this.store.get(this.generationKey(userId))
+    if (current) return current
+    const fresh = randomBytes(8).toString('base64url')
+    await this.store.set(this.generationKey(userId), fresh, this.generationTtlMs)
+    return fresh
+  }
+
+  /** The cached value for (user, kind, params), or `compute()`'s result, stored for next time. */
+  async remember<T>(userId: number, kind: string, params: unknown, compute: () => Promise<T>): Promise<T> {
+    if (!this.options.enabled) return compute()
+    let key: string
+    try {
+      const digest = createHash('sha256').update(JSON.stringify(params)).digest('base64url').slice(0, 22)
+      key = `cache:${userId}:${await this.generation(userId)}:${kind}:${digest}`
+      const cached = await this.store.get(key)
+      if (cached !== undefined) {
+        this.stats.hits += 1
+        return JSON.parse(cached) as T
+      }
+    } catch {
+      // Store down: serve from the database (the store logs the outage once).
+      this.stats.misses += 1
+      return compute()
+    }
+    this.stats.misses += 1
+    const value = await compute()
+    await this.store.set(key, JSON.stringify(value), this.options.ttlMs).catch(() => {})
+    return value
+  }
+
+  /** Call after every committed write of the user's data, before answering. */
+  async invalidate(userId: number): Promise<void> {
+    if (!this.options.enabled) return
+    try {
+      await this.store.set(this.generationKey(userId), randomBytes(8).toString('base64url'), this.generationTtlMs)
+      this.pendingInvalidations.delete(userId)
+    } catch {
+      this.pendingInvalidations.add(userId)
+    }
+  }
+}
