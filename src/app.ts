@@ -7,6 +7,7 @@ import { migrate, openDatabase, type Database } from './db/index.js'
 import authPlugin from './auth/plugin.js'
 import authRoutes from './auth/routes.js'
 import healthRoutes from './health/routes.js'
+import statsRoutes from './stats/routes.js'
 import { installLifecycleHooks, Lifecycle, requestIdFrom } from './http/lifecycle.js'
 import { installNotFoundHandler, installProblemHandlers } from './http/problem.js'
 import { installValidators } from './http/validation.js'
@@ -76,6 +77,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await installRateLimit(app)
   installNotFoundHandler(app)
   await app.register(authRoutes)
+  await app.register(statsRoutes)
   for (const plugin of options.plugins ?? []) await app.register(plugin)
   return app
 }

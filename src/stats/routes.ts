@@ -1,0 +1,33 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { currentUser } from '../auth/plugin.js'
+import * as schemas from './schemas.js'
+import { getStats, timeZoneCatalog, type StatsDeps } from './service.js'
+
+const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const deps: StatsDeps = { db: app.db, zones: timeZoneCatalog(app.db) }
+
+  app.get(
+    '/stats',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags: ['stats'],
+        summary: 'Mood statistics per bucket and per category, and daily streaks',
+        description:
+          'Entries with `from` <= occurredAt < `to` (both optional) are grouped by local day, ISO week or month in `tz`. ' +
+          'Streaks count consecutive local days with at least one entry over all entries, regardless of the window.',
+        security: [{ bearerAuth: [] }],
+        querystring: schemas.StatsQuery,
+        response: { 200: schemas.Stats },
+      },
+    },
+    async (request) => {
+      const { userId } = currentUser(request)
+      // Cached per user until their next write (or CACHE_TTL_SECONDS, which also bounds how long
+      // the current streak can lag behind a local midnight).
+      return app.cache.remember(userId, 'stats', request.query, () => getStats(deps, userId, request.query))
+    },
+  )
+}
+
+export default statsRoutes

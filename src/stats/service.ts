@@ -1,0 +1,105 @@
+import type { Database, Queryable } from '../db/index.js'
+import { badRequest } from '../http/errors.js'
+import * as q from './queries.js'
+import type { Bucket, Stats } from './schemas.js'
+
+export interface StatsDeps {
+  db: Database
+  zones: TimeZoneCatalog
+}
+
+export interface StatsRequest {
+  from?: string
+  to?: string
+  bucket?: Bucket
+  tz?: string
+}
+
+export interface TimeZoneCatalog {
+  /** The canonical name of a zone Postgres knows, matched case-insensitively; undefined when unknown. */
+  resolve(name: string): Promise<string | undefined>
+}
+
+/**
+ * The zones this database accepts, read once per app: Postgres (not Node's ICU) does the time
+ * arithmetic, so its list is the one that decides, and an unknown zone can never reach SQL.
+ */
+export function timeZoneCatalog(db: Queryable): TimeZoneCatalog {
+  let names: Promise<Map<string, string>> | undefined
+  return {
+    async resolve(name) {
+      if (!names) {
+        const loading = q.timeZoneNames(db).then((list) => new Map(list.map((zone) => [zone.toLowerCase(), zone])))
+        // A failed load (database down) is retried by the next request, not cached.
+        loading.catch(() => {
+          if (names === loading) names = undefined
+        })
+        names = loading
+      }
+      return (await names).get(name.toLowerCase())
+    },
+  }
+}
+
+/**
+ * Strict RFC 3339 with a numeric offset Postgres accepts (it refuses displacements past 15:59);
+ * the schema's `date-time` format alone also lets `+0530`, `+05` and a space separator through.
+ */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-](?:0\d|1[0-5]):[0-5]\d)$/i
+const START_OF_0001 = Date.parse('0001-01-01T00:00:00Z')
+const END_OF_9999 = Date.parse('+010000-01-01T00:00:00Z')
+
+function instant(field: 'from' | 'to', value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const ms = RFC3339.test(value) ? Date.parse(value) : Number.NaN
+  if (!(ms >= START_OF_0001 && ms < END_OF_9999)) {
+    throw badRequest(`\`${field}\` must be an RFC 3339 date-time with offset between years 0001 and 9999.`, [
+      { field: `query.${field}`, message: 'must be an RFC 3339 date-time with offset, e.g. 2026-03-01T00:00:00-05:00' },
+    ])
+  }
+  return ms
+}
+
+export async function getStats(deps: StatsDeps, userId: number, request: StatsRequest): Promise<Stats> {
+  const bucket = request.bucket ?? 'day'
+  const asked = request.tz ?? 'UTC'
+  const tz = await deps.zones.resolve(asked)
+  if (tz === undefined) {
+    throw badRequest(`Unknown time zone \`${asked}\`; use an IANA name such as Europe/Berlin.`, [
+      { field: 'query.tz', message: 'is not a known IANA time zone' },
+    ])
+  }
+  const from = instant('from', request.from)
+  const to = instant('to', request.to)
+  if (from !== undefined && to !== undefined && from > to) {
+    throw badRequest('`from` is after `to`.', [{ field: 'query.from', message: 'must not be after `to`' }])
+  }
+
+  const window: q.StatsWindow = { userId, bucket, tz, from: request.from ?? null, to: request.to ?? null }
+  // One snapshot (and one now()) for both statements: a write in between cannot make them disagree.
+  const [rows, streaks] = await deps.db.transaction(async (tx) => {
+    await tx.query('set transaction isolation level repeatable read, read only')
+    return [await q.windowStats(tx, window), await q.dayStreaks(tx, userId, tz)] as const
+  })
+
+  const overall = rows.find((row) => row.set === 3)
+  return {
+    tz,
+    bucket,
+    from: window.from,
+    to: window.to,
+    overall: {
+      count: overall?.count ?? 0,
+      average: overall?.average ?? null,
+      min: overall?.min ?? null,
+      max: overall?.max ?? null,
+    },
+    buckets: rows
+      .filter((row) => row.set === 1)
+      .map((row) => ({ start: row.start!, count: row.count, average: row.average!, min: row.min!, max: row.max! })),
+    categories: rows
+      .filter((row) => row.set === 2)
+      .map((row) => ({ category: row.category!, count: row.count, average: row.average! })),
+    streaks,
+  }
+}
