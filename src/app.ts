@@ -6,6 +6,7 @@ import type { Config } from './config.js'
 import { migrate, openDatabase, type Database } from './db/index.js'
 import authPlugin from './auth/plugin.js'
 import authRoutes from './auth/routes.js'
+import entriesRoutes from './entries/routes.js'
 import healthRoutes from './health/routes.js'
 import statsRoutes from './stats/routes.js'
 import { installLifecycleHooks, Lifecycle, requestIdFrom } from './http/lifecycle.js'
@@ -77,6 +78,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await installRateLimit(app)
   installNotFoundHandler(app)
   await app.register(authRoutes)
+  await app.register(entriesRoutes)
   await app.register(statsRoutes)
   for (const plugin of options.plugins ?? []) await app.register(plugin)
   return app

@@ -1,0 +1,198 @@
+import type { Queryable } from '../db/index.js'
+import type { ListFilters, Position } from './cursor.js'
+
+export interface EntryRow {
+  id: number
+  text: string
+  mood: number
+  category: string
+  occurredAt: Date
+  createdAt: Date
+  updatedAt: Date
+  version: number
+}
+
+/** A listed row also carries its exact position (JS dates stop at milliseconds; Postgres keeps microseconds). */
+export interface ListedRow extends EntryRow {
+  position: string
+}
+
+export interface EntryInput {
+  text: string
+  mood: number
+  category: string
+  /** RFC 3339 text, parsed by Postgres (keeps microseconds); undefined → now. */
+  occurredAt?: string
+}
+
+const COLUMNS = `id, text, mood, category, occurred_at as "occurredAt", created_at as "createdAt",
+  updated_at as "updatedAt", version`
+
+/**
+ * Timestamps travel as text and are cast in SQL (`$n::text::timestamptz`): a parameter typed
+ * timestamptz would be converted through a JS Date by postgres.js, losing microseconds and
+ * failing on forms Date cannot read (leap second, BC years).
+ */
+const POSITION = `to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z" BC')`
+
+export async function insertEntry(db: Queryable, userId: number, input: EntryInput): Promise<EntryRow> {
+  const rows = await db.query<EntryRow>(
+    `insert into entries (user_id, text, mood, category, occurred_at)
+     values ($1, $2, $3, $4, coalesce($5::text::timestamptz, now()))
+     returning ${COLUMNS}`,
+    [userId, input.text, input.mood, input.category, input.occurredAt ?? null],
+  )
+  return rows[0]!
+}
+
+export async function findEntry(db: Queryable, userId: number, id: number): Promise<EntryRow | undefined> {
+  const rows = await db.query<EntryRow>(`select ${COLUMNS} from entries where user_id = $1 and id = $2`, [userId, id])
+  return rows[0]
+}
+
+export async function entryExists(db: Queryable, userId: number, id: number): Promise<boolean> {
+  const rows = await db.query('select 1 from entries where user_id = $1 and id = $2', [userId, id])
+  return rows.length > 0
+}
+
+/**
+ * Applies the given fields, when the version is one of `versions` (null: any). The check and the
+ * write are this one statement: a concurrent writer is waited for, then its new version fails the check.
+ */
+export async function updateEntry(
+  db: Queryable,
+  userId: number,
+  id: number,
+  patch: Partial<EntryInput>,
+  versions: number[] | null,
+): Promise<EntryRow | undefined> {
+  const rows = await db.query<EntryRow>(
+    `update entries
+        set text = coalesce($3::text, text),
+            mood = coalesce($4::smallint, mood),
+            category = coalesce($5::text, category),
+            occurred_at = coalesce($6::text::timestamptz, occurred_at),
+            updated_at = now(),
+            version = version + 1
+      where user_id = $1 and id = $2 and ($7::int4[] is null or version = any($7::int4[]))
+      returning ${COLUMNS}`,
+    [userId, id, patch.text ?? null, patch.mood ?? null, patch.category ?? null, patch.occurredAt ?? null, versions],
+  )
+  return rows[0]
+}
+
+/** Deletes when the version is one of `versions` (null: any); true when a row went. */
+export async function deleteEntry(db: Queryable, userId: number, id: number, versions: number[] | null): Promise<boolean> {
+  const rows = await db.query(
+    `delete from entries
+      where user_id = $1 and id = $2 and ($3::int4[] is null or version = any($3::int4[]))
+      returning id`,
+    [userId, id, versions],
+  )
+  return rows.length > 0
+}
+
+/** WHERE conditions for the filters; every value is a parameter. */
+function filtersSql(userId: number, filters: ListFilters): { where: string; params: unknown[] } {
+  const params: unknown[] = [userId]
+  const conditions = ['user_id = $1']
+  const add = (condition: (param: string) => string, value: unknown) => {
+    params.push(value)
+    conditions.push(condition(`$${params.length}`))
+  }
+  // lower(category) matches the expression index entries_user_category_idx.
+  if (filters.category !== undefined) add((p) => `lower(category) = lower(${p}::text)`, filters.category)
+  if (filters.moodMin !== undefined) add((p) => `mood >= ${p}::smallint`, filters.moodMin)
+  if (filters.moodMax !== undefined) add((p) => `mood <= ${p}::smallint`, filters.moodMax)
+  if (filters.from !== undefined) add((p) => `occurred_at >= ${p}::text::timestamptz`, filters.from)
+  if (filters.to !== undefined) add((p) => `occurred_at < ${p}::text::timestamptz`, filters.to)
+  if (filters.q !== undefined) add((p) => `search @@ websearch_to_tsquery('simple', ${p}::text)`, filters.q)
+  return { where: conditions.join(' and '), params }
+}
+
+export interface PageWindow {
+  /** Keyset: rows strictly after this position in the newest-first order. */
+  after?: Position
+  offset: number
+  limit: number
+}
+
+/** Newest first by occurred_at, then id; served by the (user_id, occurred_at desc, id desc) indexes. */
+export async function listEntries(db: Queryable, userId: number, filters: ListFilters, window: PageWindow): Promise<ListedRow[]> {
+  const { where, params } = filtersSql(userId, filters)
+  let keyset = ''
+  if (window.after) {
+    params.push(window.after.occurredAt, window.after.id)
+    keyset = ` and (occurred_at, id) < ($${params.length - 1}::text::timestamptz, $${params.length}::int8)`
+  }
+  params.push(window.limit, window.offset)
+  return db.query<ListedRow>(
+    `select ${COLUMNS}, ${POSITION} as position
+       from entries
+      where ${where}${keyset}
+      order by occurred_at desc, id desc
+      limit $${params.length - 1} offset $${params.length}`,
+    params,
+  )
+}
+
+export async function countEntries(db: Queryable, userId: number, filters: ListFilters): Promise<number> {
+  const { where, params } = filtersSql(userId, filters)
+  const rows = await db.query<{ total: number }>(`select count(*) as total from entries where ${where}`, params)
+  return rows[0]!.total
+}
+
+export interface StoredResponse {
+  requestHash: string
+  /** Null only inside the transaction that claimed the key. */
+  status: number | null
+  body: unknown
+}
+
+/**
+ * Removes the user's expired keys, skipping rows another transaction holds (never waits, never
+ * deadlocks); whatever is skipped goes on a later request.
+ */
+export async function deleteExpiredKeys(db: Queryable, userId: number, ttlSeconds: number): Promise<void> {
+  await db.query(
+    `delete from idempotency_keys
+      where (user_id, key) in (
+        select user_id, key from idempotency_keys
+         where user_id = $1 and created_at < now() - make_interval(secs => $2)
+           for update skip locked)`,
+    [userId, ttlSeconds],
+  )
+}
+
+/**
+ * Claims a key: true when this transaction now owns it (new, or expired and taken over). A
+ * concurrent claim of the same key waits here until the owner commits or rolls back.
+ */
+export async function claimKey(db: Queryable, userId: number, key: string, requestHash: string, ttlSeconds: number): Promise<boolean> {
+  const rows = await db.query(
+    `insert into idempotency_keys (user_id, key, request_hash) values ($1, $2, $3)
+     on conflict (user_id, key) do update
+        set request_hash = excluded.request_hash, response_status = null, response_body = null, created_at = now()
+      where idempotency_keys.created_at < now() - make_interval(secs => $4)
+     returning 1`,
+    [userId, key, requestHash, ttlSeconds],
+  )
+  return rows.length > 0
+}
+
+export async function findKey(db: Queryable, userId: number, key: string): Promise<StoredResponse | undefined> {
+  const rows = await db.query<StoredResponse>(
+    `select request_hash as "requestHash", response_status as status, response_body as body
+       from idempotency_keys where user_id = $1 and key = $2`,
+    [userId, key],
+  )
+  return rows[0]
+}
+
+export async function storeResponse(db: Queryable, userId: number, key: string, status: number, body: unknown): Promise<void> {
+  // Sent as text and cast: drivers differ in how they serialise a JS value into jsonb.
+  await db.query(
+    'update idempotency_keys set response_status = $3, response_body = $4::text::jsonb where user_id = $1 and key = $2',
+    [userId, key, status, JSON.stringify(body)],
+  )
+}

@@ -1,0 +1,126 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { currentUser } from '../auth/plugin.js'
+import { resolveJwtSecret } from '../auth/secret.js'
+import { CursorCodec } from './cursor.js'
+import { etagOf, noneMatchFails } from './preconditions.js'
+import * as schemas from './schemas.js'
+import * as entries from './service.js'
+
+const security = [{ bearerAuth: [] }]
+const tags = ['entries']
+
+const entriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const deps: entries.EntriesDeps = {
+    db: app.db,
+    cursors: new CursorCodec(await resolveJwtSecret(app.config)),
+    cache: app.cache,
+  }
+  const userOf = (request: Parameters<typeof currentUser>[0]) => currentUser(request).userId
+
+  app.post(
+    '/entries',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        security,
+        summary: 'Create an entry',
+        description:
+          'With `Idempotency-Key`, a retry with the same body returns the original response (and creates nothing); ' +
+          'the same key with another body is 422; while the first request is still running, 409.',
+        headers: schemas.CreateHeaders,
+        body: schemas.CreateEntryBody,
+        response: { 201: schemas.Entry },
+      },
+    },
+    async (request, reply) => {
+      const { entry, replayed } = await entries.createEntry(deps, userOf(request), request.body, request.headers['idempotency-key'])
+      if (replayed) reply.header('idempotent-replayed', 'true')
+      return reply.code(201).header('location', `/entries/${entry.id}`).header('etag', etagOf(entry)).send(entry)
+    },
+  )
+
+  app.get(
+    '/entries',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        security,
+        summary: 'List entries, newest first',
+        description:
+          'Keyset pages: pass `nextCursor` back as `cursor` with the same filters (a cursor is bound to them; other filters → 400). ' +
+          'Offset pages: `page` (adds `page` and `totalPages`). `from` is inclusive, `to` exclusive.',
+        querystring: schemas.ListQuery,
+        response: { 200: schemas.EntryPage },
+      },
+    },
+    async (request) => entries.listEntries(deps, userOf(request), request.query),
+  )
+
+  app.get(
+    '/entries/:id',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        security,
+        summary: 'One entry',
+        params: schemas.EntryParams,
+        headers: schemas.ReadHeaders,
+        response: { 200: schemas.Entry, 304: Type.Null({ description: 'Not modified: the If-None-Match tag is current.' }) },
+      },
+    },
+    async (request, reply) => {
+      const entry = await entries.getEntry(deps, userOf(request), Number(request.params.id))
+      const etag = etagOf(entry)
+      reply.header('etag', etag)
+      if (noneMatchFails(request.headers['if-none-match'], etag)) return reply.code(304).send(null)
+      return entry
+    },
+  )
+
+  app.patch(
+    '/entries/:id',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        security,
+        summary: 'Change some fields of an entry',
+        description: 'With `If-Match: "<etag>"`, only if the entry is still that version (else 412).',
+        params: schemas.EntryParams,
+        headers: schemas.WriteHeaders,
+        body: schemas.PatchEntryBody,
+        response: { 200: schemas.Entry },
+      },
+    },
+    async (request, reply) => {
+      const entry = await entries.patchEntry(deps, userOf(request), Number(request.params.id), request.body, request.headers['if-match'])
+      return reply.header('etag', etagOf(entry)).send(entry)
+    },
+  )
+
+  app.delete(
+    '/entries/:id',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        security,
+        summary: 'Delete an entry',
+        description: 'With `If-Match: "<etag>"`, only if the entry is still that version (else 412).',
+        params: schemas.EntryParams,
+        headers: schemas.WriteHeaders,
+        response: { 204: Type.Null({ description: 'Deleted' }) },
+      },
+    },
+    async (request, reply) => {
+      await entries.deleteEntry(deps, userOf(request), Number(request.params.id), request.headers['if-match'])
+      return reply.code(204).send(null)
+    },
+  )
+}
+
+export default entriesRoutes
