@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import { buildApp } from '../src/app.js'
 import { migrate, migrateDown, migrationStatus, type Database } from '../src/db/index.js'
+import { openEmbeddedDatabase } from '../src/db/embedded.js'
 import { openServerDatabase } from '../src/db/server.js'
 import testRoutes from './fixtures/slow-routes.js'
 import { backendNames, createTestDatabase, testConfig } from './support/harness.js'
@@ -20,6 +24,27 @@ async function schemaOf(db: Database): Promise<string[]> {
     select indexdef as line from pg_indexes where schemaname = 'public' and tablename <> 'schemaversion'`)
   return [...columns, ...constraints, ...indexes].map((r) => r.line).sort()
 }
+
+describe('embedded data directory', () => {
+  test('when a first initialisation was interrupted, then the next start cleans up and opens normally', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'moodlog-init-'))
+    try {
+      // What a crash half-way through initialisation leaves: a staging directory, never renamed.
+      await mkdir(path.join(dataDir, 'pgdata.init-99999', 'base'), { recursive: true })
+      await writeFile(path.join(dataDir, 'pgdata.init-99999', 'PG_VERSION'), 'half written')
+      const db = await openEmbeddedDatabase(dataDir)
+      await migrate(db)
+      await db.query(`insert into users (email, password_hash) values ('init@example.test', 'x')`)
+      await db.close()
+      assert.deepEqual((await readdir(dataDir)).filter((name) => name.startsWith('pgdata')), ['pgdata'])
+      const reopened = await openEmbeddedDatabase(dataDir)
+      assert.equal((await reopened.query<{ n: number }>('select count(*)::int as n from users'))[0]!.n, 1)
+      await reopened.close()
+    } finally {
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  })
+})
 
 for (const backend of backendNames()) {
   describe(`migrations [${backend}]`, () => {

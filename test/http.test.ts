@@ -80,10 +80,17 @@ describeEachBackend(
 
     test('when the database answers, then /health, /readyz and /livez are 200', async () => {
       const health = await h.request({ method: 'GET', url: '/health' })
-      assert.equal(health.statusCode, 200)
+      assert.equal(health.statusCode, 200, health.body)
       assert.deepEqual(health.json(), { status: 'ok', database: 'up', redis: 'disabled' })
       assert.equal((await h.request({ method: 'GET', url: '/readyz' })).statusCode, 200)
       assert.deepEqual((await h.request({ method: 'GET', url: '/livez' })).json(), { status: 'ok' })
+    })
+
+    test('when a health check itself outlives the timeout, then the 503 is still a well-formed problem', async () => {
+      const res = await h.request({ method: 'GET', url: '/test/slow-health' })
+      assert.equal(res.statusCode, 503)
+      assert.equal(res.headers['content-type'], PROBLEM)
+      assert.equal(res.json().type, '/problems/request-timeout')
     })
 
     test('every response carries security headers', async () => {
@@ -93,4 +100,22 @@ describeEachBackend(
     })
   },
   { env: { REQUEST_TIMEOUT_SECONDS: '1' }, plugins: [testRoutes] },
+)
+
+describeEachBackend(
+  'CORS',
+  (h) => {
+    test('when CORS_ORIGINS lists an origin, then its preflight is allowed and other origins get no CORS headers', async () => {
+      const preflight = await h.request({
+        method: 'OPTIONS',
+        url: '/entries',
+        headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' },
+      })
+      assert.equal(preflight.statusCode, 204)
+      assert.equal(preflight.headers['access-control-allow-origin'], 'https://app.example.com')
+      const other = await h.request({ method: 'GET', url: '/livez', headers: { origin: 'https://evil.example.com' } })
+      assert.equal(other.headers['access-control-allow-origin'], undefined)
+    })
+  },
+  { env: { CORS_ORIGINS: 'https://app.example.com' } },
 )

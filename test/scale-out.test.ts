@@ -155,8 +155,10 @@ if (enabled) {
       const health = await a.call('GET', '/health')
       assert.equal(health.status, 503)
       assert.equal(health.body.redis, 'down')
-      // A new sign-in works too (throttle falls back to in-process counters).
+      // A new sign-in works too, and the login throttle still holds (per instance) instead of failing open.
       assert.equal((await b.call('POST', '/login', { email: user.email, password: user.password })).status, 200)
+      for (let i = 0; i < 10; i++) assert.equal((await a.call('POST', '/login', { email: user.email, password: `wrong ${i}` })).status, 401)
+      assert.equal((await a.call('POST', '/login', { email: user.email, password: user.password })).status, 429)
       for (const server of servers) {
         assert.equal((server.output().match(/redis unavailable/g) ?? []).length, 1, 'one warning per outage')
       }

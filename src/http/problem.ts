@@ -64,7 +64,8 @@ export function sendProblem(
     ...(extra.errors ? { errors: extra.errors } : {}),
   }
   if (extra.headers) reply.headers(extra.headers)
-  return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(problem)
+  // A route's own response schema for this status (e.g. /readyz's 503 body) must not reshape a problem.
+  return reply.code(status).type(`${PROBLEM_CONTENT_TYPE}; charset=utf-8`).serializer(JSON.stringify).send(problem)
 }
 
 /** The one error handler: every failure leaves as problem+json. */
