@@ -14,6 +14,8 @@ import { installNotFoundHandler, installProblemHandlers } from './http/problem.j
 import { installValidators } from './http/validation.js'
 import { UserCache } from './cache/user-cache.js'
 import { installRateLimit } from './http/rate-limit.js'
+import { installDocs } from './http/docs.js'
+import { installMetrics } from './http/metrics.js'
 import { openStores, type Stores } from './store/index.js'
 
 declare module 'fastify' {
@@ -73,6 +75,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     })
   }
 
+  // Before every route: the OpenAPI document and the request metrics are collected as routes are added.
+  await installDocs(app)
+  await installMetrics(app)
   await app.register(healthRoutes)
   await app.register(authPlugin)
   await installRateLimit(app)

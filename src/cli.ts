@@ -3,16 +3,25 @@
  * Operator commands, configured by the same environment as the server:
  *   moodlog migrate up|down|status
  *   moodlog check
+ *   moodlog export --user EMAIL [--out FILE]
+ *   moodlog import --user EMAIL [--in FILE]
  */
 import { pathToFileURL } from 'node:url'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { DataDirLockedError, DatabaseUnavailableError, migrate, migrateDown, migrationStatus, openDatabase, type Database } from './db/index.js'
+import { runTransfer, type TransferIo } from './transfer/commands.js'
+import { TransferError } from './transfer/format.js'
 
 const USAGE = `usage: moodlog <command>
   migrate up        apply every pending migration
   migrate down      roll back the newest migration
   migrate status    show the current and latest schema versions
-  check             validate the configuration and reach the database`
+  check             validate the configuration and reach the database
+  export --user EMAIL [--out FILE]
+                    write the user's entries as NDJSON to FILE (default: stdout)
+  import --user EMAIL [--in FILE]
+                    add NDJSON entries from FILE (default: stdin) to the user's
+                    journal; all or nothing: a bad line imports nothing`
 
 async function withDatabase<T>(config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
   const db = await openDatabase(config)
@@ -29,9 +38,12 @@ function describeTarget(config: Config): string {
   return `postgres server ${url.hostname}:${url.port || 5432}${url.pathname}`
 }
 
-export async function run(args: string[], env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<number> {
+const processIo: TransferIo = { stdin: process.stdin, stdout: process.stdout, note: (line) => console.error(line) }
+
+export async function run(args: string[], env: NodeJS.ProcessEnv, out: (line: string) => void, io = processIo): Promise<number> {
   const [command, sub] = args
   const config = loadConfig(env)
+  if (command === 'export' || command === 'import') return runTransfer(command, args.slice(1), config, io)
   if (command === 'migrate' && (sub === 'up' || sub === undefined)) {
     const result = await withDatabase(config, (db) => migrate(db))
     out(result.applied.length === 0 ? `already at version ${result.to}` : `migrated ${result.from} → ${result.to}: ${result.applied.map((f) => f.split('/').pop()).join(', ')}`)
@@ -68,6 +80,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     if (error instanceof ConfigError || error instanceof DataDirLockedError) console.error(`moodlog: ${error.message}`)
     else if (error instanceof DatabaseUnavailableError) console.error(`moodlog: cannot reach the database: ${String((error.cause as Error)?.message ?? error.cause)}`)
     else console.error(`moodlog: ${error instanceof Error ? error.message : String(error)}`)
-    process.exitCode = 1
+    process.exitCode = error instanceof TransferError ? error.exitCode : 1
   }
 }

@@ -30,6 +30,8 @@ export interface Config {
   /** Per-user read cache of list pages, counts and statistics (`CACHE=off` for benchmarks). */
   cacheEnabled: boolean
   cacheTtlSeconds: number
+  /** Set → `/metrics` is served only on this port (keep it off the public listener); unset → on PORT. */
+  metricsPort: number | undefined
 }
 
 export class ConfigError extends Error {
@@ -117,8 +119,14 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
 
+  const port = integer(env, 'PORT', 3000, 0, 65535)
+  const metricsPort = env.METRICS_PORT?.trim() ? integer(env, 'METRICS_PORT', 0, 0, 65535) : undefined
+  if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === port) {
+    throw new ConfigError('METRICS_PORT', `must differ from PORT (${port})`)
+  }
+
   return {
-    port: integer(env, 'PORT', 3000, 0, 65535),
+    port,
     host,
     databaseUrl,
     dataDir,
@@ -139,5 +147,6 @@ export function loadConfig(env: Env = process.env): Config {
     redisKeyPrefix: redisKeyPrefix(env),
     cacheEnabled: boolean(env, 'CACHE', true),
     cacheTtlSeconds: integer(env, 'CACHE_TTL_SECONDS', 60, 1, 86_400),
+    metricsPort,
   }
 }

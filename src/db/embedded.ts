@@ -15,33 +15,47 @@ export class DataDirLockedError extends Error {
   }
 }
 
-function queryable(pg: Pick<PGlite, 'query'>): Queryable {
+/** `counted`: statements outside a transaction count towards `usage().inFlight`. */
+function queryable(pg: Pick<PGlite, 'query'>, counted?: { inFlight: number }): Queryable {
   return {
     async query(text, params = []) {
-      const result = await pg.query(text, params as unknown[])
-      return result.rows as never
+      if (counted) counted.inFlight += 1
+      try {
+        const result = await pg.query(text, params as unknown[])
+        return result.rows as never
+      } finally {
+        if (counted) counted.inFlight -= 1
+      }
     },
   }
 }
 
 /** Wraps an open PGlite; `onClose` releases whatever the caller holds (the directory lock). */
 export function wrapPglite(pg: PGlite, onClose: () => Promise<void> = async () => {}): Database {
+  const usage = { inFlight: 0 }
   return {
     kind: 'embedded',
-    ...queryable(pg),
-    transaction(fn) {
-      return pg.transaction((tx) =>
-        fn({
-          ...queryable(tx),
-          async exec(script) {
-            await tx.exec(script)
-          },
-        }),
-      )
+    ...queryable(pg, usage),
+    async transaction(fn) {
+      usage.inFlight += 1
+      try {
+        return await pg.transaction((tx) =>
+          fn({
+            ...queryable(tx),
+            async exec(script) {
+              await tx.exec(script)
+            },
+          }),
+        )
+      } finally {
+        usage.inFlight -= 1
+      }
     },
     async ping() {
       await pg.query('select 1')
     },
+    // One connection: queries queue inside PGlite.
+    usage: () => ({ size: 1, inFlight: usage.inFlight }),
     async close() {
       try {
         if (!pg.closed) {

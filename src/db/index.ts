@@ -3,7 +3,7 @@ import { openEmbeddedDatabase } from './embedded.js'
 import { openServerDatabase } from './server.js'
 import type { Database } from './types.js'
 
-export type { Database, Queryable, Transaction, Row, DatabaseKind } from './types.js'
+export type { Database, DatabaseUsage, Queryable, Transaction, Row, DatabaseKind } from './types.js'
 export { DatabaseUnavailableError, isUniqueViolation, sqlState } from './errors.js'
 export { DataDirLockedError } from './embedded.js'
 export { migrate, migrateDown, migrationStatus } from './migrate.js'

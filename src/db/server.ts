@@ -23,14 +23,18 @@ function rethrow(error: unknown): never {
   throw isConnectionError(error) ? new DatabaseUnavailableError(error) : error
 }
 
-function queryable(sql: Sql): Queryable {
+/** `counted`: the root pool's statements count towards `usage().inFlight`; a transaction's own do not. */
+function queryable(sql: Sql, counted?: { inFlight: number }): Queryable {
   return {
     async query(text, params = []) {
+      if (counted) counted.inFlight += 1
       try {
         // A plain array, as PGlite returns: postgres.js results carry extra fields.
         return Array.from(await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as never
       } catch (error) {
         rethrow(error)
+      } finally {
+        if (counted) counted.inFlight -= 1
       }
     },
   }
@@ -50,12 +54,14 @@ export function openServerDatabase(options: ServerDatabaseOptions): Database {
       statement_timeout: options.statementTimeoutMs,
     },
   })
-  const root = queryable(sql)
+  const usage = { inFlight: 0 }
+  const root = queryable(sql, usage)
 
   return {
     kind: 'server',
     query: root.query,
     async transaction(fn) {
+      usage.inFlight += 1
       try {
         return (await sql.begin(async (tx) => {
           const scoped: Transaction = {
@@ -68,11 +74,14 @@ export function openServerDatabase(options: ServerDatabaseOptions): Database {
         })) as Awaited<ReturnType<typeof fn>>
       } catch (error) {
         rethrow(error)
+      } finally {
+        usage.inFlight -= 1
       }
     },
     async ping() {
       await root.query('select 1')
     },
+    usage: () => ({ size: options.poolSize, inFlight: usage.inFlight }),
     async close() {
       await sql.end({ timeout: 5 })
     },

@@ -13,11 +13,20 @@ export interface Transaction extends Queryable {
 
 export type DatabaseKind = 'embedded' | 'server'
 
+/** For metrics: the pool's configured size and the statements and transactions in progress. */
+export interface DatabaseUsage {
+  /** Connections the pool may open (1 for embedded PGlite). */
+  size: number
+  /** Statements outside a transaction plus open transactions; beyond `size` they wait. */
+  inFlight: number
+}
+
 export interface Database extends Queryable {
   readonly kind: DatabaseKind
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>
   /** Resolves when the database answers; throws `DatabaseUnavailableError` otherwise. */
   ping(): Promise<void>
+  usage(): DatabaseUsage
   close(): Promise<void>
 }

@@ -26,5 +26,6 @@ export async function installRateLimit(app: FastifyInstance): Promise<void> {
       return claims ? `user:${claims.userId}` : `ip:${request.ip}`
     },
     errorResponseBuilder: (_request, context) => tooManyRequests(context.ttl / 1000, 'Rate limit exceeded; see Retry-After.'),
+    onExceeded: () => app.metrics.rateLimited(),
   })
 }

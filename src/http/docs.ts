@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifyInstance } from 'fastify'
+
+/** Same path from `src/http` (tsx) and `dist/http` (build). */
+const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+
+/** RFC 9457 problem details, as `sendProblem` writes them. */
+const Problem = {
+  type: 'object',
+  required: ['type', 'title', 'status', 'detail', 'instance', 'requestId'],
+  properties: {
+    type: { type: 'string', description: 'Stable problem identifier, e.g. `/problems/not-found`.' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    instance: { type: 'string', description: 'The request path.' },
+    requestId: { type: 'string', description: 'Also in the `X-Request-Id` header and the logs.' },
+    errors: {
+      type: 'array',
+      description: 'Validation failures, one per field.',
+      items: {
+        type: 'object',
+        required: ['field', 'message'],
+        properties: { field: { type: 'string' }, message: { type: 'string' } },
+      },
+    },
+  },
+}
+
+const problemResponse = {
+  description: 'An error, as RFC 9457 problem details',
+  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+}
+
+/**
+ * OpenAPI 3.1 at `/openapi.json` and Swagger UI at `/docs`, generated from the route schemas.
+ * Must be installed before any route: @fastify/swagger collects routes as they are added.
+ * Routes without `tags` (the test-only routes) are left out; every product route carries tags.
+ */
+export async function installDocs(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'moodlog',
+        version: packageJson.version,
+        description: 'Mood journal and personal analytics API. Every error is `application/problem+json`.',
+        license: { name: 'MIT', identifier: 'MIT' },
+      },
+      // Listed here so the UI shows them in this order rather than in route registration order.
+      tags: [
+        { name: 'accounts', description: 'Registration, sign-in, tokens and sessions' },
+        { name: 'entries', description: 'Journal entries' },
+        { name: 'stats', description: 'Mood statistics and streaks' },
+        { name: 'health', description: 'Liveness, readiness and dependency status' },
+        { name: 'operations', description: 'Metrics for the operator' },
+      ],
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        schemas: { Problem: Problem as never },
+      },
+    },
+    hideUntagged: true,
+    // The error shape is the same for every route, so it is documented once as the default response.
+    transform: ({ schema, url }) => {
+      if (!schema || schema.hide) return { schema, url }
+      const response = (schema.response ?? {}) as Record<string, unknown>
+      return { schema: { ...schema, response: { ...response, default: problemResponse } } as never, url }
+    },
+  })
+
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // The online validator badge would load an image from a third-party host.
+    uiConfig: { validatorUrl: null } as never,
+    // The page loads only its own assets; `upgrade-insecure-requests` from helmet's default would
+    // make browsers fetch them over https and break the page on plain-http local installs.
+    transformStaticCSP: (header) =>
+      header
+        .split(';')
+        .filter((directive) => directive.trim() !== 'upgrade-insecure-requests')
+        .join(';'),
+  })
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+}

@@ -1,0 +1,157 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+
+export interface AppMetrics {
+  readonly registry: Registry
+  /** Called by the general rate limiter for every request it rejects. */
+  rateLimited(): void
+  /** The separate metrics listener's address, when METRICS_PORT is set and the app is ready. */
+  address(): AddressInfo | undefined
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: AppMetrics
+  }
+}
+
+/** Requests that matched no route share one label value, so scanners cannot explode the series count. */
+const UNMATCHED = '<unmatched>'
+
+/**
+ * Prometheus metrics in a registry of this app's own (several apps in one process never mix).
+ * Installed before the routes so its hooks see every request. `/metrics` is served on the app's
+ * port, or only on METRICS_PORT by a small listener opened and closed with the app.
+ */
+export async function installMetrics(app: FastifyInstance): Promise<void> {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+
+  const labelNames = ['method', 'route', 'status'] as const
+  const requests = new Counter({ name: 'moodlog_http_requests_total', help: 'HTTP requests answered', labelNames, registers: [registry] })
+  const duration = new Histogram({
+    name: 'moodlog_http_request_duration_seconds',
+    help: 'Time from receiving a request to finishing its response',
+    labelNames,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  })
+  const rateLimitRejections = new Counter({
+    name: 'moodlog_rate_limit_rejections_total',
+    help: 'Requests refused with 429 by the general rate limit',
+    registers: [registry],
+  })
+
+  // Read when scraped: the database and the cache keep their own numbers.
+  new Gauge({
+    name: 'moodlog_db_pool_size',
+    help: 'Connections the database pool may open (1 for embedded PGlite)',
+    registers: [registry],
+    collect() {
+      this.set(app.db.usage().size)
+    },
+  })
+  new Gauge({
+    name: 'moodlog_db_pool_in_use',
+    help: 'Connections busy with a statement or a transaction',
+    registers: [registry],
+    collect() {
+      const { size, inFlight } = app.db.usage()
+      this.set(Math.min(size, inFlight))
+    },
+  })
+  new Gauge({
+    name: 'moodlog_db_pool_waiting',
+    help: 'Statements and transactions waiting for a connection',
+    registers: [registry],
+    collect() {
+      const { size, inFlight } = app.db.usage()
+      this.set(Math.max(0, inFlight - size))
+    },
+  })
+  new Counter({
+    name: 'moodlog_cache_hits_total',
+    help: 'Per-user cache reads served from the cache',
+    registers: [registry],
+    collect() {
+      this.reset()
+      this.inc(app.cache.stats.hits)
+    },
+  })
+  new Counter({
+    name: 'moodlog_cache_misses_total',
+    help: 'Per-user cache reads computed from the database',
+    registers: [registry],
+    collect() {
+      this.reset()
+      this.inc(app.cache.stats.misses)
+    },
+  })
+
+  app.addHook('onResponse', async (request, reply) => {
+    const labels = { method: request.method, route: request.routeOptions.url ?? UNMATCHED, status: String(reply.statusCode) }
+    requests.inc(labels)
+    duration.observe(labels, reply.elapsedTime / 1000)
+  })
+
+  const { metricsPort } = app.config
+  const listener = metricsPort === undefined ? undefined : metricsListener(app, registry)
+  app.decorate('metrics', {
+    registry,
+    rateLimited: () => rateLimitRejections.inc(),
+    address: () => (listener?.address() as AddressInfo | null) ?? undefined,
+  } satisfies AppMetrics)
+
+  if (listener === undefined) {
+    app.get(
+      '/metrics',
+      {
+        schema: {
+          tags: ['operations'],
+          summary: 'Prometheus metrics (text exposition format)',
+          response: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+        },
+      },
+      async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
+    )
+    return
+  }
+
+  // Opened when the app is ready (before it listens), so a taken port fails the start.
+  app.addHook('onReady', async () => {
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject)
+      listener.listen(metricsPort, app.config.host, () => {
+        listener.off('error', reject)
+        resolve()
+      })
+    })
+    app.log.info({ address: listener.address() }, 'metrics listening')
+  })
+  app.addHook('onClose', async () => {
+    if (!listener.listening) return
+    const closed = new Promise<void>((resolve) => listener.close(() => resolve()))
+    // A scraper's keep-alive connection would otherwise hold the close open.
+    listener.closeAllConnections()
+    await closed
+  })
+}
+
+/** A bare HTTP listener answering only `GET /metrics`: nothing of the API is reachable on its port. */
+function metricsListener(app: FastifyInstance, registry: Registry): Server {
+  return createServer((request, response) => {
+    if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
+      return
+    }
+    registry.metrics().then(
+      (body) => response.writeHead(200, { 'content-type': registry.contentType }).end(body),
+      (error: unknown) => {
+        app.log.error({ err: error }, 'metrics collection failed')
+        response.writeHead(500, { 'content-type': 'text/plain' }).end('metrics collection failed\n')
+      },
+    )
+  })
+}

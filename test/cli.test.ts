@@ -1,0 +1,287 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { PassThrough, Readable } from 'node:stream'
+import { after, before, describe, test } from 'node:test'
+import { run } from '../src/cli.js'
+import { migrate, migrationStatus, type Database, type Queryable } from '../src/db/index.js'
+import { openEmbeddedDatabase } from '../src/db/embedded.js'
+import { importEntries } from '../src/transfer/import.js'
+import type { TransferError } from '../src/transfer/format.js'
+import { backendNames, createTestDatabase } from './support/harness.js'
+import { runProcess } from './support/process.js'
+
+const SERVER_ENV = { JWT_SECRET: 'x'.repeat(40) }
+
+const tempDirs: string[] = []
+after(async () => {
+  for (const dir of tempDirs) await rm(dir, { recursive: true, force: true })
+})
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'moodlog-cli-'))
+  tempDirs.push(dir)
+  return dir
+}
+
+/** Opens the embedded database in `dataDir` (holding its lock) for the length of `fn`. */
+async function withEmbedded<T>(dataDir: string, fn: (db: Database) => Promise<T>): Promise<T> {
+  const db = await openEmbeddedDatabase(dataDir)
+  try {
+    return await fn(db)
+  } finally {
+    await db.close()
+  }
+}
+
+const cli = (args: string[], env: Record<string, string | undefined>) => runProcess('src/cli.ts', args, env, 120_000)
+
+const MIGRATION_COUNT = (await readdir(new URL('../migrations', import.meta.url))).filter((f) => f.endsWith('.do.sql')).length
+
+const EMAIL = 'Ada.Lovelace@example.com'
+const OTHER = 'grace@example.com'
+
+/** Every entry of the user as comparable text: content and timestamps to the microsecond, in id order. */
+async function entriesOf(db: Queryable, email: string): Promise<string[]> {
+  const rows = await db.query<{ line: string }>(
+    `select json_build_array(e.text, e.mood, e.category,
+              to_char(e.occurred_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
+              to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
+              to_char(e.updated_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'))::text as line
+       from entries e join users u on u.id = e.user_id
+      where lower(u.email) = lower($1)
+      order by e.id`,
+    [email],
+  )
+  return rows.map((r) => r.line)
+}
+
+async function insertUser(db: Queryable, email: string): Promise<number> {
+  const rows = await db.query<{ id: number }>(`insert into users (email, password_hash) values ($1, 'not-a-real-hash') returning id`, [email])
+  return rows[0]!.id
+}
+
+/**
+ * 2,500 entries (more than two export pages and import batches) with what tends to break a format:
+ * quotes, backslashes, newlines, emoji and other scripts, 10,000-character texts, microsecond
+ * timestamps written in various offsets, updated later than created.
+ */
+async function seedJournal(db: Queryable, userId: number): Promise<void> {
+  await db.query(
+    `insert into entries (user_id, text, mood, category, occurred_at, created_at, updated_at)
+     select $1,
+            case i % 5
+              when 0 then format('Day %s: "quoted", back\\slash, tab	and
+newline', i)
+              when 1 then 'Grüße, 今日は良い日 🎉 #' || i
+              when 2 then repeat('x', 10000)
+              when 3 then ' leading and trailing spaces kept '
+              else 'entry ' || i
+            end,
+            1 + i % 10,
+            (array['work', 'Family time', 'Sport', 'ünïcödé', 'a-category-of-exactly-fifty-characters-long-abcdef'])[1 + i % 5],
+            timestamptz '2023-01-01 00:00:00.123456+05:30' + i * interval '7 hours 13 minutes 0.000789 seconds',
+            timestamptz '2023-06-01 12:00:00.000001Z' + i * interval '1 second 0.5 ms',
+            timestamptz '2023-06-01 12:00:00.000001Z' + i * interval '1 second 0.5 ms' + (i % 3) * interval '1 day 0.000007 seconds'
+       from generate_series(1, 2500) as i`,
+    [userId],
+  )
+}
+
+// The three groups share nothing and mostly wait for child processes: run them side by side.
+describe('moodlog CLI', { concurrency: true }, () => {
+  describe('CLI migrate, status and check [pglite]', () => {
+    test('when a fresh data directory is migrated up and down, then status and check follow; a held directory is refused', async () => {
+      const env = { DATA_DIR: path.join(await tempDir(), 'data') }
+      const latest = MIGRATION_COUNT
+
+      const fresh = await cli(['migrate', 'status'], env)
+      assert.equal(fresh.code, 0, fresh.output)
+      assert.match(fresh.output, new RegExp(`current version 0, latest ${latest}`))
+      assert.match(fresh.output, /pending: 001\.do\.sql/)
+
+      const pending = await cli(['check'], env)
+      assert.equal(pending.code, 2, pending.output)
+      assert.match(pending.output, /configuration ok; embedded database/)
+      assert.match(pending.output, /run `moodlog migrate up`/)
+
+      const up = await cli(['migrate', 'up'], env)
+      assert.equal(up.code, 0, up.output)
+      assert.match(up.output, new RegExp(`migrated 0 → ${latest}`))
+
+      const down = await cli(['migrate', 'down'], env)
+      assert.equal(down.code, 0, down.output)
+      assert.match(down.output, new RegExp(`rolled back ${latest} → ${latest - 1}`))
+      assert.deepEqual(await withEmbedded(env.DATA_DIR, (db) => migrationStatus(db)), {
+        current: latest - 1,
+        latest,
+        pending: [`${String(latest).padStart(3, '0')}.do.sql`],
+      })
+
+      await withEmbedded(env.DATA_DIR, async (db) => {
+        await migrate(db)
+        // While this process holds the directory, the CLI must not open it too.
+        const held = await cli(['check'], env)
+        assert.equal(held.code, 1, held.output)
+        assert.match(held.output, /is in use by another moodlog process/)
+      })
+      const ready = await cli(['check'], env)
+      assert.equal(ready.code, 0, ready.output)
+      assert.match(ready.output, new RegExp(`schema version ${latest} of ${latest}`))
+    })
+  })
+
+
+  if (backendNames().includes('postgres')) {
+    describe('CLI migrate, status and check [postgres]', () => {
+      test('when a server database is rolled back and migrated again, then status and check follow', async () => {
+        const testDb = await createTestDatabase('postgres')
+        try {
+          const env = { ...SERVER_ENV, DATABASE_URL: testDb.url }
+          const { latest } = await migrationStatus(testDb.db)
+          const ready = await cli(['check'], env)
+          assert.equal(ready.code, 0, ready.output)
+          assert.match(ready.output, /configuration ok; postgres server 127\.0\.0\.1:\d+\/moodlog_test_/)
+          assert.match(ready.output, new RegExp(`schema version ${latest} of ${latest}`))
+
+          assert.equal((await cli(['migrate', 'down'], env)).code, 0)
+          const pending = await cli(['check'], env)
+          assert.equal(pending.code, 2, pending.output)
+          assert.match(pending.output, new RegExp(`schema version ${latest - 1} of ${latest}`))
+
+          const up = await cli(['migrate', 'up'], env)
+          assert.equal(up.code, 0, up.output)
+          assert.match((await cli(['migrate', 'status'], env)).output, /up to date/)
+        } finally {
+          await testDb.drop()
+        }
+      })
+
+      test('when the server cannot be reached, then check fails with a clear message', async () => {
+        const result = await cli(['check'], { ...SERVER_ENV, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' })
+        assert.equal(result.code, 1, result.output)
+        assert.match(result.output, /cannot reach the database/)
+      })
+    })
+  }
+
+  // Its tests take turns on one data directory.
+  describe('CLI export and import', { concurrency: false }, () => {
+    let sourceDir: string
+    let source: string[]
+    before(async () => {
+      sourceDir = path.join(await tempDir(), 'data')
+      source = await withEmbedded(sourceDir, async (db) => {
+        await migrate(db)
+        await seedJournal(db, await insertUser(db, EMAIL))
+        // Someone else's entries must not travel.
+        await db.query(`insert into entries (user_id, text, mood, category) values ($1, 'not mine', 5, 'other')`, [await insertUser(db, OTHER)])
+        return entriesOf(db, EMAIL)
+      })
+      assert.equal(source.length, 2500)
+    })
+
+    test(`when a journal is exported from an embedded database and imported into ${backendNames().join(' and ')}, then every entry is identical`, async () => {
+      const file = path.join(await tempDir(), 'journal.ndjson')
+      const exported = await cli(['export', '--user', EMAIL.toUpperCase(), '--out', file], { DATA_DIR: sourceDir })
+      assert.equal(exported.code, 0, exported.output)
+      assert.match(exported.output, /exported 2500 entries/)
+      assert.equal((await stat(file)).mode & 0o777, 0o600, 'the export is readable by its owner only')
+      const lines = (await readFile(file, 'utf8')).trimEnd().split('\n')
+      assert.equal(lines.length, 2500)
+      const first = JSON.parse(lines[0]!)
+      assert.deepEqual(Object.keys(first), ['text', 'mood', 'category', 'occurredAt', 'createdAt', 'updatedAt'])
+      assert.match(first.occurredAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/)
+
+      for (const target of backendNames()) {
+        if (target === 'pglite') {
+          const targetDir = path.join(await tempDir(), 'data')
+          await withEmbedded(targetDir, async (db) => {
+            await migrate(db)
+            await insertUser(db, EMAIL)
+          })
+          const imported = await cli(['import', '--user', EMAIL, '--in', file], { DATA_DIR: targetDir })
+          assert.equal(imported.code, 0, imported.output)
+          assert.match(imported.output, /imported 2500 entries/)
+          assert.deepEqual(await withEmbedded(targetDir, (db) => entriesOf(db, EMAIL)), source)
+        } else {
+          const testDb = await createTestDatabase('postgres')
+          try {
+            await insertUser(testDb.db, EMAIL)
+            const imported = await cli(['import', '--user', EMAIL, '--in', file], { ...SERVER_ENV, DATABASE_URL: testDb.url })
+            assert.equal(imported.code, 0, imported.output)
+            assert.match(imported.output, /imported 2500 entries/)
+            assert.deepEqual(await entriesOf(testDb.db, EMAIL), source)
+          } finally {
+            await testDb.drop()
+          }
+        }
+      }
+    })
+
+    test('when export writes to stdout and import reads stdin, then the entries travel too', async () => {
+      const notes: string[] = []
+      const io = (stdin: Readable, stdout = new PassThrough()) => ({ stdin, stdout, note: (line: string) => notes.push(line) })
+      const stdout = new PassThrough()
+      const chunks: Buffer[] = []
+      stdout.on('data', (chunk: Buffer) => chunks.push(chunk))
+      assert.equal(await run(['export', '--user', EMAIL], { DATA_DIR: sourceDir }, () => {}, io(Readable.from([]), stdout)), 0)
+      const ndjson = Buffer.concat(chunks).toString('utf8')
+      assert.equal(ndjson.trimEnd().split('\n').length, 2500)
+
+      // Into the other user of the same journal; blank lines and a byte-order mark (some editors write one) are tolerated.
+      const input = Readable.from([`\uFEFF${ndjson.replace('\n', '\n\n  \n')}`])
+      assert.equal(await run(['import', '--user', OTHER], { DATA_DIR: sourceDir }, () => {}, io(input)), 0)
+      assert.ok(notes.includes(`imported 2500 entries for ${OTHER}`), notes.join('\n'))
+      const [mine, theirs] = await withEmbedded(sourceDir, async (db) => [await entriesOf(db, EMAIL), await entriesOf(db, OTHER)])
+      assert.deepEqual(mine, source)
+      assert.deepEqual(theirs!.slice(1), source)
+
+      await assert.rejects(run(['export', '--user', 'nobody@example.com'], { DATA_DIR: sourceDir }, () => {}, io(Readable.from([]))), /no user with email nobody@example.com/)
+      assert.equal(await run(['import', '--in', 'x'], { DATA_DIR: sourceDir }, () => {}, io(Readable.from([]))), 64, 'usage error without --user')
+    })
+
+    test('when a line breaks the entry rules, then its number is reported and nothing is imported', async () => {
+      const testDb = await createTestDatabase('pglite')
+      try {
+        const userId = await insertUser(testDb.db, EMAIL)
+        const good = (i: number) => JSON.stringify({ text: `fine ${i}`, mood: 5, category: 'work', occurredAt: '2024-05-01T18:30:00+02:00' })
+        const cases: Array<[string, RegExp]> = [
+          [JSON.stringify({ text: 'too happy', mood: 11, category: 'work' }), /^line 1003: mood must be <= 10$/],
+          [JSON.stringify({ text: 'half', mood: 5.5, category: 'work' }), /^line 1003: mood must be integer$/],
+          [JSON.stringify({ text: '', mood: 5, category: 'work' }), /^line 1003: text must NOT have fewer than 1 characters$/],
+          [JSON.stringify({ text: 'x'.repeat(10_001), mood: 5, category: 'work' }), /^line 1003: text must NOT have more than 10000 characters$/],
+          [JSON.stringify({ text: 'nul \u0000 inside', mood: 5, category: 'work' }), /^line 1003: text must not contain NUL characters$/],
+          [JSON.stringify({ text: 'blank category', mood: 5, category: '    ' }), /^line 1003: category must be 1 to 50 characters after trimming$/],
+          [JSON.stringify({ text: 'no offset', mood: 5, category: 'work', occurredAt: '2024-05-01T18:30:00' }), /^line 1003: occurredAt must match/],
+          [JSON.stringify({ text: 'no such day', mood: 5, category: 'work', createdAt: '2023-02-29T10:00:00Z' }), /^line 1003: createdAt must match format "date-time"$/],
+          [JSON.stringify({ text: 'extra', mood: 5, category: 'work', userId: 1 }), /^line 1003: userId is not an allowed field$/],
+          [JSON.stringify({ mood: 5, category: 'work' }), /^line 1003: text is required$/],
+          ['{"text": "cut off', /^line 1003: not valid JSON$/],
+        ]
+        // The bad line comes after a first full batch has been inserted: the transaction takes that back too.
+        const goodLines = Array.from({ length: 1002 }, (_, i) => good(i + 1))
+        for (const [line, message] of cases) {
+          const input = Readable.from([[...goodLines, line, good(1004)].join('\n')])
+          await assert.rejects(importEntries(testDb.db, userId, input), (error: TransferError) => {
+            assert.match(error.message, message)
+            assert.equal(error.exitCode, 65)
+            return true
+          })
+        }
+        assert.deepEqual(await entriesOf(testDb.db, EMAIL), [], 'not even the good lines before the bad one')
+
+        // The same through the command: the line number, exit code 65, and the journal untouched.
+        const file = path.join(await tempDir(), 'bad.ndjson')
+        await writeFile(file, [good(1), good(2), cases[0]![0], good(4)].join('\n') + '\n')
+        const result = await cli(['import', '--user', EMAIL, '--in', file], { DATA_DIR: sourceDir })
+        assert.equal(result.code, 65, result.output)
+        assert.match(result.output, /moodlog: line 3: mood must be <= 10/)
+        assert.deepEqual(await withEmbedded(sourceDir, (db) => entriesOf(db, EMAIL)), source)
+      } finally {
+        await testDb.drop()
+      }
+    })
+  })
+})

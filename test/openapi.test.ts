@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { after, before, describe, test } from 'node:test'
+import { Validator } from '@seriousme/openapi-schema-validator'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../src/app.js'
+import testRoutes from './fixtures/slow-routes.js'
+import { createTestDatabase, testConfig, type TestDatabase } from './support/harness.js'
+
+/** Every method and path the app answers, read back from Fastify's route tree. */
+function registeredRoutes(app: FastifyInstance): Array<{ method: string; path: string }> {
+  const routes: Array<{ method: string; path: string }> = []
+  const prefixes: string[] = []
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    // "│   ├── /password (PATCH)": four characters of tree per level, then a segment and its methods.
+    const match = /^((?:[│ ] {3})*)(?:├── |└── )(.+?)(?: \(([A-Z, ]+)\))?$/.exec(line)
+    if (!match) continue
+    const depth = match[1]!.length / 4
+    const path = (prefixes[depth - 1] ?? '') + match[2]!
+    prefixes[depth] = path
+    prefixes.length = depth + 1
+    for (const method of match[3]?.split(', ') ?? []) routes.push({ method, path })
+  }
+  return routes
+}
+
+/** `/entries/:id` → `/entries/{id}`, as OpenAPI writes path parameters. */
+const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')
+
+const isDocsRoute = (path: string) => path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/')
+const isTestRoute = (path: string) => path.startsWith('/test/')
+
+describe('API documentation', () => {
+  let testDb: TestDatabase
+  let app: FastifyInstance
+  let doc: any
+
+  before(async () => {
+    testDb = await createTestDatabase('pglite')
+    // The test-only routes are registered too: they must stay out of the document.
+    app = await buildApp(testConfig(), { db: testDb.db, logger: false, plugins: [testRoutes] })
+    await app.ready()
+    const response = await app.inject({ url: '/openapi.json' })
+    assert.equal(response.statusCode, 200)
+    doc = response.json()
+  })
+  after(async () => {
+    await app.close()
+    await testDb.drop()
+  })
+
+  test('when /openapi.json is fetched, then it is a valid OpenAPI 3.1 document whose references all resolve', async () => {
+    const validator = new Validator()
+    // A copy: resolving references rewrites the document in place.
+    const result = await validator.validate(structuredClone(doc))
+    assert.deepEqual(result.errors, undefined)
+    assert.equal(result.valid, true)
+    assert.equal(validator.version, '3.1')
+    assert.doesNotThrow(() => validator.resolveRefs())
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
+    assert.equal(doc.info.title, 'moodlog')
+    assert.equal(doc.info.version, pkg.version)
+  })
+
+  test('when the routes are compared with the document, then every route but the docs and test routes is in it', () => {
+    const registered = registeredRoutes(app).filter(
+      // HEAD is answered for every GET by Fastify itself; OpenAPI leaves it implicit.
+      (route) => route.method !== 'HEAD' && !isDocsRoute(route.path) && !isTestRoute(route.path),
+    )
+    assert.ok(registered.length >= 10, `found the app's routes: ${JSON.stringify(registered)}`)
+    for (const path of ['/register', '/login', '/me', '/livez', '/metrics']) {
+      assert.ok(registered.some((route) => route.path === path), `${path} was found among the registered routes`)
+    }
+    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, item]) =>
+      Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
+    )
+    const expected = registered.map((route) => `${route.method} ${openApiPath(route.path)}`)
+    assert.deepEqual([...documented].sort(), [...new Set(expected)].sort())
+  })
+
+  test('when an operation needs a token, then it says so with the bearerAuth scheme', () => {
+    assert.deepEqual(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+    assert.deepEqual(doc.paths['/me'].get.security, [{ bearerAuth: [] }])
+    assert.equal(doc.paths['/login'].post.security, undefined)
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      for (const [method, operation] of Object.entries(item)) {
+        assert.ok(operation.summary && operation.tags?.length, `${method} ${path} has a summary and tags`)
+        for (const tag of operation.tags) assert.ok(doc.tags.some((t: { name: string }) => t.name === tag), `tag ${tag} is declared`)
+        assert.equal(
+          operation.responses.default.content['application/problem+json'].schema.$ref,
+          '#/components/schemas/Problem',
+          `${method} ${path} documents its errors`,
+        )
+      }
+    }
+    assert.deepEqual(doc.components.schemas.Problem.required, ['type', 'title', 'status', 'detail', 'instance', 'requestId'])
+  })
+
+  test('when /docs is opened, then Swagger UI is served with a CSP its own assets satisfy on plain http', async () => {
+    const page = await app.inject({ url: '/docs/' })
+    assert.equal(page.statusCode, 200)
+    assert.match(page.headers['content-type'] as string, /^text\/html/)
+    assert.match(page.body, /swagger-ui/)
+    const csp = page.headers['content-security-policy'] as string
+    assert.match(csp, /script-src 'self'/)
+    assert.doesNotMatch(csp, /upgrade-insecure-requests/)
+    assert.equal((await app.inject({ url: '/docs' })).statusCode, 200)
+
+    const script = await app.inject({ url: '/docs/static/swagger-ui-bundle.js' })
+    assert.equal(script.statusCode, 200)
+    assert.match(script.headers['content-type'] as string, /javascript/)
+
+    // The rest of the app keeps helmet's default policy.
+    const api = await app.inject({ url: '/livez' })
+    assert.match(api.headers['content-security-policy'] as string, /upgrade-insecure-requests/)
+  })
+})
