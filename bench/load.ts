@@ -1,0 +1,133 @@
+/** Driving servers with autocannon, and alternating two sides A B A B … with medians per side. */
+import autocannon from 'autocannon'
+import { median, type SideSummary } from './report.js'
+
+export interface Sample {
+  rps: number
+  p50: number
+  p99: number
+  /** Completed requests, failed or not. */
+  requests: number
+  failures: number
+  /** Count per non-2xx status (and `errors`/`timeouts`), to say what failed. */
+  failed: Record<string, number>
+}
+
+export interface HttpRequest {
+  method?: 'GET' | 'POST'
+  path: string
+  headers?: Record<string, string>
+  body?: string
+}
+
+export interface Load {
+  url: string
+  /** Cycled through by every connection, in order. */
+  requests: HttpRequest[]
+  connections: number
+  /** Run until this many requests completed instead of for the given time (for very slow requests). */
+  amount?: number
+}
+
+/** One autocannon run; req/s counts 2xx responses only. */
+export async function drive(load: Load, seconds: number): Promise<Sample> {
+  const result = await autocannon({
+    url: load.url,
+    connections: load.connections,
+    ...(load.amount ? { amount: load.amount } : { duration: seconds }),
+    timeout: 10,
+    // autocannon stops at the first sample tick after `duration`: tick often, so short runs stay short.
+    sampleInt: 100,
+    requests: load.requests.map((r) => ({
+      method: r.method ?? 'GET',
+      path: r.path,
+      headers: { ...(r.body ? { 'content-type': 'application/json' } : {}), ...r.headers },
+      ...(r.body ? { body: r.body } : {}),
+    })),
+  })
+  const ok = result['2xx']
+  const failed: Record<string, number> = {}
+  for (const [status, { count }] of Object.entries(result.statusCodeStats ?? {})) if (!status.startsWith('2')) failed[status] = count ?? 0
+  if (result.errors) failed.errors = result.errors
+  if (result.timeouts) failed.timeouts = result.timeouts
+  return {
+    rps: ok / Math.max(result.duration, 0.001),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: ok + result.non2xx + result.errors,
+    failures: result.non2xx + result.errors + result.timeouts,
+    failed,
+  }
+}
+
+/**
+ * Waits until what the last run left queued in the server is done: requests autocannon abandoned
+ * at the end of a run are still being served (a login queue can hold seconds of argon2 work), and
+ * must not be billed to the other side. One more request of the same kind queues behind them.
+ */
+export async function settle(load: Load): Promise<void> {
+  const first = load.requests[0]
+  if (!first) return
+  await fetch(new URL(first.path, load.url), {
+    method: first.method ?? 'GET',
+    headers: { ...(first.body ? { 'content-type': 'application/json' } : {}), ...first.headers },
+    body: first.body,
+    signal: AbortSignal.timeout(60_000),
+  })
+    .then((response) => response.arrayBuffer())
+    .catch(() => {})
+}
+
+/** One side of a comparison: anything that can run for a given time and report a sample. */
+export interface Side {
+  label: string
+  run(seconds: number): Promise<Sample>
+}
+
+export const httpSide = (label: string, load: Load): Side => ({
+  label,
+  async run(seconds) {
+    const sample = await drive(load, seconds)
+    // A run of a fixed number of requests waits for all of them: nothing is left behind.
+    if (!load.amount) await settle(load)
+    return sample
+  },
+})
+
+export function summarise(label: string, samples: Sample[]): SideSummary {
+  const failed: Record<string, number> = {}
+  for (const sample of samples) for (const [what, n] of Object.entries(sample.failed)) failed[what] = (failed[what] ?? 0) + n
+  return {
+    label,
+    rps: median(samples.map((s) => s.rps)),
+    p50: median(samples.map((s) => s.p50)),
+    p99: median(samples.map((s) => s.p99)),
+    requests: samples.reduce((sum, s) => sum + s.requests, 0),
+    emptyRounds: samples.filter((s) => s.requests - s.failures <= 0).length,
+    failures: samples.reduce((sum, s) => sum + s.failures, 0),
+    failed,
+    rounds: samples.length,
+  }
+}
+
+export interface Timing {
+  rounds: number
+  seconds: number
+  /** Unmeasured run of each side first: JIT, pools and caches warm. */
+  warmupSeconds: number
+}
+
+/** Warms both sides, then runs A B A B … `rounds` times; the medians of each side. */
+export async function alternate(a: Side, b: Side, timing: Timing): Promise<{ a: SideSummary; b: SideSummary }> {
+  if (timing.warmupSeconds > 0) {
+    await a.run(timing.warmupSeconds)
+    await b.run(timing.warmupSeconds)
+  }
+  const samplesA: Sample[] = []
+  const samplesB: Sample[] = []
+  for (let round = 0; round < timing.rounds; round++) {
+    samplesA.push(await a.run(timing.seconds))
+    samplesB.push(await b.run(timing.seconds))
+  }
+  return { a: summarise(a.label, samplesA), b: summarise(b.label, samplesB) }
+}

@@ -1,0 +1,137 @@
+/** Pure functions: medians, ratios, goals and the printed table. No I/O here (the smoke test imports this). */
+
+export interface Goal {
+  /** `min`: ratio must be at least `value`; `max`: at most; `report`: no goal, reported only. */
+  kind: 'min' | 'max' | 'report'
+  value?: number
+}
+
+export interface ScenarioResult {
+  id: string
+  value: number | null
+  baseline: number | null
+  ratio: number | null
+  goal: string
+  met: boolean | null
+}
+
+export interface Results {
+  date: string
+  machine: { cpu: string; cores: number; node: string; postgres: string }
+  scenarios: ScenarioResult[]
+}
+
+/** One side of a scenario after its rounds: medians of each measure over the rounds. */
+export interface SideSummary {
+  label: string
+  rps: number
+  p50: number
+  p99: number
+  /** Requests completed over all rounds. */
+  requests: number
+  /** Rounds in which no request succeeded (their latency would read 0). */
+  emptyRounds: number
+  /** Responses that were not 2xx, plus socket errors and timeouts, over all rounds. */
+  failures: number
+  /** Failures by status (or `errors`, `timeouts`). */
+  failed: Record<string, number>
+  rounds: number
+}
+
+/** More than this share of failed requests on either side makes a measurement invalid. */
+export const MAX_FAILURE_SHARE = 0.01
+
+/** Why a side's measurement cannot be trusted, if it cannot. */
+export function invalidSide(side: SideSummary): string | undefined {
+  if (side.requests > 0 && side.failures / side.requests > MAX_FAILURE_SHARE) {
+    const what = Object.entries(side.failed).map(([k, n]) => `${n}× ${k}`).join(', ')
+    return `${side.label}: ${side.failures} of ${side.requests} requests failed (${what})`
+  }
+  if (side.requests === 0) return `${side.label}: no request completed`
+  if (side.emptyRounds > 0) return `${side.label}: ${side.emptyRounds} of ${side.rounds} rounds completed no request (rounds too short for its latency)`
+  return undefined
+}
+
+/** Extra lines for the printed table and docs: what was compared, and each side's medians. */
+export interface ScenarioDetail {
+  id: string
+  unit: string
+  metric: string
+  a?: SideSummary
+  b?: SideSummary
+  note?: string
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((x, y) => x - y)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+export function ratio(value: number | null, baseline: number | null): number | null {
+  if (value === null || baseline === null || !Number.isFinite(value) || !Number.isFinite(baseline) || baseline === 0) return null
+  return value / baseline
+}
+
+export function describeGoal(goal: Goal): string {
+  if (goal.kind === 'report') return 'report'
+  return `${goal.kind === 'min' ? '>=' : '<='} ${goal.value}`
+}
+
+/** Whether the ratio meets the goal; null for report-only scenarios (and when nothing was measured, false). */
+export function goalMet(goal: Goal, value: number | null): boolean | null {
+  if (goal.kind === 'report') return null
+  if (value === null || goal.value === undefined) return false
+  return goal.kind === 'min' ? value >= goal.value : value <= goal.value
+}
+
+function round(value: number | null, digits: number): number | null {
+  if (value === null || !Number.isFinite(value)) return null
+  const factor = 10 ** digits
+  return Math.round(value * factor) / factor
+}
+
+export function scenarioResult(id: string, value: number | null, baseline: number | null, goal: Goal): ScenarioResult {
+  const r = ratio(value, baseline)
+  return {
+    id,
+    value: round(value, 1),
+    baseline: round(baseline, 1),
+    ratio: round(r, 3),
+    goal: describeGoal(goal),
+    met: goalMet(goal, r),
+  }
+}
+
+const fmt = (value: number | null | undefined, digits = 1) =>
+  value === null || value === undefined || !Number.isFinite(value) ? '—' : value.toFixed(digits)
+
+export function verdict(met: boolean | null): string {
+  if (met === null) return 'report'
+  return met ? 'met' : 'MISSED'
+}
+
+/** A plain-text (and Markdown-compatible) table of the results. */
+export function formatTable(results: Results, details: ScenarioDetail[]): string {
+  const byId = new Map(details.map((d) => [d.id, d]))
+  const header = ['id', 'metric', 'value', 'baseline', 'ratio', 'goal', 'result', 'A req/s · p50 · p99', 'B req/s · p50 · p99']
+  const side = (s?: SideSummary) => (s ? `${fmt(s.rps, 0)} · ${fmt(s.p50, 0)} · ${fmt(s.p99, 0)} ms${s.failures ? ` (${s.failures} failed)` : ''}` : '')
+  const rows = results.scenarios.map((s) => {
+    const d = byId.get(s.id)
+    return [
+      s.id,
+      d ? (d.metric === d.unit ? d.unit : `${d.metric} (${d.unit})`) : '',
+      fmt(s.value),
+      fmt(s.baseline),
+      fmt(s.ratio, 2),
+      s.goal,
+      verdict(s.met),
+      side(d?.a),
+      side(d?.b),
+    ]
+  })
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n')
+}

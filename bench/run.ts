@@ -1,0 +1,418 @@
+/**
+ * `npm run bench [-- --quick] [--only id,id] [--cpu-prof] [--skip-build]`
+ *
+ * Builds moodlog, seeds (once) the benchmark database, starts moodlog from the production build
+ * and a bare baseline as their own processes, drives them with autocannon in alternation and
+ * writes bench/results/latest.json (`--quick`: latest-quick.json). See docs/PERFORMANCE.md.
+ */
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { Redis } from 'ioredis'
+import postgres from 'postgres'
+import pLimit from 'p-limit'
+import { prepareEmbeddedDataDir, EMBEDDED_EMAIL } from './embedded.js'
+import { drive, type HttpRequest, type Timing } from './load.js'
+import { installCleanup, ROOT, rssMegabytes, runToEnd, startService, stopAll, type Service } from './processes.js'
+import { formatTable, median, verdict, type Results, type ScenarioDetail } from './report.js'
+import * as s from './scenarios.js'
+import { updatePerformanceDoc } from './docs.js'
+import { BENCH_PASSWORD, DEEP_EMAIL, ensureSeed, postgresVersion, resetRunData, sampleEntryIds, userEmail } from './seed.js'
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    'skip-build': { type: 'boolean', default: false },
+  },
+})
+
+const QUICK = flags.quick === true
+const BENCH_DATABASE_URL = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/moodlog_bench'
+const BENCH_REDIS_URL = process.env.BENCH_REDIS_URL || process.env.REDIS_URL || 'redis://127.0.0.1:6379'
+const JWT_SECRET = 'moodlog-benchmark-secret-0123456789-abcdefghijklmnop'
+/** Users signed in and spread over (requests go to each in turn); the rest of the seed is data volume. */
+const ACCOUNTS = QUICK ? 20 : 100
+const TIMING: Timing = QUICK ? { rounds: 3, seconds: 0.25, warmupSeconds: 0.1 } : { rounds: 3, seconds: 2.5, warmupSeconds: 0.5 }
+/**
+ * Scenarios whose requests take long or queue (an OFFSET-1,000,000 page, argon2 logins, reads
+ * during a login flood, one PGlite connection): rounds long enough that every round completes some.
+ */
+const SLOW_TIMING: Timing = QUICK ? { rounds: 3, seconds: 0.4, warmupSeconds: 0.15 } : TIMING
+/**
+ * Connections sending logins. Throughput saturates at `cores` concurrent logins (PasswordHasher
+ * runs that many at a time); what is beyond waits in its queue, which the harness drains after
+ * every round (~2.5 s for 100). --quick sends fewer to keep that drain short.
+ */
+const LOGIN_CONNECTIONS = QUICK ? 16 : s.CONNECTIONS
+const FLOOD_CONNECTIONS = QUICK ? 16 : s.FLOOD_CONNECTIONS
+const DRIVER_TIMING = QUICK ? { rounds: 1, seconds: 0.2, warmupSeconds: 0 } : { rounds: 2, seconds: 0.75, warmupSeconds: 0.4 }
+const only = flags.only ? new Set(flags.only.split(',').map((id) => id.trim())) : undefined
+const wanted = (id: s.ScenarioId) => !only || only.has(id)
+
+const log = (line: string) => console.log(line)
+const elapsed = (since: number) => `${((performance.now() - since) / 1000).toFixed(1)} s`
+const profileDir = path.join(ROOT, 'bench/results/profiles')
+
+/** `BENCH_SERVER_ENTRY` runs another build (e.g. a patched copy of dist/) for an experiment. */
+const SERVER_ENTRY = process.env.BENCH_SERVER_ENTRY || 'dist/server.js'
+/** Experiments: `BENCH_MOODLOG_X=v` starts every moodlog process with `X=v` (e.g. BENCH_MOODLOG_DATABASE_POOL_SIZE=2). */
+const EXTRA_ENV = Object.fromEntries(
+  Object.entries(process.env)
+    .filter(([name]) => name.startsWith('BENCH_MOODLOG_'))
+    .map(([name, value]) => [name.slice('BENCH_MOODLOG_'.length), value]),
+)
+
+function moodlogArgs(): string[] {
+  return flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, SERVER_ENTRY] : [SERVER_ENTRY]
+}
+
+const logDir = path.join(ROOT, 'bench/results/logs')
+const logFileOf = (name: string) => path.join(logDir, `${name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '')}.log`)
+
+async function startMoodlog(name: string, env: Record<string, string | undefined>): Promise<Service> {
+  const service = await startService({
+    name,
+    args: moodlogArgs(),
+    logFile: logFileOf(name),
+    env: {
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: BENCH_DATABASE_URL,
+      JWT_SECRET,
+      RATE_LIMIT_MAX: '0',
+      CACHE: 'off',
+      ...env,
+      ...EXTRA_ENV,
+    },
+  })
+  if (flags['cpu-prof']) log(`  ${name}: pid ${service.child.pid} (profile CPU.*.${service.child.pid}.*.cpuprofile)`)
+  return service
+}
+
+function startBaseline(driver: 'pg' | 'postgres', pool: number): Promise<Service> {
+  return startService({
+    name: `bare ${driver} pool ${pool}`,
+    args: ['--import', 'tsx', 'bench/baseline-server.ts'],
+    env: { DATABASE_URL: BENCH_DATABASE_URL, BASELINE_DRIVER: driver, BASELINE_POOL: String(pool) },
+  })
+}
+
+async function signIn(service: Service, email: string, userId: number): Promise<s.Account> {
+  const response = await fetch(`${service.url}/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: BENCH_PASSWORD }),
+  })
+  if (response.status !== 200) throw new Error(`login of ${email} on ${service.name}: ${response.status} ${await response.text()}`)
+  const { accessToken } = (await response.json()) as { accessToken: string }
+  return { userId, email, authorization: `Bearer ${accessToken}` }
+}
+
+/** Fails early, with a clear message, when the build has no entries routes yet. */
+async function checkEntriesRoute(service: Service, account: s.Account): Promise<void> {
+  const response = await fetch(`${service.url}/entries?limit=20`, { headers: { authorization: account.authorization } })
+  if (response.status !== 200) throw new Error(`GET /entries on ${service.name} answered ${response.status}: ${(await response.text()).slice(0, 300)}`)
+}
+
+const DRIVER_VARIANTS = [
+  { driver: 'postgres', pool: 1 },
+  { driver: 'postgres', pool: 10 },
+  { driver: 'pg', pool: 1 },
+  { driver: 'pg', pool: 10 },
+] as const
+
+function startBaselines(): Promise<Service[]> {
+  return Promise.all(DRIVER_VARIANTS.map((v) => startBaseline(v.driver, v.pool)))
+}
+
+interface DriverChoice {
+  workload: string
+  /** Index into the baseline services of the fastest one. */
+  best: number
+  medians: number[]
+}
+
+/**
+ * pg and postgres.js at pool sizes 1 and 10, in turn, on one workload: the fastest (median req/s)
+ * is that workload's baseline. Reads and writes can prefer different setups (one pipelined
+ * connection is quick for small reads; commits on one connection wait for each other's flush).
+ */
+async function fastestVariant(services: Service[], workload: string, requests: HttpRequest[]): Promise<DriverChoice> {
+  const samples = services.map(() => [] as number[])
+  if (DRIVER_TIMING.warmupSeconds > 0) {
+    for (const service of services) await drive({ url: service.url, requests, connections: s.CONNECTIONS }, DRIVER_TIMING.warmupSeconds)
+  }
+  for (let round = 0; round < DRIVER_TIMING.rounds; round++) {
+    for (const [i, service] of services.entries()) {
+      samples[i]!.push((await drive({ url: service.url, requests, connections: s.CONNECTIONS }, DRIVER_TIMING.seconds)).rps)
+    }
+  }
+  const medians = samples.map((xs) => median(xs))
+  return { workload, best: medians.indexOf(Math.max(...medians)), medians }
+}
+
+function driverTable(services: Service[], choices: DriverChoice[]): string {
+  const header = `  ${'req/s'.padEnd(22)}${choices.map((c) => c.workload.padStart(20)).join('')}`
+  const rows = services.map(
+    (service, i) =>
+      `  ${service.name.padEnd(22)}${choices.map((c) => `${c.medians[i]!.toFixed(0)}${c.best === i ? ' ←' : '  '}`.padStart(20)).join('')}`,
+  )
+  return [header, ...rows].join('\n')
+}
+
+/** Whether dist/server.js is newer than every file the build reads. */
+async function buildIsFresh(): Promise<boolean> {
+  const built = await stat(path.join(ROOT, SERVER_ENTRY)).then((st) => st.mtimeMs, () => 0)
+  if (built === 0) return false
+  const inputs = ['package.json', 'tsconfig.json', 'tsconfig.build.json']
+  for (const entry of await readdir(path.join(ROOT, 'src'), { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) inputs.push(path.join(path.relative(ROOT, entry.parentPath), entry.name))
+  }
+  const times = await Promise.all(inputs.map((file) => stat(path.join(ROOT, file)).then((st) => st.mtimeMs, () => Infinity)))
+  return times.every((mtime) => mtime < built)
+}
+
+async function redisReachable(url: string): Promise<boolean> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2_000, retryStrategy: () => null })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    return (await client.ping()) === 'PONG'
+  } catch {
+    return false
+  } finally {
+    client.disconnect()
+  }
+}
+
+async function benchPasswordHash(): Promise<string> {
+  const sql = postgres(BENCH_DATABASE_URL, { max: 1, onnotice: () => {} })
+  try {
+    const [row] = await sql<{ password_hash: string }[]>`select password_hash from users where email = ${DEEP_EMAIL}`
+    return row!.password_hash
+  } finally {
+    await sql.end()
+  }
+}
+
+async function main(): Promise<void> {
+  installCleanup()
+  const started = performance.now()
+  // What the servers write (warnings and errors only, at LOG_LEVEL=warn) goes to bench/results/logs/.
+  await rm(logDir, { recursive: true, force: true })
+  await mkdir(logDir, { recursive: true })
+  const outcomes: s.Outcome[] = []
+  /** With --cpu-prof: the process whose clock scenario windows are printed in. */
+  let profiled: Service | undefined
+  const record = async (id: s.ScenarioId, fn: () => Promise<s.Outcome>) => {
+    if (!wanted(id)) return
+    const t = performance.now()
+    const window = () =>
+      profiled ? `; profile window --from ${((t - profiled.startedAt) / 1000).toFixed(1)} --to ${((performance.now() - profiled.startedAt) / 1000).toFixed(1)}` : ''
+    try {
+      outcomes.push(await fn())
+    } catch (error) {
+      outcomes.push(s.failed(id, error))
+      console.error(`${id} failed:`, error)
+    }
+    const o = outcomes.at(-1)!
+    log(`  ${id.padEnd(20)} ratio ${o.result.ratio ?? '—'} (${verdict(o.result.met)}) in ${elapsed(t)}${window()}`)
+  }
+
+  log(`moodlog benchmark${QUICK ? ' (--quick)' : ''}: ${TIMING.rounds} rounds × ${TIMING.seconds} s per side, ${s.CONNECTIONS} connections`)
+  const loadAtStart = os.loadavg()[0]!
+  if (loadAtStart > os.availableParallelism()) {
+    log(`note: the machine is busy (load average ${loadAtStart.toFixed(1)} on ${os.availableParallelism()} cores); expect noisy numbers`)
+  }
+  let t = performance.now()
+  const quiet = <T>(promise: Promise<T>) => {
+    promise.catch(() => {})
+    return promise
+  }
+  let embeddedDir: string | undefined
+  let embeddedPrep: Promise<unknown> | undefined
+  // The build, the seed check and what needs only the database (the bare baselines, the PGlite
+  // data directory) run together; moodlog processes start once the build is done. Every process
+  // sits idle until its scenario; a start that fails fails only its scenarios.
+  const build = (async () => {
+    if (flags['skip-build']) return log('build: skipped (--skip-build), using the existing dist/')
+    // --quick trusts a dist/ newer than every source (a full run always builds).
+    if (QUICK && (await buildIsFresh())) return log('build: dist/ is newer than every source, not rebuilt')
+    await runToEnd('npm', ['run', '--silent', 'build'])
+    log(`build: ${elapsed(t)}`)
+  })()
+  const seedReady = quiet(
+    ensureSeed(BENCH_DATABASE_URL, log).then(async (info) => {
+      await resetRunData(BENCH_DATABASE_URL, info)
+      return info
+    }),
+  )
+
+  try {
+    const needsBaseline = (['list-nocache', 'list-cached', 'get-one', 'create'] as const).some(wanted)
+    const baselines = needsBaseline ? quiet(seedReady.then(() => startBaselines())) : undefined
+    const passwordHashReady = quiet(seedReady.then(() => benchPasswordHash()))
+    const embeddedDirReady = wanted('embedded-vs-server')
+      ? quiet(passwordHashReady.then((hash) => prepareEmbeddedDataDir(hash)).then((dir) => (embeddedDir = dir)))
+      : undefined
+    embeddedPrep = embeddedDirReady
+
+    const [seed] = await Promise.all([seedReady, build])
+    const seedSeconds = seed.reused ? 0 : seed.seededSeconds
+    log(`seed: ${seed.reused ? 'reused' : `created in ${seed.seededSeconds.toFixed(0)} s`} (${seed.userIds.length} users + deep user)`)
+    const passwordHash = await passwordHashReady
+    const benchUsers = seed.userIds.slice(0, ACCOUNTS).map((userId, i) => ({ userId, email: userEmail(i + 1) }))
+    // Two entries per user: autocannon builds every request buffer per connection, so keep the list short.
+    const entryIds = await sampleEntryIds(BENCH_DATABASE_URL, benchUsers.map((u) => u.userId), 2)
+
+    t = performance.now()
+    const cachedStart = wanted('list-cached') ? quiet(startMoodlog('moodlog (cache on)', { CACHE: 'on' })) : undefined
+    const redisEnv = { REDIS_URL: BENCH_REDIS_URL, REDIS_KEY_PREFIX: `moodlog-bench-${process.pid}:` }
+    const redisPair = wanted('ratelimit-redis')
+      ? quiet(
+          redisReachable(BENCH_REDIS_URL).then((reachable) => {
+            if (!reachable) throw new Error(`Redis not reachable at BENCH_REDIS_URL (${new URL(BENCH_REDIS_URL).host})`)
+            return Promise.all([
+              startMoodlog('moodlog (redis, limit on)', { ...redisEnv, RATE_LIMIT_MAX: '1000000000' }),
+              startMoodlog('moodlog (redis, limit off)', { ...redisEnv, RATE_LIMIT_MAX: '0' }),
+            ])
+          }),
+        )
+      : undefined
+    const embeddedStart = embeddedDirReady
+      ? quiet(
+          embeddedDirReady.then(async (dir) => {
+            const embedded = await startService({
+              name: 'moodlog (embedded)',
+              args: moodlogArgs(),
+              logFile: logFileOf('moodlog (embedded)'),
+              env: { LOG_LEVEL: 'warn', DATA_DIR: dir, JWT_SECRET, RATE_LIMIT_MAX: '0', CACHE: 'off', ...EXTRA_ENV },
+            })
+            return { embedded, account: await signIn(embedded, EMBEDDED_EMAIL, 0) }
+          }),
+        )
+      : undefined
+    const moodlog = await startMoodlog('moodlog (cache off)', { CACHE: 'off' })
+    if (flags['cpu-prof']) profiled = moodlog
+    const limit = pLimit(4)
+    const accounts = await Promise.all(benchUsers.map((u) => limit(() => signIn(moodlog, u.email, u.userId))))
+    const deep = await signIn(moodlog, DEEP_EMAIL, seed.deepUserId)
+    await checkEntriesRoute(moodlog, accounts[0]!)
+    await Promise.allSettled([baselines, cachedStart, redisPair, embeddedStart])
+    log(`processes up, ${accounts.length + 1} users signed in: ${elapsed(t)}`)
+
+    const byUser = new Map(accounts.map((a) => [a.userId, a]))
+    const targets = entryIds.map((e) => ({ account: byUser.get(e.userId)!, id: e.id }))
+    let driverSummary: string | undefined
+    if (baselines) {
+      t = performance.now()
+      let services: Service[] | undefined
+      let choices: Record<'list' | 'getOne' | 'create', DriverChoice> | undefined
+      try {
+        services = await baselines
+        choices = {
+          list: await fastestVariant(services, 'GET /entries', s.bareRequests.list(accounts)),
+          getOne: await fastestVariant(services, 'GET /entries/{id}', s.bareRequests.getOne(targets)),
+          create: await fastestVariant(services, 'POST /entries', s.bareRequests.create(accounts)),
+        }
+        log(`baseline driver setups, median req/s of ${DRIVER_TIMING.rounds} × ${DRIVER_TIMING.seconds} s (← fastest, used as that workload's baseline):`)
+        log(`${driverTable(services, Object.values(choices))}\n  measured in ${elapsed(t)}`)
+      } catch (error) {
+        for (const id of ['list-nocache', 'list-cached', 'get-one', 'create'] as const) await record(id, () => Promise.reject(error))
+      }
+      if (services && choices) {
+        const all = services
+        const bareFor = (choice: DriverChoice): s.Bare => ({ service: all[choice.best]!, label: all[choice.best]!.name })
+        driverSummary = `GET /entries: ${bareFor(choices.list).label}; GET /entries/{id}: ${bareFor(choices.getOne).label}; POST /entries: ${bareFor(choices.create).label}`
+        await record('list-nocache', () => s.listNoCache(moodlog, bareFor(choices.list), accounts, TIMING))
+        await record('list-cached', async () => s.listCached((await cachedStart)!, bareFor(choices.list), accounts, TIMING))
+        await record('get-one', () => s.getOne(moodlog, bareFor(choices.getOne), targets, TIMING))
+        await record('create', () => s.create(moodlog, bareFor(choices.create), accounts, TIMING))
+      }
+      await Promise.all((services ?? []).map((service) => service.stop()))
+    }
+    await cachedStart?.then((service) => service.stop(), () => {})
+
+    await record('login', () => s.login(moodlog, accounts, passwordHash, SLOW_TIMING, LOGIN_CONNECTIONS))
+    await record('login-flood-p99', () => s.loginFlood(moodlog, accounts, SLOW_TIMING, FLOOD_CONNECTIONS))
+
+    await record('ratelimit-redis', async () => {
+      const [limited, unlimited] = await redisPair!
+      try {
+        return await s.rateLimitRedis(limited, unlimited, accounts, TIMING)
+      } finally {
+        await Promise.all([limited.stop(), unlimited.stop()])
+      }
+    })
+
+    await record('embedded-vs-server', async () => {
+      const { embedded, account } = await embeddedStart!
+      try {
+        return await s.embeddedVsServer(embedded, account, moodlog, accounts[0]!, SLOW_TIMING)
+      } finally {
+        await embedded.stop()
+      }
+    })
+
+    // Last on this process: the slowest requests, and a failure here cannot spill into the others.
+    await record('deep-cursor', async () => s.deepCursorScenario(moodlog, deep, await s.deepCursor(moodlog, deep), SLOW_TIMING))
+    await record('deep-page', () => s.deepPageScenario(moodlog, deep, SLOW_TIMING, QUICK ? 1 : 2))
+
+    const serverLog = moodlog.output().trim()
+    if (serverLog) {
+      const lines = serverLog.split('\n')
+      log(`\nmoodlog (cache off) logged ${lines.length >= 40 ? 'many' : lines.length} warnings/errors (bench/results/logs/); the last:\n${lines.at(-1)!.slice(0, 1500)}\n`)
+    }
+
+    if (wanted('rss')) {
+      const mb = await rssMegabytes(moodlog.child.pid)
+      outcomes.push(s.rss(mb, `VmRSS of the server-mode moodlog process (CACHE=off) after all its scenarios`))
+    }
+    await moodlog.stop()
+
+    const results: Results = {
+      date: new Date().toISOString(),
+      machine: {
+        cpu: os.cpus()[0]?.model ?? 'unknown',
+        cores: os.availableParallelism(),
+        node: process.version,
+        postgres: await postgresVersion(BENCH_DATABASE_URL),
+      },
+      scenarios: s.SCENARIO_IDS.flatMap((id) => outcomes.filter((o) => o.result.id === id).map((o) => o.result)),
+    }
+    const details: ScenarioDetail[] = outcomes.map((o) => ({ ...o.detail }))
+
+    const table = formatTable(results, details)
+    log(`\n${table}\n`)
+    for (const d of details) if (d.note) log(`  ${d.id}: ${d.note}`)
+
+    const totalSeconds = (performance.now() - started) / 1000 - seedSeconds
+    const load = `load average ${loadAtStart.toFixed(1)} at start, ${os.loadavg()[0]!.toFixed(1)} at end`
+    log(`\ntotal ${totalSeconds.toFixed(0)} s${seed.reused ? '' : ` (plus ${seedSeconds.toFixed(0)} s of first-time seeding)`}; ${load}`)
+
+    if (!only) {
+      const file = path.join(ROOT, 'bench/results', QUICK ? 'latest-quick.json' : 'latest.json')
+      await mkdir(path.dirname(file), { recursive: true })
+      await writeFile(file, `${JSON.stringify(results, null, 2)}\n`)
+      log(`wrote ${path.relative(ROOT, file)}`)
+      if (!QUICK) {
+        const updated = await updatePerformanceDoc(results, details, { baselineDriver: driverSummary, totalSeconds, load })
+        if (updated) log(`updated ${updated}`)
+      }
+    }
+  } finally {
+    await stopAll()
+    await embeddedPrep?.catch(() => {})
+    if (embeddedDir) await rm(embeddedDir, { recursive: true, force: true })
+  }
+}
+
+try {
+  await main()
+} catch (error) {
+  console.error(error)
+  await stopAll()
+  process.exitCode = 1
+}

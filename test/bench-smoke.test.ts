@@ -1,0 +1,71 @@
+// The benchmark's pure parts (medians, ratios, goals, validity, the table), so the harness cannot
+// rot unnoticed. The benchmark itself never runs here: it needs minutes and a quiet machine.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { formatTable, goalMet, invalidSide, median, ratio, scenarioResult, type Results, type SideSummary } from '../bench/report.js'
+
+const side = (overrides: Partial<SideSummary> = {}): SideSummary => ({
+  label: 'moodlog',
+  rps: 100,
+  p50: 10,
+  p99: 50,
+  requests: 1000,
+  emptyRounds: 0,
+  failures: 0,
+  failed: {},
+  rounds: 3,
+  ...overrides,
+})
+
+describe('benchmark report', () => {
+  it('when rounds disagree, then the median is quoted', () => {
+    assert.equal(median([3, 1, 2]), 2)
+    assert.equal(median([4, 1, 3, 2]), 2.5)
+    assert.ok(Number.isNaN(median([])))
+  })
+
+  it('when the baseline is zero or missing, then there is no ratio', () => {
+    assert.equal(ratio(50, 100), 0.5)
+    assert.equal(ratio(50, 0), null)
+    assert.equal(ratio(null, 100), null)
+  })
+
+  it('when a goal is a floor or a ceiling, then met follows its direction', () => {
+    assert.equal(goalMet({ kind: 'min', value: 0.75 }, 0.8), true)
+    assert.equal(goalMet({ kind: 'min', value: 0.75 }, 0.7), false)
+    assert.equal(goalMet({ kind: 'max', value: 1.5 }, 1.2), true)
+    assert.equal(goalMet({ kind: 'max', value: 1.5 }, 2), false)
+    assert.equal(goalMet({ kind: 'report' }, 3), null)
+    assert.equal(goalMet({ kind: 'min', value: 0.75 }, null), false)
+  })
+
+  it('when a scenario is summarised, then its row has the shape of latest.json', () => {
+    assert.deepEqual(scenarioResult('list-nocache', 812.34, 1000, { kind: 'min', value: 0.75 }), {
+      id: 'list-nocache',
+      value: 812.3,
+      baseline: 1000,
+      ratio: 0.812,
+      goal: '>= 0.75',
+      met: true,
+    })
+  })
+
+  it('when more than 1% of requests failed or a round finished none, then the side is invalid', () => {
+    assert.equal(invalidSide(side()), undefined)
+    assert.equal(invalidSide(side({ failures: 10 })), undefined)
+    assert.match(invalidSide(side({ failures: 11, failed: { '500': 11 } })) ?? '', /11 of 1000 requests failed \(11× 500\)/)
+    assert.match(invalidSide(side({ emptyRounds: 1 })) ?? '', /1 of 3 rounds completed no request/)
+    assert.match(invalidSide(side({ requests: 0 })) ?? '', /no request completed/)
+  })
+
+  it('when a goal is missed, then the table says so', () => {
+    const results: Results = {
+      date: '2026-01-01T00:00:00.000Z',
+      machine: { cpu: 'cpu', cores: 2, node: 'v20', postgres: '15' },
+      scenarios: [scenarioResult('get-one', 300, 1000, { kind: 'min', value: 0.75 }), scenarioResult('rss', 150, null, { kind: 'report' })],
+    }
+    const table = formatTable(results, [{ id: 'get-one', unit: 'req/s', metric: 'req/s', a: side(), b: side({ label: 'bare' }) }])
+    assert.match(table, /\| get-one .*\| MISSED /)
+    assert.match(table, /\| rss .*\| report /)
+  })
+})
