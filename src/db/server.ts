@@ -1,5 +1,5 @@
 import postgres from 'postgres'
-import type { Database, Queryable, Transaction } from './types.js'
+import type { Database, Queryable } from './types.js'
 import { DatabaseUnavailableError, isConnectionError } from './errors.js'
 
 export interface ServerDatabaseOptions {
@@ -60,21 +60,36 @@ export function openServerDatabase(options: ServerDatabaseOptions): Database {
   return {
     kind: 'server',
     query: root.query,
+    /**
+     * On a connection reserved before anything is sent, not `sql.begin()`: postgres.js 3.4.9 can
+     * write a `BEGIN` that fills a connection's pipeline without reserving that connection, leaving
+     * a transaction open that unrelated queries then run inside (porsager/postgres#823, #1189).
+     * `sql.reserve()` takes an idle connection out of the pool first, so that cannot happen.
+     */
     async transaction(fn) {
       usage.inFlight += 1
+      let reserved: postgres.ReservedSql | undefined
       try {
-        return (await sql.begin(async (tx) => {
-          const scoped: Transaction = {
-            ...queryable(tx),
+        reserved = await sql.reserve()
+        const connection = reserved
+        await connection.unsafe('begin')
+        try {
+          const result = await fn({
+            ...queryable(connection),
             async exec(script) {
-              await tx.unsafe(script).simple()
+              await connection.unsafe(script).simple()
             },
-          }
-          return fn(scoped)
-        })) as Awaited<ReturnType<typeof fn>>
+          })
+          await connection.unsafe('commit')
+          return result
+        } catch (error) {
+          await connection.unsafe('rollback').catch(() => {})
+          throw error
+        }
       } catch (error) {
         rethrow(error)
       } finally {
+        reserved?.release()
         usage.inFlight -= 1
       }
     },
