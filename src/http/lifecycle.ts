@@ -57,7 +57,6 @@ export function installLifecycleHooks(app: FastifyInstance, lifecycle: Lifecycle
         })
       }
     }, requestTimeoutMs)
-    timer.unref()
     reply.raw.once('close', () => clearTimeout(timer))
   })
 }
