@@ -326,8 +326,8 @@ async function main(): Promise<void> {
         const all = services
         const bareFor = (choice: DriverChoice): s.Bare => ({ service: all[choice.best]!, label: all[choice.best]!.name })
         driverSummary = `GET /entries: ${bareFor(choices.list).label}; GET /entries/{id}: ${bareFor(choices.getOne).label}; POST /entries: ${bareFor(choices.create).label}`
-        await record('list-nocache', () => s.listNoCache(moodlog, bareFor(choices.list), accounts, TIMING))
-        await record('list-cached', async () => s.listCached((await cachedStart)!, bareFor(choices.list), accounts, TIMING))
+        await record('list-nocache', () => s.list('off', moodlog, bareFor(choices.list), accounts, TIMING))
+        await record('list-cached', async () => s.list('on', (await cachedStart)!, bareFor(choices.list), accounts, TIMING))
         await record('get-one', () => s.getOne(moodlog, bareFor(choices.getOne), targets, TIMING))
         await record('create', () => s.create(moodlog, bareFor(choices.create), accounts, TIMING))
       }

@@ -96,20 +96,11 @@ export interface Bare {
   label: string
 }
 
-export function listNoCache(moodlog: Service, bare: Bare, accounts: Account[], timing: Timing): Promise<Outcome> {
+/** `GET /entries` against the bare list query; the moodlog side runs with the cache off or on. */
+export function list(cache: 'off' | 'on', moodlog: Service, bare: Bare, accounts: Account[], timing: Timing): Promise<Outcome> {
   return throughput(
-    'list-nocache',
-    `GET ${listPath}, CACHE=off, ${accounts.length} users in turn; baseline ${bare.label}`,
-    httpSide('moodlog', { url: moodlog.url, requests: listRequests(accounts), connections: CONNECTIONS }),
-    httpSide('bare', { url: bare.service.url, requests: bareRequests.list(accounts), connections: CONNECTIONS }),
-    timing,
-  )
-}
-
-export function listCached(moodlog: Service, bare: Bare, accounts: Account[], timing: Timing): Promise<Outcome> {
-  return throughput(
-    'list-cached',
-    `GET ${listPath}, CACHE=on (hits after warm-up), ${accounts.length} users in turn; baseline ${bare.label}`,
+    cache === 'off' ? 'list-nocache' : 'list-cached',
+    `GET ${listPath}, CACHE=${cache}${cache === 'on' ? ' (hits after warm-up)' : ''}, ${accounts.length} users in turn; baseline ${bare.label}`,
     httpSide('moodlog', { url: moodlog.url, requests: listRequests(accounts), connections: CONNECTIONS }),
     httpSide('bare', { url: bare.service.url, requests: bareRequests.list(accounts), connections: CONNECTIONS }),
     timing,

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
 
 const Status = Type.Object({
@@ -34,6 +35,13 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }
 
+  /** 200 when every configured dependency answers (and, for readiness, the instance is not draining). */
+  const report = async (reply: FastifyReply, draining: boolean) => {
+    const deps = await dependencies()
+    const ok = !draining && deps.database === 'up' && deps.redis !== 'down'
+    return reply.code(ok ? 200 : 503).send({ status: ok ? ('ok' as const) : ('unavailable' as const), ...deps })
+  }
+
   app.get(
     '/livez',
     { schema: { tags: ['health'], summary: 'Liveness: the process is running', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
@@ -49,11 +57,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Status, 503: Status },
       },
     },
-    async (_request, reply) => {
-      const deps = await dependencies()
-      const ready = !app.lifecycle.draining && deps.database === 'up' && deps.redis !== 'down'
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', ...deps })
-    },
+    async (_request, reply) => report(reply, app.lifecycle.draining),
   )
 
   app.get(
@@ -65,11 +69,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Status, 503: Status },
       },
     },
-    async (_request, reply) => {
-      const deps = await dependencies()
-      const ok = deps.database === 'up' && deps.redis !== 'down'
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', ...deps })
-    },
+    async (_request, reply) => report(reply, false),
   )
 }
 

@@ -38,9 +38,9 @@ export function installLifecycleHooks(app: FastifyInstance, lifecycle: Lifecycle
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('x-request-id', request.id)
     lifecycle.started()
-    reply.raw.once('close', () => lifecycle.finished())
 
     if (lifecycle.draining && !DRAIN_EXEMPT.has(request.routeOptions.url ?? '')) {
+      reply.raw.once('close', () => lifecycle.finished())
       reply.header('connection', 'close')
       return sendProblem(request, reply, 503, 'shutting-down', 'This instance is shutting down; retry on another.', {
         headers: { 'retry-after': '1' },
@@ -57,6 +57,9 @@ export function installLifecycleHooks(app: FastifyInstance, lifecycle: Lifecycle
         })
       }
     }, requestTimeoutMs)
-    reply.raw.once('close', () => clearTimeout(timer))
+    reply.raw.once('close', () => {
+      clearTimeout(timer)
+      lifecycle.finished()
+    })
   })
 }
