@@ -1,5 +1,4 @@
 import cors from '@fastify/cors'
-import helmet from '@fastify/helmet'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Config } from './config.js'
@@ -16,6 +15,7 @@ import { UserCache } from './cache/user-cache.js'
 import { installRateLimit } from './http/rate-limit.js'
 import { installDocs } from './http/docs.js'
 import { installMetrics } from './http/metrics.js'
+import { installSecurityHeaders } from './http/security-headers.js'
 import { openStores, type Stores } from './store/index.js'
 
 declare module 'fastify' {
@@ -67,7 +67,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.decorate('cache', new UserCache(stores.shared, { enabled: config.cacheEnabled, ttlMs: config.cacheTtlSeconds * 1000, log: app.log }))
   installLifecycleHooks(app, app.lifecycle, config.requestTimeoutSeconds * 1000)
 
-  await app.register(helmet, { global: true })
+  installSecurityHeaders(app)
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,

@@ -53,6 +53,20 @@ export class UserCache {
   /** The cached value for (user, kind, params), or `compute()`'s result, stored for next time. */
   async remember<T>(userId: number, kind: string, params: unknown, compute: () => Promise<T>): Promise<T> {
     if (!this.options.enabled) return compute()
+    let fresh: T | undefined
+    const text = await this.rememberText(userId, kind, params, async () => {
+      fresh = await compute()
+      return JSON.stringify(fresh)
+    })
+    return fresh ?? (JSON.parse(text) as T)
+  }
+
+  /**
+   * `remember` for values that are text already, such as a serialised response body: a hit is
+   * returned as stored, with no parsing.
+   */
+  async rememberText(userId: number, kind: string, params: unknown, compute: () => Promise<string>): Promise<string> {
+    if (!this.options.enabled) return compute()
     let key: string
     try {
       const digest = createHash('sha256').update(JSON.stringify(params)).digest('base64url').slice(0, 22)
@@ -60,7 +74,7 @@ export class UserCache {
       const cached = await this.store.get(key)
       if (cached !== undefined) {
         this.stats.hits += 1
-        return JSON.parse(cached) as T
+        return cached
       }
     } catch {
       // Store down: serve from the database (the store logs the outage once).
@@ -69,7 +83,7 @@ export class UserCache {
     }
     this.stats.misses += 1
     const value = await compute()
-    await this.store.set(key, JSON.stringify(value), this.options.ttlMs).catch(() => {})
+    await this.store.set(key, value, this.options.ttlMs).catch(() => {})
     return value
   }
 

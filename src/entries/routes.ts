@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { currentUser } from '../auth/plugin.js'
 import { resolveJwtSecret } from '../auth/secret.js'
+import { routeSerializer, sendSerialized } from '../http/serialized.js'
 import { CursorCodec } from './cursor.js'
 import { etagOf, noneMatchFails } from './preconditions.js'
 import * as schemas from './schemas.js'
@@ -56,7 +57,10 @@ const entriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: schemas.EntryPage },
       },
     },
-    async (request) => entries.listEntries(deps, userOf(request), request.query),
+    async (request, reply) => {
+      const body = await entries.listEntriesBody(deps, userOf(request), request.query, routeSerializer(reply))
+      return sendSerialized(reply, body)
+    },
   )
 
   app.get(

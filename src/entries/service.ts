@@ -137,18 +137,28 @@ function listFilters(query: ListQuery): ListFilters {
 }
 
 /**
- * One page, newest first. Keyset (`cursor`) pages cost the same at any depth; `page` pages use
- * OFFSET, for clients of the original API. Both report `total` and offer `nextCursor`.
+ * One page, newest first, as the response body (`serialize` is the route's serializer). Keyset
+ * (`cursor`) pages cost the same at any depth; `page` pages use OFFSET, for clients of the
+ * original API. Both report `total` and offer `nextCursor`. With the cache on, a repeated request
+ * is answered with the body stored the first time, not parsed and serialised again.
  */
-export async function listEntries(deps: EntriesDeps, userId: number, query: ListQuery): Promise<EntryPage> {
+export async function listEntriesBody(
+  deps: EntriesDeps,
+  userId: number,
+  query: ListQuery,
+  serialize: (page: EntryPage) => string,
+): Promise<string> {
   const filters = listFilters(query)
   const after = query.cursor === undefined ? undefined : deps.cursors.decode(userId, filters, query.cursor)
-  // Validated first, so only good answers are cached; any write of the user's data retires them. The
-  // count is cached apart from the pages, so walking a long listing counts once, not once per page.
+  // Validated first, so only good answers are cached; any write of the user's data retires them.
+  const params = [filters, query.cursor ?? null, query.page ?? null, query.limit]
+  return deps.cache.rememberText(userId, 'entries:list', params, async () => serialize(await loadPage(deps, userId, query, filters, after)))
+}
+
+async function loadPage(deps: EntriesDeps, userId: number, query: ListQuery, filters: ListFilters, after: Position | undefined): Promise<EntryPage> {
+  // The count is cached apart from the pages, so walking a long listing counts once, not once per page.
   const [slice, total] = await Promise.all([
-    deps.cache.remember(userId, 'entries:page', [filters, query.cursor ?? null, query.page ?? null, query.limit], () =>
-      loadSlice(deps, userId, query, filters, after),
-    ),
+    loadSlice(deps, userId, query, filters, after),
     deps.cache.remember(userId, 'entries:count', filters, () => q.countEntries(deps.db, userId, filters)),
   ])
   const page: EntryPage = { ...slice, total }

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { currentUser } from '../auth/plugin.js'
+import { routeSerializer, sendSerialized } from '../http/serialized.js'
 import * as schemas from './schemas.js'
 import { getStats, timeZoneCatalog, type StatsDeps } from './service.js'
 
@@ -21,11 +22,13 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: schemas.Stats },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { userId } = currentUser(request)
       // Cached per user until their next write (or CACHE_TTL_SECONDS, which also bounds how long
-      // the current streak can lag behind a local midnight).
-      return app.cache.remember(userId, 'stats', request.query, () => getStats(deps, userId, request.query))
+      // the current streak can lag behind a local midnight), as the serialised body.
+      const serialize = routeSerializer(reply)
+      const body = await app.cache.rememberText(userId, 'stats', request.query, async () => serialize(await getStats(deps, userId, request.query)))
+      return sendSerialized(reply, body)
     },
   )
 }
