@@ -45,11 +45,28 @@ export async function deleteUser(db: Queryable, userId: number): Promise<void> {
   await db.query('delete from users where id = $1', [userId])
 }
 
-export async function insertSession(db: Queryable, userId: number, sessionId: string, ttlSeconds: number): Promise<void> {
-  await db.query(
-    `insert into sessions (user_id, id, expires_at) values ($1, $2, now() + make_interval(secs => $3))`,
-    [userId, sessionId, ttlSeconds],
+/**
+ * Opens a session and its first refresh token in one statement (atomic without a transaction, and
+ * one round trip: a login's only write); returns the token's id.
+ */
+export async function insertSessionWithToken(
+  db: Queryable,
+  userId: number,
+  sessionId: string,
+  ttlSeconds: number,
+  tokenHash: string,
+): Promise<number> {
+  const rows = await db.query<{ id: number }>(
+    `with session as (
+       insert into sessions (user_id, id, expires_at) values ($1, $2, now() + make_interval(secs => $3))
+       returning user_id, id
+     )
+     insert into refresh_tokens (user_id, session_id, token_hash)
+     select user_id, id, $4 from session
+     returning id`,
+    [userId, sessionId, ttlSeconds, tokenHash],
   )
+  return rows[0]!.id
 }
 
 export async function insertRefreshToken(db: Queryable, userId: number, sessionId: string, tokenHash: string): Promise<number> {

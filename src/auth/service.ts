@@ -13,6 +13,7 @@ import {
   parseRefreshToken,
   sameHash,
   type AccessTokens,
+  type RefreshTokenParts,
 } from './tokens.js'
 
 export interface AuthDeps {
@@ -81,9 +82,13 @@ export async function register(deps: AuthDeps, rawEmail: string, password: strin
 async function issueTokens(deps: AuthDeps, userId: number, sessionId: string, db = deps.db as Pick<Database, 'query'>): Promise<TokenPair> {
   const secret = newRefreshSecret()
   const tokenId = await q.insertRefreshToken(db, userId, sessionId, hashSecret(secret))
+  return tokenPair(deps, userId, sessionId, { userId, tokenId, secret })
+}
+
+async function tokenPair(deps: AuthDeps, userId: number, sessionId: string, refresh: RefreshTokenParts): Promise<TokenPair> {
   return {
     accessToken: await deps.tokens.sign({ userId, sessionId }),
-    refreshToken: formatRefreshToken({ userId, tokenId, secret }),
+    refreshToken: formatRefreshToken(refresh),
     tokenType: 'Bearer',
     expiresIn: deps.tokens.ttlSeconds,
   }
@@ -107,10 +112,9 @@ export async function login(deps: AuthDeps, rawEmail: string, password: string, 
   }
 
   const sessionId = newSessionId()
-  return deps.db.transaction(async (tx) => {
-    await q.insertSession(tx, user.id, sessionId, deps.refreshTtlSeconds)
-    return issueTokens(deps, user.id, sessionId, tx)
-  })
+  const secret = newRefreshSecret()
+  const tokenId = await q.insertSessionWithToken(deps.db, user.id, sessionId, deps.refreshTtlSeconds, hashSecret(secret))
+  return tokenPair(deps, user.id, sessionId, { userId: user.id, tokenId, secret })
 }
 
 /**
