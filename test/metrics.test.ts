@@ -60,6 +60,7 @@ for (const backend of backendNames()) {
         'moodlog_cache_hits_total',
         'moodlog_cache_misses_total',
         'moodlog_rate_limit_rejections_total',
+        'moodlog_password_checks_dropped_total',
         'process_cpu_user_seconds_total',
         'process_resident_memory_bytes',
         'nodejs_eventloop_lag_seconds',

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import os from 'node:os'
 import { test } from 'node:test'
 import { SignJWT, UnsecuredJWT } from 'jose'
 import { describeEachBackend } from '../../test/support/harness.js'
@@ -209,5 +210,24 @@ describeEachBackend('accounts and sessions', (h) => {
     assert.equal(throttled.statusCode, 429)
     const elsewhere = await h.request({ method: 'POST', url: '/login', remoteAddress: '192.0.2.78', payload: { email: victim.email, password: victim.password } })
     assert.equal(elsewhere.statusCode, 200)
+  })
+
+  test('when sign-in clients disconnect while queued for the password hasher, then their sign-ins are dropped and a connected client is answered', async () => {
+    const { email, password } = await signUp(h)
+    const address = await h.app.listen({ port: 0, host: '127.0.0.1' })
+    const body = JSON.stringify({ email, password })
+    const post = (signal?: AbortSignal) => fetch(`${address}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal })
+    const { hasher } = h.app.auth
+    const dropped = hasher.dropped
+    // Keep the hasher busy for a while (at least 40 argon2 runs per core), so that the clients
+    // below are still queued behind this work when they give up after 200 ms.
+    const stored = await hasher.hash(password)
+    const busy = Array.from({ length: 40 * os.availableParallelism() }, () => hasher.verify(stored, password))
+    await Promise.all(Array.from({ length: 4 }, () => post(AbortSignal.timeout(200)).catch(() => undefined)))
+    await Promise.all(busy)
+    const stayed = await post()
+    assert.equal(stayed.status, 200)
+    assert.ok(((await stayed.json()) as { accessToken?: string }).accessToken)
+    assert.equal(hasher.dropped, dropped + 4, 'the abandoned sign-ins were not hashed')
   })
 })

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import { hash, verify } from '@node-rs/argon2'
 import pLimit from 'p-limit'
-import { serviceUnavailable } from '../http/errors.js'
+import { HttpError, serviceUnavailable } from '../http/errors.js'
 
 /** `Algorithm.Argon2id` of @node-rs/argon2 (a const enum, which isolated modules cannot import). */
 const ARGON2ID = 2
@@ -17,17 +17,31 @@ function loadCommonPasswords(): Set<string> {
   return new Set(lines.filter((line) => line && !line.startsWith('#')).map((line) => line.toLowerCase()))
 }
 
+/** The client disconnected while its sign-in waited for the hasher; nobody is left to answer. */
+export function clientClosedRequest(): HttpError {
+  return new HttpError(499, 'client-closed-request', 'Client Closed Request', 'The client disconnected before its sign-in was processed.')
+}
+
 /**
  * Hashing and verifying passwords with bounded concurrency: at most one argon2 computation per
  * core (each holds 19 MiB), and a bounded queue, so a login flood cannot exhaust memory or starve
- * the event loop's other work; beyond the queue, callers get 503.
+ * the event loop's other work; beyond the queue, callers get 503. A verification whose client
+ * disconnected while it was queued is dropped instead of computed: in a flood, clients time out
+ * and retry, and hashing for them would only lengthen the queue for everyone else.
  */
 export class PasswordHasher {
-  private readonly limit = pLimit(os.availableParallelism())
-  private readonly maxQueued = 64 * os.availableParallelism()
+  private readonly limit: ReturnType<typeof pLimit>
+  private readonly maxQueued: number
   private readonly common = loadCommonPasswords()
   /** Verified against when the email is unknown, so both failures cost the same time. */
   private dummyHash: Promise<string> | undefined
+  /** Verifications dropped because their client had gone (see `moodlog_password_checks_dropped_total`). */
+  dropped = 0
+
+  constructor(concurrency = os.availableParallelism()) {
+    this.limit = pLimit(concurrency)
+    this.maxQueued = 64 * concurrency
+  }
 
   isCommon(password: string): boolean {
     return this.common.has(password.toLowerCase())
@@ -37,20 +51,27 @@ export class PasswordHasher {
     return this.run(() => hash(password, ARGON2_OPTIONS))
   }
 
-  verify(passwordHash: string, password: string): Promise<boolean> {
-    return this.run(() => verify(passwordHash, password).catch(() => false))
+  /** `signal`: the request's; once aborted, a verification still waiting is dropped (rejects with 499). */
+  verify(passwordHash: string, password: string, signal?: AbortSignal): Promise<boolean> {
+    return this.run(() => verify(passwordHash, password).catch(() => false), signal)
   }
 
-  async verifyDummy(password: string): Promise<false> {
+  async verifyDummy(password: string, signal?: AbortSignal): Promise<false> {
     this.dummyHash ??= hash('moodlog-dummy-password-for-timing', ARGON2_OPTIONS)
-    await this.verify(await this.dummyHash, password)
+    await this.verify(await this.dummyHash, password, signal)
     return false
   }
 
-  private run<T>(fn: () => Promise<T>): Promise<T> {
+  private run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.limit.pendingCount >= this.maxQueued) {
       return Promise.reject(serviceUnavailable('Too many sign-ins in progress; retry shortly.', 2))
     }
-    return this.limit(fn)
+    return this.limit(() => {
+      if (signal?.aborted) {
+        this.dropped += 1
+        throw clientClosedRequest()
+      }
+      return fn()
+    })
   }
 }

@@ -5,6 +5,7 @@ import * as schemas from './schemas.js'
 import * as auth from './service.js'
 import { findUserById } from './queries.js'
 import { notFound } from '../http/errors.js'
+import { clientGoneSignal } from '../http/lifecycle.js'
 
 const bearer = [{ bearerAuth: [] }]
 const NoContent = { 204: Type.Null({ description: 'Done' }) }
@@ -32,7 +33,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: schemas.TokenPair },
       },
     },
-    async (request) => auth.login(deps, request.body.email, request.body.password, request.ip),
+    async (request, reply) => auth.login(deps, request.body.email, request.body.password, request.ip, clientGoneSignal(reply)),
   )
 
   app.post(

@@ -63,3 +63,16 @@ export function installLifecycleHooks(app: FastifyInstance, lifecycle: Lifecycle
     })
   })
 }
+
+/**
+ * Aborts when the client disconnects before its response was sent. Watches the response, not the
+ * request: Fastify's `request.signal` also aborts as soon as a request body has been read, because
+ * Node's IncomingMessage emits `close` then (fastify/fastify#6725).
+ */
+export function clientGoneSignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController()
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableEnded) controller.abort()
+  })
+  return controller.signal
+}

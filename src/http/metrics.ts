@@ -72,6 +72,16 @@ export async function installMetrics(app: FastifyInstance): Promise<void> {
     },
   })
   new Counter({
+    name: 'moodlog_password_checks_dropped_total',
+    help: 'Sign-ins whose client disconnected while they waited for the password hasher (not hashed)',
+    registers: [registry],
+    collect() {
+      this.reset()
+      // The auth plugin registers after the metrics; this runs at scrape time.
+      this.inc(app.auth.hasher.dropped)
+    },
+  })
+  new Counter({
     name: 'moodlog_cache_hits_total',
     help: 'Per-user cache reads served from the cache',
     registers: [registry],
