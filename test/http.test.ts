@@ -93,10 +93,15 @@ describeEachBackend(
       assert.equal(res.json().type, '/problems/request-timeout')
     })
 
-    test('every response carries security headers', async () => {
-      const res = await h.request({ method: 'GET', url: '/livez' })
-      assert.equal(res.headers['x-content-type-options'], 'nosniff')
-      assert.ok(res.headers['content-security-policy'])
+    test('every response carries security headers, errors included', async () => {
+      for (const url of ['/livez', '/no-such-route', '/entries']) {
+        const res = await h.request({ method: 'GET', url })
+        assert.equal(res.headers['x-content-type-options'], 'nosniff', url)
+        assert.match(res.headers['content-security-policy'] as string, /default-src 'self'/, url)
+        assert.match(res.headers['strict-transport-security'] as string, /max-age=\d+/, url)
+        assert.equal(res.headers['x-frame-options'], 'SAMEORIGIN', url)
+        assert.equal(res.headers['referrer-policy'], 'no-referrer', url)
+      }
     })
   },
   { env: { REQUEST_TIMEOUT_SECONDS: '1' }, plugins: [testRoutes] },
