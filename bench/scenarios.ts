@@ -166,7 +166,7 @@ export function deepPageScenario(moodlog: Service, deep: Account, timing: Timing
   return latency(
     'deep-page',
     'p50',
-    `page=${page}&limit=20 (OFFSET ${DEEP_DEPTH.toLocaleString('en')}; ${perRound} requests a round) vs first page, ${DEPTH_CONNECTIONS} connection, CACHE=off`,
+    `page=${page}&limit=20 (OFFSET ${DEEP_DEPTH.toLocaleString('en')}; ${perRound} request${perRound === 1 ? '' : 's'} a round) vs first page, ${DEPTH_CONNECTIONS} connection, CACHE=off`,
     httpSide('deep page', {
       url: moodlog.url,
       requests: [{ path: `${listPath}&page=${page}`, headers: bearer(deep) }],
