@@ -25,6 +25,8 @@ export interface Config {
   corsOrigins: string[]
   /** Pool size for the Postgres server connection pool. */
   databasePoolSize: number
+  /** Connections for list pages, counts and statistics, apart from the main pool. */
+  databaseScanPoolSize: number
   /** Prefix of every Redis key, so several deployments (or test runs) can share one Redis. */
   redisKeyPrefix: string
   /** Per-user read cache of list pages, counts and statistics (`CACHE=off` for benchmarks). */
@@ -144,6 +146,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     corsOrigins,
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
+    databaseScanPoolSize: integer(env, 'DATABASE_SCAN_POOL_SIZE', 2, 1, 1000),
     redisKeyPrefix: redisKeyPrefix(env),
     cacheEnabled: boolean(env, 'CACHE', true),
     cacheTtlSeconds: integer(env, 'CACHE_TTL_SECONDS', 60, 1, 86_400),

@@ -94,6 +94,31 @@ if (backendNames().includes('postgres')) {
       }
     })
 
+    test('when the scan lane is busy with slow statements, then the main pool still answers at once', async () => {
+      const testDb = await createTestDatabase('postgres')
+      const db = openServerDatabase({ url: testDb.url!, poolSize: 2, scanPoolSize: 1, statementTimeoutMs: 30_000 })
+      try {
+        await db.query('select 1')
+        // Two slow scans fill the one scan connection for two seconds.
+        const slow = Promise.all([db.scans.query('select pg_sleep(1)'), db.scans.query('select pg_sleep(1)')])
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        const started = performance.now()
+        await Promise.all(Array.from({ length: 20 }, (_, n) => db.query('select $1::int as n', [n])))
+        await db.transaction((tx) => tx.query('select 1'))
+        const waited = performance.now() - started
+        assert.ok(waited < 700, `short statements waited ${Math.round(waited)} ms behind the scans`)
+        assert.deepEqual(
+          db.usage().map((u) => [u.pool, u.inFlight]),
+          [['main', 0], ['scans', 2]],
+          'the scans are still running',
+        )
+        await slow
+      } finally {
+        await db.close()
+        await testDb.drop()
+      }
+    })
+
     test('when the CLI migrates down then up, then status reports the latest version', async () => {
       const testDb = await createTestDatabase('postgres')
       try {

@@ -72,7 +72,8 @@ for (const backend of backendNames()) {
       const samples = await scrape(app)
       assert.ok(valueOf(samples, 'moodlog_http_requests_total', { route: '/metrics', method: 'GET', status: '200' }) >= 1)
       assert.ok(valueOf(samples, 'moodlog_http_request_duration_seconds_count', { route: '/metrics' }) >= 1)
-      assert.equal(valueOf(samples, 'moodlog_db_pool_size'), app.db.usage().size)
+      for (const usage of app.db.usage()) assert.equal(valueOf(samples, 'moodlog_db_pool_size', { pool: usage.pool }), usage.size)
+      assert.equal(valueOf(samples, 'moodlog_db_pool_size', { pool: 'scans' }), backend === 'postgres' ? 2 : 0, 'a scan pool in server mode only')
     })
 
     test('when a request is answered, then it is counted under its route pattern, never the raw URL', async () => {
@@ -101,12 +102,12 @@ for (const backend of backendNames()) {
         await held
       })
       try {
-        assert.equal(valueOf(await scrape(app), 'moodlog_db_pool_in_use'), 1)
+        assert.equal(valueOf(await scrape(app), 'moodlog_db_pool_in_use', { pool: 'main' }), 1)
       } finally {
         release()
         await transaction
       }
-      assert.equal(valueOf(await scrape(app), 'moodlog_db_pool_in_use'), 0)
+      assert.equal(valueOf(await scrape(app), 'moodlog_db_pool_in_use', { pool: 'main' }), 0)
     })
 
     test('when the cache is read, then hits and misses are counted', async () => {

@@ -2,7 +2,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import lockfile from 'proper-lockfile'
-import type { Database, Queryable } from './types.js'
+import type { Database, Lane, Queryable } from './types.js'
 
 /** Another process holds the data directory; PGlite corrupts a directory opened twice. */
 export class DataDirLockedError extends Error {
@@ -33,8 +33,7 @@ function queryable(pg: Pick<PGlite, 'query'>, counted?: { inFlight: number }): Q
 /** Wraps an open PGlite; `onClose` releases whatever the caller holds (the directory lock). */
 export function wrapPglite(pg: PGlite, onClose: () => Promise<void> = async () => {}): Database {
   const usage = { inFlight: 0 }
-  return {
-    kind: 'embedded',
+  const lane: Lane = {
     ...queryable(pg, usage),
     async transaction(fn) {
       usage.inFlight += 1
@@ -51,11 +50,16 @@ export function wrapPglite(pg: PGlite, onClose: () => Promise<void> = async () =
         usage.inFlight -= 1
       }
     },
+  }
+  return {
+    kind: 'embedded',
+    ...lane,
+    // One connection for everything: queries queue inside PGlite.
+    scans: lane,
     async ping() {
       await pg.query('select 1')
     },
-    // One connection: queries queue inside PGlite.
-    usage: () => ({ size: 1, inFlight: usage.inFlight }),
+    usage: () => [{ pool: 'main', size: 1, inFlight: usage.inFlight }],
     async close() {
       try {
         if (!pg.closed) {

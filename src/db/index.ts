@@ -3,7 +3,7 @@ import { openEmbeddedDatabase } from './embedded.js'
 import { openServerDatabase } from './server.js'
 import type { Database } from './types.js'
 
-export type { Database, DatabaseUsage, Queryable, Transaction, Row, DatabaseKind } from './types.js'
+export type { Database, Lane, PoolUsage, Queryable, Transaction, Row, DatabaseKind } from './types.js'
 export { DatabaseUnavailableError, isUniqueViolation, sqlState } from './errors.js'
 export { DataDirLockedError } from './embedded.js'
 export { migrate, migrateDown, migrationStatus } from './migrate.js'
@@ -14,6 +14,7 @@ export async function openDatabase(config: Config): Promise<Database> {
   return openServerDatabase({
     url: config.databaseUrl,
     poolSize: config.databasePoolSize,
+    scanPoolSize: config.databaseScanPoolSize,
     statementTimeoutMs: config.requestTimeoutSeconds * 1000,
   })
 }

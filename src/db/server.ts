@@ -1,10 +1,13 @@
 import postgres from 'postgres'
-import type { Database, Queryable } from './types.js'
+import type { Database, Lane, Queryable } from './types.js'
 import { DatabaseUnavailableError, isConnectionError } from './errors.js'
 
 export interface ServerDatabaseOptions {
   url: string
+  /** Connections of the main pool. */
   poolSize: number
+  /** Connections of the scan lane (`Database.scans`); opened only when used. Default 2. */
+  scanPoolSize?: number
   /** Server-side cap on any one statement, so a stuck query cannot hold a connection forever. */
   statementTimeoutMs: number
 }
@@ -40,9 +43,15 @@ function queryable(sql: Sql, counted?: { inFlight: number }): Queryable {
   }
 }
 
-export function openServerDatabase(options: ServerDatabaseOptions): Database {
+interface Pool {
+  sql: postgres.Sql
+  lane: Lane
+  usage: { inFlight: number }
+}
+
+function openPool(options: ServerDatabaseOptions, max: number, name: string): Pool {
   const sql = postgres(options.url, {
-    max: options.poolSize,
+    max,
     // Fail fast while Postgres is down; postgres.js reconnects lazily on the next query.
     connect_timeout: 5,
     idle_timeout: 60,
@@ -50,15 +59,13 @@ export function openServerDatabase(options: ServerDatabaseOptions): Database {
     onnotice: () => {},
     types: { int8: int8AsNumber },
     connection: {
-      application_name: 'moodlog',
+      application_name: name,
       statement_timeout: options.statementTimeoutMs,
     },
   })
   const usage = { inFlight: 0 }
   const root = queryable(sql, usage)
-
-  return {
-    kind: 'server',
+  const lane: Lane = {
     query: root.query,
     /**
      * On a connection reserved before anything is sent, not `sql.begin()`: postgres.js 3.4.9 can
@@ -93,12 +100,28 @@ export function openServerDatabase(options: ServerDatabaseOptions): Database {
         usage.inFlight -= 1
       }
     },
+  }
+  return { sql, lane, usage }
+}
+
+export function openServerDatabase(options: ServerDatabaseOptions): Database {
+  const scanPoolSize = options.scanPoolSize ?? 2
+  const main = openPool(options, options.poolSize, 'moodlog')
+  const scans = openPool(options, scanPoolSize, 'moodlog-scans')
+
+  return {
+    kind: 'server',
+    ...main.lane,
+    scans: scans.lane,
     async ping() {
-      await root.query('select 1')
+      await main.lane.query('select 1')
     },
-    usage: () => ({ size: options.poolSize, inFlight: usage.inFlight }),
+    usage: () => [
+      { pool: 'main', size: options.poolSize, inFlight: main.usage.inFlight },
+      { pool: 'scans', size: scanPoolSize, inFlight: scans.usage.inFlight },
+    ],
     async close() {
-      await sql.end({ timeout: 5 })
+      await Promise.all([main.sql.end({ timeout: 5 }), scans.sql.end({ timeout: 5 })])
     },
   }
 }

@@ -13,20 +13,32 @@ export interface Transaction extends Queryable {
 
 export type DatabaseKind = 'embedded' | 'server'
 
-/** For metrics: the pool's configured size and the statements and transactions in progress. */
-export interface DatabaseUsage {
+/** Statements and transactions on one pool of connections. */
+export interface Lane extends Queryable {
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>
+}
+
+/** For metrics: one pool's configured size and the statements and transactions in progress on it. */
+export interface PoolUsage {
+  pool: 'main' | 'scans'
   /** Connections the pool may open (1 for embedded PGlite). */
   size: number
   /** Statements outside a transaction plus open transactions; beyond `size` they wait. */
   inFlight: number
 }
 
-export interface Database extends Queryable {
+export interface Database extends Lane {
   readonly kind: DatabaseKind
-  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
-  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>
+  /**
+   * The lane for statements that may read many rows: list pages, counts, statistics. In server
+   * mode it is a small pool of its own, so that a slow scan can only hold up other scans, never the
+   * short statements of the main pool (sign-in, session checks, single entries, writes), which
+   * postgres.js would otherwise queue behind it on a busy connection. Embedded: the one connection.
+   */
+  readonly scans: Lane
   /** Resolves when the database answers; throws `DatabaseUnavailableError` otherwise. */
   ping(): Promise<void>
-  usage(): DatabaseUsage
+  usage(): PoolUsage[]
   close(): Promise<void>
 }

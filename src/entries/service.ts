@@ -159,7 +159,7 @@ async function loadPage(deps: EntriesDeps, userId: number, query: ListQuery, fil
   // The count is cached apart from the pages, so walking a long listing counts once, not once per page.
   const [slice, total] = await Promise.all([
     loadSlice(deps, userId, query, filters, after),
-    deps.cache.remember(userId, 'entries:count', filters, () => q.countEntries(deps.db, userId, filters)),
+    deps.cache.remember(userId, 'entries:count', filters, () => q.countEntries(deps.db.scans, userId, filters)),
   ])
   const page: EntryPage = { ...slice, total }
   if (query.page === undefined) return page
@@ -175,7 +175,7 @@ async function loadSlice(
 ): Promise<Pick<EntryPage, 'items' | 'nextCursor'>> {
   const offset = query.page === undefined ? 0 : (query.page - 1) * query.limit
   // One extra row tells whether another page follows.
-  const rows = await q.listEntries(deps.db, userId, filters, { after, offset, limit: query.limit + 1 })
+  const rows = await q.listEntries(deps.db.scans, userId, filters, { after, offset, limit: query.limit + 1 })
   const items = rows.slice(0, query.limit)
   const last = items.at(-1)
   const nextCursor =

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { PoolUsage } from '../db/index.js'
 
 export interface AppMetrics {
   readonly registry: Registry
@@ -45,32 +46,20 @@ export async function installMetrics(app: FastifyInstance): Promise<void> {
   })
 
   // Read when scraped: the database and the cache keep their own numbers.
-  new Gauge({
-    name: 'moodlog_db_pool_size',
-    help: 'Connections the database pool may open (1 for embedded PGlite)',
-    registers: [registry],
-    collect() {
-      this.set(app.db.usage().size)
-    },
-  })
-  new Gauge({
-    name: 'moodlog_db_pool_in_use',
-    help: 'Connections busy with a statement or a transaction',
-    registers: [registry],
-    collect() {
-      const { size, inFlight } = app.db.usage()
-      this.set(Math.min(size, inFlight))
-    },
-  })
-  new Gauge({
-    name: 'moodlog_db_pool_waiting',
-    help: 'Statements and transactions waiting for a connection',
-    registers: [registry],
-    collect() {
-      const { size, inFlight } = app.db.usage()
-      this.set(Math.max(0, inFlight - size))
-    },
-  })
+  // One series per pool: `main`, and in server mode `scans` (list pages, counts, statistics).
+  const poolGauge = (name: string, help: string, value: (usage: PoolUsage) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['pool'],
+      registers: [registry],
+      collect() {
+        for (const usage of app.db.usage()) this.set({ pool: usage.pool }, value(usage))
+      },
+    })
+  poolGauge('moodlog_db_pool_size', 'Connections the database pool may open (1 for embedded PGlite)', (u) => u.size)
+  poolGauge('moodlog_db_pool_in_use', 'Connections busy with a statement or a transaction', (u) => Math.min(u.size, u.inFlight))
+  poolGauge('moodlog_db_pool_waiting', 'Statements and transactions waiting for a connection', (u) => Math.max(0, u.inFlight - u.size))
   new Counter({
     name: 'moodlog_password_checks_dropped_total',
     help: 'Sign-ins whose client disconnected while they waited for the password hasher (not hashed)',
