@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import swagger from '@fastify/swagger'
-import swaggerUi, { type FastifySwaggerUiOptions } from '@fastify/swagger-ui'
+import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 
 /** Same path from `src/http` (tsx) and `dist/http` (build). */
@@ -71,21 +71,18 @@ export async function installDocs(app: FastifyInstance): Promise<void> {
     },
   })
 
-  // In a scope of its own: swagger-ui's header hook then runs for /docs only, not on every response.
-  await app.register(async (docs) => docs.register(swaggerUi, swaggerUiOptions))
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // The online validator badge would load an image from a third-party host.
+    uiConfig: { validatorUrl: null } as never,
+    // The page loads only its own assets; `upgrade-insecure-requests` from helmet's default would
+    // make browsers fetch them over https and break the page on plain-http local installs.
+    transformStaticCSP: (header) =>
+      header
+        .split(';')
+        .filter((directive) => directive.trim() !== 'upgrade-insecure-requests')
+        .join(';'),
+  })
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }
-
-const swaggerUiOptions = {
-  routePrefix: '/docs',
-  // The online validator badge would load an image from a third-party host.
-  uiConfig: { validatorUrl: null } as never,
-  // The page loads only its own assets; `upgrade-insecure-requests` from helmet's default would
-  // make browsers fetch them over https and break the page on plain-http local installs.
-  transformStaticCSP: (header) =>
-    header
-      .split(';')
-      .filter((directive) => directive.trim() !== 'upgrade-insecure-requests')
-      .join(';'),
-} satisfies FastifySwaggerUiOptions
