@@ -65,9 +65,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.addHook('onClose', () => stores.close())
   if (stores.redis) app.redisPing = () => stores.shared.ping()
   app.decorate('cache', new UserCache(stores.shared, { enabled: config.cacheEnabled, ttlMs: config.cacheTtlSeconds * 1000, log: app.log }))
+  // Security headers first: every answer carries them, the shutdown and timeout 503s included.
+  installSecurityHeaders(app)
   installLifecycleHooks(app, app.lifecycle, config.requestTimeoutSeconds * 1000)
 
-  installSecurityHeaders(app)
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,

@@ -25,7 +25,7 @@ export interface Config {
   corsOrigins: string[]
   /** Pool size for the Postgres server connection pool. */
   databasePoolSize: number
-  /** Connections for list pages, counts and statistics, apart from the main pool. */
+  /** Connections for list pages and counts, apart from the main pool. */
   databaseScanPoolSize: number
   /** Prefix of every Redis key, so several deployments (or test runs) can share one Redis. */
   redisKeyPrefix: string

@@ -75,6 +75,7 @@ describeEachBackend(
       assert.equal(res.statusCode, 503)
       assert.equal(res.headers['content-type'], PROBLEM)
       assert.equal(res.json().type, '/problems/request-timeout')
+      assert.equal(res.headers['x-content-type-options'], 'nosniff')
       assert.ok(Date.now() - started < 15_000, 'answered at the timeout, not when the handler finished')
     })
 

@@ -11,6 +11,7 @@ import { runProcess, startServerProcess, type ServerProcess } from './support/pr
 interface Answer {
   status: number
   body: string
+  headers: http.IncomingHttpHeaders
 }
 
 function get(url: string, agent: http.Agent): Promise<Answer> {
@@ -18,7 +19,7 @@ function get(url: string, agent: http.Agent): Promise<Answer> {
     const req = http.get(url, { agent }, (res) => {
       let body = ''
       res.on('data', (chunk) => (body += chunk))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
     })
     req.on('error', reject)
   })
@@ -100,6 +101,7 @@ for (const backend of backendNames()) {
       assert.equal(JSON.parse(readyz.body).status, 'unavailable')
       assert.equal(late.status, 503)
       assert.equal(JSON.parse(late.body).type, '/problems/shutting-down')
+      assert.equal(late.headers['x-content-type-options'], 'nosniff', 'the shutdown answer carries the security headers too')
       assert.equal(await server.exited, 0)
       assert.match(server.output(), /shutdown complete/)
     })

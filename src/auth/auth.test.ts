@@ -4,6 +4,9 @@ import { test } from 'node:test'
 import { SignJWT, UnsecuredJWT } from 'jose'
 import { describeEachBackend } from '../../test/support/harness.js'
 import { signIn, signUp, uniqueEmail } from '../../test/support/users.js'
+import type { HttpError } from '../http/errors.js'
+import type { PasswordHasher } from './passwords.js'
+import { login } from './service.js'
 
 const SECRET = new TextEncoder().encode('test-secret-that-is-at-least-32-bytes-long')
 
@@ -219,15 +222,33 @@ describeEachBackend('accounts and sessions', (h) => {
     const post = (signal?: AbortSignal) => fetch(`${address}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal })
     const { hasher } = h.app.auth
     const dropped = hasher.dropped
-    // Keep the hasher busy for a while (at least 40 argon2 runs per core), so that the clients
-    // below are still queued behind this work when they give up after 200 ms.
+    // Keep the hasher busy for a while (at least 60 argon2 runs per core, well over half a second),
+    // so that the clients below give up (after 300 ms) before their turn comes, whether or not their
+    // requests had reached the hasher by then.
     const stored = await hasher.hash(password)
-    const busy = Array.from({ length: 40 * os.availableParallelism() }, () => hasher.verify(stored, password))
-    await Promise.all(Array.from({ length: 4 }, () => post(AbortSignal.timeout(200)).catch(() => undefined)))
+    const busy = Array.from({ length: 60 * os.availableParallelism() }, () => hasher.verify(stored, password))
+    await Promise.all(Array.from({ length: 4 }, () => post(AbortSignal.timeout(300)).catch(() => undefined)))
     await Promise.all(busy)
     const stayed = await post()
     assert.equal(stayed.status, 200)
     assert.ok(((await stayed.json()) as { accessToken?: string }).accessToken)
     assert.equal(hasher.dropped, dropped + 4, 'the abandoned sign-ins were not hashed')
+  })
+
+  test('when the account is deleted while its password is being checked, then the sign-in is 401, not a 500', async () => {
+    const user = await signUp(h)
+    const real = h.app.auth.hasher
+    // The deletion lands between the account lookup and the session insert.
+    const hasher: PasswordHasher = Object.create(real)
+    hasher.verify = async (hash, password) => {
+      const valid = await real.verify(hash, password)
+      await h.db.query('delete from users where id = $1', [user.id])
+      return valid
+    }
+    await assert.rejects(login({ ...h.app.auth, hasher }, user.email, user.password, '203.0.113.9'), (error: HttpError) => {
+      assert.equal(error.status, 401)
+      assert.equal(error.code, 'invalid-credentials')
+      return true
+    })
   })
 })

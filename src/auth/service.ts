@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Database } from '../db/index.js'
-import { isUniqueViolation } from '../db/index.js'
+import { isForeignKeyViolation, isUniqueViolation } from '../db/index.js'
 import { badRequest, conflict, HttpError, tooManyRequests, unauthorized } from '../http/errors.js'
 import type { Store } from '../store/types.js'
 import type { PasswordHasher } from './passwords.js'
@@ -114,7 +114,14 @@ export async function login(deps: AuthDeps, rawEmail: string, password: string, 
 
   const sessionId = newSessionId()
   const secret = newRefreshSecret()
-  const tokenId = await q.insertSessionWithToken(deps.db, user.id, sessionId, deps.refreshTtlSeconds, hashSecret(secret))
+  let tokenId: number
+  try {
+    tokenId = await q.insertSessionWithToken(deps.db, user.id, sessionId, deps.refreshTtlSeconds, hashSecret(secret))
+  } catch (error) {
+    // The account was deleted while its password was being checked.
+    if (isForeignKeyViolation(error)) throw new HttpError(401, 'invalid-credentials', 'Unauthorized', INVALID_LOGIN)
+    throw error
+  }
   return tokenPair(deps, user.id, sessionId, { userId: user.id, tokenId, secret })
 }
 

@@ -45,3 +45,8 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
     ?? (error as { constraint?: string }).constraint
   return actual === constraint
 }
+
+/** 23503 foreign_key_violation: the row referred to is gone (deleted by a concurrent request). */
+export function isForeignKeyViolation(error: unknown): boolean {
+  return sqlState(error) === '23503'
+}

@@ -31,8 +31,8 @@ export interface PoolUsage {
 export interface Database extends Lane {
   readonly kind: DatabaseKind
   /**
-   * The lane for statements that may read many rows: list pages, counts, statistics. In server
-   * mode it is a small pool of its own, so that a slow scan can only hold up other scans, never the
+   * The lane for statements that may read many rows: list pages and counts. In server mode it is
+   * a small pool of its own, so that a slow scan can only hold up other scans, never the
    * short statements of the main pool (sign-in, session checks, single entries, writes), which
    * postgres.js would otherwise queue behind it on a busy connection. Embedded: the one connection.
    */

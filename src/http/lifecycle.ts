@@ -71,8 +71,10 @@ export function installLifecycleHooks(app: FastifyInstance, lifecycle: Lifecycle
  */
 export function clientGoneSignal(reply: FastifyReply): AbortSignal {
   const controller = new AbortController()
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableEnded) controller.abort()
-  })
+  const response = reply.raw
+  const gone = () => !response.writableEnded && (response.destroyed || !response.socket || response.socket.destroyed)
+  // The client may have left already, while the body was read or an earlier hook waited.
+  if (gone()) controller.abort()
+  else response.once('close', () => response.writableEnded || controller.abort())
   return controller.signal
 }

@@ -46,7 +46,7 @@ export async function installMetrics(app: FastifyInstance): Promise<void> {
   })
 
   // Read when scraped: the database and the cache keep their own numbers.
-  // One series per pool: `main`, and in server mode `scans` (list pages, counts, statistics).
+  // One series per pool: `main`, and in server mode `scans` (list pages and counts).
   const poolGauge = (name: string, help: string, value: (usage: PoolUsage) => number) =>
     new Gauge({
       name,

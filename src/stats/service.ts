@@ -77,7 +77,9 @@ export async function getStats(deps: StatsDeps, userId: number, request: StatsRe
 
   const window: q.StatsWindow = { userId, bucket, tz, from: request.from ?? null, to: request.to ?? null }
   // One snapshot (and one now()) for both statements: a write in between cannot make them disagree.
-  const [rows, streaks] = await deps.db.scans.transaction(async (tx) => {
+  // On the main pool: a transaction reserves its connection, so nothing is queued behind it there,
+  // while on the scan lane it would wait for one of its few connections to be idle.
+  const [rows, streaks] = await deps.db.transaction(async (tx) => {
     await tx.query('set transaction isolation level repeatable read, read only')
     return [await q.windowStats(tx, window), await q.dayStreaks(tx, userId, tz)] as const
   })
