@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import { hash, verify } from '@node-rs/argon2'
 import pLimit from 'p-limit'
-import { HttpError, serviceUnavailable } from '../http/errors.js'
+import { clientClosedRequest, serviceUnavailable } from '../http/errors.js'
 
 /** `Algorithm.Argon2id` of @node-rs/argon2 (a const enum, which isolated modules cannot import). */
 const ARGON2ID = 2
@@ -15,11 +15,6 @@ const COMMON_PASSWORDS_FILE = new URL('../../assets/common-passwords.txt', impor
 function loadCommonPasswords(): Set<string> {
   const lines = readFileSync(COMMON_PASSWORDS_FILE, 'utf8').split('\n')
   return new Set(lines.filter((line) => line && !line.startsWith('#')).map((line) => line.toLowerCase()))
-}
-
-/** The client disconnected while its sign-in waited for the hasher; nobody is left to answer. */
-export function clientClosedRequest(): HttpError {
-  return new HttpError(499, 'client-closed-request', 'Client Closed Request', 'The client disconnected before its sign-in was processed.')
 }
 
 /**
@@ -69,7 +64,7 @@ export class PasswordHasher {
     return this.limit(() => {
       if (signal?.aborted) {
         this.dropped += 1
-        throw clientClosedRequest()
+        throw clientClosedRequest('The client disconnected before its sign-in was processed.')
       }
       return fn()
     })

@@ -41,7 +41,8 @@ export const LOGIN_LIMITS = {
   perIp: 100,
 } as const
 
-const INVALID_LOGIN = 'Email or password is incorrect.'
+/** Unknown email, wrong password and a just-deleted account look the same to the client. */
+const invalidLogin = () => new HttpError(401, 'invalid-credentials', 'Unauthorized', 'Email or password is incorrect.')
 const THROTTLED_LOGIN = 'Too many failed sign-in attempts; try again later.'
 
 /** How long a session's state is trusted from the store before asking the database again. */
@@ -109,7 +110,7 @@ export async function login(deps: AuthDeps, rawEmail: string, password: string, 
       deps.throttle.increment(accountKey(email), LOGIN_LIMITS.windowMs),
       deps.throttle.increment(ipKey(ip), LOGIN_LIMITS.windowMs),
     ])
-    throw new HttpError(401, 'invalid-credentials', 'Unauthorized', INVALID_LOGIN)
+    throw invalidLogin()
   }
 
   const sessionId = newSessionId()
@@ -119,7 +120,7 @@ export async function login(deps: AuthDeps, rawEmail: string, password: string, 
     tokenId = await q.insertSessionWithToken(deps.db, user.id, sessionId, deps.refreshTtlSeconds, hashSecret(secret))
   } catch (error) {
     // The account was deleted while its password was being checked.
-    if (isForeignKeyViolation(error)) throw new HttpError(401, 'invalid-credentials', 'Unauthorized', INVALID_LOGIN)
+    if (isForeignKeyViolation(error)) throw invalidLogin()
     throw error
   }
   return tokenPair(deps, user.id, sessionId, { userId: user.id, tokenId, secret })

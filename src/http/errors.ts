@@ -36,6 +36,8 @@ export const tooManyRequests = (retryAfterSeconds: number, detail = 'Too many re
   new HttpError(429, 'too-many-requests', 'Too Many Requests', detail, {
     headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
   })
+/** The client disconnected before it could be answered (nginx's 499); nobody receives it. */
+export const clientClosedRequest = (detail: string) => new HttpError(499, 'client-closed-request', 'Client Closed Request', detail)
 export const serviceUnavailable = (detail: string, retryAfterSeconds = 5) =>
   new HttpError(503, 'service-unavailable', 'Service Unavailable', detail, {
     headers: { 'retry-after': String(retryAfterSeconds) },

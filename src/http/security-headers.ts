@@ -17,7 +17,7 @@ export function installSecurityHeaders(app: FastifyInstance): void {
 }
 
 /** The headers helmet's middleware sets, recorded from one run against a stand-in response. */
-export function helmetHeaders(): Record<string, string> {
+function helmetHeaders(): Record<string, string> {
   const headers: Record<string, string> = {}
   const response = {
     setHeader(name: string, value: string | number) {
