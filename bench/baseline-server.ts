@@ -24,7 +24,12 @@ function postgresJs(url: string, poolSize: number): Driver {
 function nodePostgres(url: string, poolSize: number): Driver {
   // int8 as a JS number, like moodlog's adapters.
   const types = { getTypeParser: (oid: number, format?: string) => (oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text')) }
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, types: types as pg.CustomTypesConfig, application_name: 'moodlog-bench-baseline' })
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    types: types as pg.CustomTypesConfig,
+    application_name: 'moodlog-bench-baseline',
+  })
   const names = new Map<string, string>()
   return {
     async query(text, params = []) {

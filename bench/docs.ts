@@ -7,7 +7,11 @@ import { formatTable, type Results, type ScenarioDetail } from './report.js'
 const START = '<!-- bench:results:start -->'
 const END = '<!-- bench:results:end -->'
 
-export function resultsBlock(results: Results, details: ScenarioDetail[], extra: { baselineDriver?: string; totalSeconds: number; load?: string }): string {
+export function resultsBlock(
+  results: Results,
+  details: ScenarioDetail[],
+  extra: { baselineDriver?: string; totalSeconds: number; load?: string },
+): string {
   const missed = results.scenarios.filter((s) => s.met === false).map((s) => `\`${s.id}\``)
   const notes = details.filter((d) => d.note).map((d) => `- \`${d.id}\`: ${d.note}`)
   return [

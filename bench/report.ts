@@ -44,11 +44,14 @@ export const MAX_FAILURE_SHARE = 0.01
 /** Why a side's measurement cannot be trusted, if it cannot. */
 export function invalidSide(side: SideSummary): string | undefined {
   if (side.requests > 0 && side.failures / side.requests > MAX_FAILURE_SHARE) {
-    const what = Object.entries(side.failed).map(([k, n]) => `${n}× ${k}`).join(', ')
+    const what = Object.entries(side.failed)
+      .map(([k, n]) => `${n}× ${k}`)
+      .join(', ')
     return `${side.label}: ${side.failures} of ${side.requests} requests failed (${what})`
   }
   if (side.requests === 0) return `${side.label}: no request completed`
-  if (side.emptyRounds > 0) return `${side.label}: ${side.emptyRounds} of ${side.rounds} rounds completed no request (rounds too short for its latency)`
+  if (side.emptyRounds > 0)
+    return `${side.label}: ${side.emptyRounds} of ${side.rounds} rounds completed no request (rounds too short for its latency)`
   return undefined
 }
 
@@ -116,7 +119,8 @@ export function verdict(met: boolean | null): string {
 export function formatTable(results: Results, details: ScenarioDetail[]): string {
   const byId = new Map(details.map((d) => [d.id, d]))
   const header = ['id', 'metric', 'value', 'baseline', 'ratio', 'goal', 'result', 'A req/s · p50 · p99', 'B req/s · p50 · p99']
-  const side = (s?: SideSummary) => (s ? `${fmt(s.rps, 0)} · ${fmt(s.p50, 0)} · ${fmt(s.p99, 0)} ms${s.failures ? ` (${s.failures} failed)` : ''}` : '')
+  const side = (s?: SideSummary) =>
+    s ? `${fmt(s.rps, 0)} · ${fmt(s.p50, 0)} · ${fmt(s.p99, 0)} ms${s.failures ? ` (${s.failures} failed)` : ''}` : ''
   const rows = results.scenarios.map((s) => {
     const d = byId.get(s.id)
     return [

@@ -113,7 +113,8 @@ async function signIn(service: Service, email: string, userId: number): Promise<
 /** Fails early, with a clear message, when the build has no entries routes yet. */
 async function checkEntriesRoute(service: Service, account: s.Account): Promise<void> {
   const response = await fetch(`${service.url}/entries?limit=20`, { headers: { authorization: account.authorization } })
-  if (response.status !== 200) throw new Error(`GET /entries on ${service.name} answered ${response.status}: ${(await response.text()).slice(0, 300)}`)
+  if (response.status !== 200)
+    throw new Error(`GET /entries on ${service.name} answered ${response.status}: ${(await response.text()).slice(0, 300)}`)
 }
 
 const DRIVER_VARIANTS = [
@@ -164,13 +165,23 @@ function driverTable(services: Service[], choices: DriverChoice[]): string {
 
 /** Whether dist/server.js is newer than every file the build reads. */
 async function buildIsFresh(): Promise<boolean> {
-  const built = await stat(path.join(ROOT, SERVER_ENTRY)).then((st) => st.mtimeMs, () => 0)
+  const built = await stat(path.join(ROOT, SERVER_ENTRY)).then(
+    (st) => st.mtimeMs,
+    () => 0,
+  )
   if (built === 0) return false
   const inputs = ['package.json', 'tsconfig.json', 'tsconfig.build.json']
   for (const entry of await readdir(path.join(ROOT, 'src'), { recursive: true, withFileTypes: true })) {
     if (entry.isFile()) inputs.push(path.join(path.relative(ROOT, entry.parentPath), entry.name))
   }
-  const times = await Promise.all(inputs.map((file) => stat(path.join(ROOT, file)).then((st) => st.mtimeMs, () => Infinity)))
+  const times = await Promise.all(
+    inputs.map((file) =>
+      stat(path.join(ROOT, file)).then(
+        (st) => st.mtimeMs,
+        () => Infinity,
+      ),
+    ),
+  )
   return times.every((mtime) => mtime < built)
 }
 
@@ -210,7 +221,9 @@ async function main(): Promise<void> {
     if (!wanted(id)) return
     const t = performance.now()
     const window = () =>
-      profiled ? `; profile window --from ${((t - profiled.startedAt) / 1000).toFixed(1)} --to ${((performance.now() - profiled.startedAt) / 1000).toFixed(1)}` : ''
+      profiled
+        ? `; profile window --from ${((t - profiled.startedAt) / 1000).toFixed(1)} --to ${((performance.now() - profiled.startedAt) / 1000).toFixed(1)}`
+        : ''
     try {
       outcomes.push(await fn())
     } catch (error) {
@@ -265,7 +278,11 @@ async function main(): Promise<void> {
     const passwordHash = await passwordHashReady
     const benchUsers = seed.userIds.slice(0, ACCOUNTS).map((userId, i) => ({ userId, email: userEmail(i + 1) }))
     // Two entries per user: autocannon builds every request buffer per connection, so keep the list short.
-    const entryIds = await sampleEntryIds(BENCH_DATABASE_URL, benchUsers.map((u) => u.userId), 2)
+    const entryIds = await sampleEntryIds(
+      BENCH_DATABASE_URL,
+      benchUsers.map((u) => u.userId),
+      2,
+    )
 
     t = performance.now()
     const cachedStart = wanted('list-cached') ? quiet(startMoodlog('moodlog (cache on)', { CACHE: 'on' })) : undefined
@@ -317,7 +334,9 @@ async function main(): Promise<void> {
           getOne: await fastestVariant(services, 'GET /entries/{id}', s.bareRequests.getOne(targets)),
           create: await fastestVariant(services, 'POST /entries', s.bareRequests.create(accounts)),
         }
-        log(`baseline driver setups, median req/s of ${DRIVER_TIMING.rounds} × ${DRIVER_TIMING.seconds} s (← fastest, used as that workload's baseline):`)
+        log(
+          `baseline driver setups, median req/s of ${DRIVER_TIMING.rounds} × ${DRIVER_TIMING.seconds} s (← fastest, used as that workload's baseline):`,
+        )
         log(`${driverTable(services, Object.values(choices))}\n  measured in ${elapsed(t)}`)
       } catch (error) {
         for (const id of ['list-nocache', 'list-cached', 'get-one', 'create'] as const) await record(id, () => Promise.reject(error))
@@ -333,7 +352,10 @@ async function main(): Promise<void> {
       }
       await Promise.all((services ?? []).map((service) => service.stop()))
     }
-    await cachedStart?.then((service) => service.stop(), () => {})
+    await cachedStart?.then(
+      (service) => service.stop(),
+      () => {},
+    )
 
     await record('login', () => s.login(moodlog, accounts, passwordHash, SLOW_TIMING, LOGIN_CONNECTIONS))
     await record('login-flood-p99', () => s.loginFlood(moodlog, accounts, SLOW_TIMING, FLOOD_CONNECTIONS))
@@ -363,7 +385,9 @@ async function main(): Promise<void> {
     const serverLog = moodlog.output().trim()
     if (serverLog) {
       const lines = serverLog.split('\n')
-      log(`\nmoodlog (cache off) logged ${lines.length >= 40 ? 'many' : lines.length} warnings/errors (bench/results/logs/); the last:\n${lines.at(-1)!.slice(0, 1500)}\n`)
+      log(
+        `\nmoodlog (cache off) logged ${lines.length >= 40 ? 'many' : lines.length} warnings/errors (bench/results/logs/); the last:\n${lines.at(-1)!.slice(0, 1500)}\n`,
+      )
     }
 
     if (wanted('rss')) {

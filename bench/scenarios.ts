@@ -67,7 +67,8 @@ async function compare(id: ScenarioId, measure: 'rps' | 'p50' | 'p99', note: str
 }
 
 const throughput = (id: ScenarioId, note: string, a: Side, b: Side, timing: Timing) => compare(id, 'rps', note, a, b, timing)
-const latency = (id: ScenarioId, which: 'p50' | 'p99', note: string, a: Side, b: Side, timing: Timing) => compare(id, which, note, a, b, timing)
+const latency = (id: ScenarioId, which: 'p50' | 'p99', note: string, a: Side, b: Side, timing: Timing) =>
+  compare(id, which, note, a, b, timing)
 
 const listPath = '/entries?limit=20'
 const bearer = (account: Account) => ({ authorization: account.authorization })
@@ -111,7 +112,11 @@ export function getOne(moodlog: Service, bare: Bare, targets: Target[], timing: 
   return throughput(
     'get-one',
     `GET /entries/{id}, ${targets.length} (user, entry) pairs in turn; baseline ${bare.label}`,
-    httpSide('moodlog', { url: moodlog.url, requests: targets.map((t) => ({ path: `/entries/${t.id}`, headers: bearer(t.account) })), connections: CONNECTIONS }),
+    httpSide('moodlog', {
+      url: moodlog.url,
+      requests: targets.map((t) => ({ path: `/entries/${t.id}`, headers: bearer(t.account) })),
+      connections: CONNECTIONS,
+    }),
     httpSide('bare', { url: bare.service.url, requests: bareRequests.getOne(targets), connections: CONNECTIONS }),
     timing,
   )
@@ -134,7 +139,10 @@ export function create(moodlog: Service, bare: Bare, accounts: Account[], timing
 /** The cursor pointing after the first DEEP_DEPTH rows: `nextCursor` of the page that ends there. */
 export async function deepCursor(moodlog: Service, deep: Account): Promise<string> {
   const page = DEEP_DEPTH / 20
-  const response = await fetch(`${moodlog.url}/entries?limit=20&page=${page}`, { headers: bearer(deep), signal: AbortSignal.timeout(60_000) })
+  const response = await fetch(`${moodlog.url}/entries?limit=20&page=${page}`, {
+    headers: bearer(deep),
+    signal: AbortSignal.timeout(60_000),
+  })
   if (response.status !== 200) throw new Error(`deep page ${page}: ${response.status} ${await response.text()}`)
   const body = (await response.json()) as { nextCursor: string | null }
   if (!body.nextCursor) throw new Error(`deep page ${page} has no nextCursor`)
@@ -142,7 +150,11 @@ export async function deepCursor(moodlog: Service, deep: Account): Promise<strin
 }
 
 export function deepCursorScenario(moodlog: Service, deep: Account, cursor: string, timing: Timing): Promise<Outcome> {
-  const first = httpSide('first page', { url: moodlog.url, requests: [{ path: listPath, headers: bearer(deep) }], connections: DEPTH_CONNECTIONS })
+  const first = httpSide('first page', {
+    url: moodlog.url,
+    requests: [{ path: listPath, headers: bearer(deep) }],
+    connections: DEPTH_CONNECTIONS,
+  })
   return latency(
     'deep-cursor',
     'p50',
@@ -220,7 +232,13 @@ export function rawArgon2Side(passwordHash: string): Side {
   }
 }
 
-export function login(moodlog: Service, accounts: Account[], passwordHash: string, timing: Timing, connections = CONNECTIONS): Promise<Outcome> {
+export function login(
+  moodlog: Service,
+  accounts: Account[],
+  passwordHash: string,
+  timing: Timing,
+  connections = CONNECTIONS,
+): Promise<Outcome> {
   return throughput(
     'login',
     `POST /login (${accounts.length} users in turn, ${connections} connections) vs raw argon2id verifications/s in-process, concurrency = ${os.availableParallelism()} cores`,
@@ -251,7 +269,13 @@ export function loginFlood(moodlog: Service, accounts: Account[], timing: Timing
   )
 }
 
-export function embeddedVsServer(embedded: Service, embeddedAccount: Account, server: Service, serverAccount: Account, timing: Timing): Promise<Outcome> {
+export function embeddedVsServer(
+  embedded: Service,
+  embeddedAccount: Account,
+  server: Service,
+  serverAccount: Account,
+  timing: Timing,
+): Promise<Outcome> {
   return throughput(
     'embedded-vs-server',
     `GET ${listPath}, one user of 1,000 entries each, CACHE=off; A: embedded PGlite, B: Postgres server`,
@@ -272,6 +296,8 @@ export function rss(megabytes: number | undefined, note: string): Outcome {
 export function failed(id: ScenarioId, error: unknown): Outcome {
   const message = error instanceof Error ? error.message.split('\n')[0]! : String(error)
   const result = scenarioResult(id, null, null, GOALS[id])
-  return { result: { ...result, met: result.met === null ? null : false }, detail: { id, unit: '', metric: 'not measured', note: `FAILED: ${message}` } }
+  return {
+    result: { ...result, met: result.met === null ? null : false },
+    detail: { id, unit: '', metric: 'not measured', note: `FAILED: ${message}` },
+  }
 }
-

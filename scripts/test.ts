@@ -71,10 +71,10 @@ async function dropRunDatabases(adminUrl: string, runId: string): Promise<void> 
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2)
-  const files = args.length > 0 ? args.map((f) => path.resolve(f)) : [
-    ...(await findTests(path.join(root, 'src'))),
-    ...(await findTests(path.join(root, 'test'))),
-  ]
+  const files =
+    args.length > 0
+      ? args.map((f) => path.resolve(f))
+      : [...(await findTests(path.join(root, 'src'))), ...(await findTests(path.join(root, 'test')))]
   files.sort()
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'moodlog-test-'))
   const runId = `${Math.floor(Date.now() / 1000)}_${process.pid}`

@@ -8,7 +8,15 @@
  */
 import { pathToFileURL } from 'node:url'
 import { ConfigError, loadConfig, type Config } from './config.js'
-import { DataDirLockedError, DatabaseUnavailableError, migrate, migrateDown, migrationStatus, openDatabase, type Database } from './db/index.js'
+import {
+  DataDirLockedError,
+  DatabaseUnavailableError,
+  migrate,
+  migrateDown,
+  migrationStatus,
+  openDatabase,
+  type Database,
+} from './db/index.js'
 import { runTransfer, type TransferIo } from './transfer/commands.js'
 import { TransferError } from './transfer/format.js'
 
@@ -46,7 +54,11 @@ export async function run(args: string[], env: NodeJS.ProcessEnv, out: (line: st
   if (command === 'export' || command === 'import') return runTransfer(command, args.slice(1), config, io)
   if (command === 'migrate' && (sub === 'up' || sub === undefined)) {
     const result = await withDatabase(config, (db) => migrate(db))
-    out(result.applied.length === 0 ? `already at version ${result.to}` : `migrated ${result.from} → ${result.to}: ${result.applied.map((f) => f.split('/').pop()).join(', ')}`)
+    out(
+      result.applied.length === 0
+        ? `already at version ${result.to}`
+        : `migrated ${result.from} → ${result.to}: ${result.applied.map((f) => f.split('/').pop()).join(', ')}`,
+    )
     return 0
   }
   if (command === 'migrate' && sub === 'down') {
@@ -66,7 +78,9 @@ export async function run(args: string[], env: NodeJS.ProcessEnv, out: (line: st
       await db.ping()
       return migrationStatus(db)
     })
-    out(`database reachable; schema version ${status.current} of ${status.latest}${status.pending.length ? ' (run `moodlog migrate up`)' : ''}`)
+    out(
+      `database reachable; schema version ${status.current} of ${status.latest}${status.pending.length ? ' (run `moodlog migrate up`)' : ''}`,
+    )
     return status.pending.length === 0 ? 0 : 2
   }
   out(USAGE)
@@ -78,7 +92,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.exitCode = await run(process.argv.slice(2), process.env, (line) => console.log(line))
   } catch (error) {
     if (error instanceof ConfigError || error instanceof DataDirLockedError) console.error(`moodlog: ${error.message}`)
-    else if (error instanceof DatabaseUnavailableError) console.error(`moodlog: cannot reach the database: ${String((error.cause as Error)?.message ?? error.cause)}`)
+    else if (error instanceof DatabaseUnavailableError)
+      console.error(`moodlog: cannot reach the database: ${String((error.cause as Error)?.message ?? error.cause)}`)
     else console.error(`moodlog: ${error instanceof Error ? error.message : String(error)}`)
     process.exitCode = error instanceof TransferError ? error.exitCode : 1
   }

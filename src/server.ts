@@ -20,7 +20,8 @@ export async function drainAndClose(app: FastifyInstance, budgetMs: number): Pro
 
 function startupFailure(error: unknown): string {
   if (error instanceof ConfigError || error instanceof DataDirLockedError) return error.message
-  if (error instanceof DatabaseUnavailableError) return `cannot reach the database: ${String((error.cause as Error)?.message ?? error.cause)}`
+  if (error instanceof DatabaseUnavailableError)
+    return `cannot reach the database: ${String((error.cause as Error)?.message ?? error.cause)}`
   return `failed to start: ${error instanceof Error ? error.message : String(error)}`
 }
 

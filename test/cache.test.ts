@@ -25,7 +25,10 @@ describeEachBackend('per-user cache (in-process store)', (h) => {
     await createEntry(h, user, { text: 'second', mood: 7, category: 'cache' })
     const fresh = await listEntries(h, user, { limit: 10 })
     assert.equal(fresh.json().total, 2)
-    assert.deepEqual(fresh.json().items.map((e: { text: string }) => e.text), ['second', 'first'])
+    assert.deepEqual(
+      fresh.json().items.map((e: { text: string }) => e.text),
+      ['second', 'first'],
+    )
   })
 
   test('when a listing is walked page by page, then each page is computed but the total is counted once', async () => {

@@ -58,7 +58,9 @@ async function entriesOf(db: Queryable, email: string): Promise<string[]> {
 }
 
 async function insertUser(db: Queryable, email: string): Promise<number> {
-  const rows = await db.query<{ id: number }>(`insert into users (email, password_hash) values ($1, 'not-a-real-hash') returning id`, [email])
+  const rows = await db.query<{ id: number }>(`insert into users (email, password_hash) values ($1, 'not-a-real-hash') returning id`, [
+    email,
+  ])
   return rows[0]!.id
 }
 
@@ -132,7 +134,6 @@ describe('moodlog CLI', { concurrency: true }, () => {
     })
   })
 
-
   if (backendNames().includes('postgres')) {
     describe('CLI migrate, status and check [postgres]', () => {
       test('when a server database is rolled back and migrated again, then status and check follow', async () => {
@@ -176,7 +177,9 @@ describe('moodlog CLI', { concurrency: true }, () => {
         await migrate(db)
         await seedJournal(db, await insertUser(db, EMAIL))
         // Someone else's entries must not travel.
-        await db.query(`insert into entries (user_id, text, mood, category) values ($1, 'not mine', 5, 'other')`, [await insertUser(db, OTHER)])
+        await db.query(`insert into entries (user_id, text, mood, category) values ($1, 'not mine', 5, 'other')`, [
+          await insertUser(db, OTHER),
+        ])
         return entriesOf(db, EMAIL)
       })
       assert.equal(source.length, 2500)
@@ -238,24 +241,44 @@ describe('moodlog CLI', { concurrency: true }, () => {
       assert.deepEqual(mine, source)
       assert.deepEqual(theirs!.slice(1), source)
 
-      await assert.rejects(run(['export', '--user', 'nobody@example.com'], { DATA_DIR: sourceDir }, () => {}, io(Readable.from([]))), /no user with email nobody@example.com/)
-      assert.equal(await run(['import', '--in', 'x'], { DATA_DIR: sourceDir }, () => {}, io(Readable.from([]))), 64, 'usage error without --user')
+      await assert.rejects(
+        run(['export', '--user', 'nobody@example.com'], { DATA_DIR: sourceDir }, () => {}, io(Readable.from([]))),
+        /no user with email nobody@example.com/,
+      )
+      assert.equal(
+        await run(['import', '--in', 'x'], { DATA_DIR: sourceDir }, () => {}, io(Readable.from([]))),
+        64,
+        'usage error without --user',
+      )
     })
 
     test('when a line breaks the entry rules, then its number is reported and nothing is imported', async () => {
       const testDb = await createTestDatabase('pglite')
       try {
         const userId = await insertUser(testDb.db, EMAIL)
-        const good = (i: number) => JSON.stringify({ text: `fine ${i}`, mood: 5, category: 'work', occurredAt: '2024-05-01T18:30:00+02:00' })
+        const good = (i: number) =>
+          JSON.stringify({ text: `fine ${i}`, mood: 5, category: 'work', occurredAt: '2024-05-01T18:30:00+02:00' })
         const cases: Array<[string, RegExp]> = [
           [JSON.stringify({ text: 'too happy', mood: 11, category: 'work' }), /^line 1003: mood must be <= 10$/],
           [JSON.stringify({ text: 'half', mood: 5.5, category: 'work' }), /^line 1003: mood must be integer$/],
           [JSON.stringify({ text: '', mood: 5, category: 'work' }), /^line 1003: text must NOT have fewer than 1 characters$/],
-          [JSON.stringify({ text: 'x'.repeat(10_001), mood: 5, category: 'work' }), /^line 1003: text must NOT have more than 10000 characters$/],
+          [
+            JSON.stringify({ text: 'x'.repeat(10_001), mood: 5, category: 'work' }),
+            /^line 1003: text must NOT have more than 10000 characters$/,
+          ],
           [JSON.stringify({ text: 'nul \u0000 inside', mood: 5, category: 'work' }), /^line 1003: text must not contain NUL characters$/],
-          [JSON.stringify({ text: 'blank category', mood: 5, category: '    ' }), /^line 1003: category must be 1 to 50 characters after trimming$/],
-          [JSON.stringify({ text: 'no offset', mood: 5, category: 'work', occurredAt: '2024-05-01T18:30:00' }), /^line 1003: occurredAt must match/],
-          [JSON.stringify({ text: 'no such day', mood: 5, category: 'work', createdAt: '2023-02-29T10:00:00Z' }), /^line 1003: createdAt must match format "date-time"$/],
+          [
+            JSON.stringify({ text: 'blank category', mood: 5, category: '    ' }),
+            /^line 1003: category must be 1 to 50 characters after trimming$/,
+          ],
+          [
+            JSON.stringify({ text: 'no offset', mood: 5, category: 'work', occurredAt: '2024-05-01T18:30:00' }),
+            /^line 1003: occurredAt must match/,
+          ],
+          [
+            JSON.stringify({ text: 'no such day', mood: 5, category: 'work', createdAt: '2023-02-29T10:00:00Z' }),
+            /^line 1003: createdAt must match format "date-time"$/,
+          ],
           [JSON.stringify({ text: 'extra', mood: 5, category: 'work', userId: 1 }), /^line 1003: userId is not an allowed field$/],
           [JSON.stringify({ mood: 5, category: 'work' }), /^line 1003: text is required$/],
           ['{"text": "cut off', /^line 1003: not valid JSON$/],

@@ -36,7 +36,10 @@ describe('embedded data directory', () => {
       await migrate(db)
       await db.query(`insert into users (email, password_hash) values ('init@example.test', 'x')`)
       await db.close()
-      assert.deepEqual((await readdir(dataDir)).filter((name) => name.startsWith('pgdata')), ['pgdata'])
+      assert.deepEqual(
+        (await readdir(dataDir)).filter((name) => name.startsWith('pgdata')),
+        ['pgdata'],
+      )
       const reopened = await openEmbeddedDatabase(dataDir)
       assert.equal((await reopened.query<{ n: number }>('select count(*)::int as n from users'))[0]!.n, 1)
       await reopened.close()
@@ -52,7 +55,10 @@ for (const backend of backendNames()) {
       const testDb = await createTestDatabase(backend)
       try {
         const before = await schemaOf(testDb.db)
-        assert.ok(before.some((line) => line.startsWith('entries.mood')), 'the migrated schema has entries')
+        assert.ok(
+          before.some((line) => line.startsWith('entries.mood')),
+          'the migrated schema has entries',
+        )
         const { latest } = await migrationStatus(testDb.db)
         for (let version = latest; version > 0; version--) {
           const down = await migrateDown(testDb.db)
@@ -88,7 +94,10 @@ if (backendNames().includes('postgres')) {
         const rows = await testDb.db.query<{ version: number; n: number }>(
           'select version, count(*)::int as n from schemaversion where version > 0 group by version order by version',
         )
-        assert.deepEqual(rows.map((r) => r.n), Array(latest).fill(1))
+        assert.deepEqual(
+          rows.map((r) => r.n),
+          Array(latest).fill(1),
+        )
       } finally {
         await testDb.drop()
       }

@@ -73,7 +73,11 @@ for (const backend of backendNames()) {
       assert.ok(valueOf(samples, 'moodlog_http_requests_total', { route: '/metrics', method: 'GET', status: '200' }) >= 1)
       assert.ok(valueOf(samples, 'moodlog_http_request_duration_seconds_count', { route: '/metrics' }) >= 1)
       for (const usage of app.db.usage()) assert.equal(valueOf(samples, 'moodlog_db_pool_size', { pool: usage.pool }), usage.size)
-      assert.equal(valueOf(samples, 'moodlog_db_pool_size', { pool: 'scans' }), backend === 'postgres' ? 2 : 0, 'a scan pool in server mode only')
+      assert.equal(
+        valueOf(samples, 'moodlog_db_pool_size', { pool: 'scans' }),
+        backend === 'postgres' ? 2 : 0,
+        'a scan pool in server mode only',
+      )
     })
 
     test('when a request is answered, then it is counted under its route pattern, never the raw URL', async () => {

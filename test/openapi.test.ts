@@ -69,7 +69,10 @@ describe('API documentation', () => {
     )
     assert.ok(registered.length >= 10, `found the app's routes: ${JSON.stringify(registered)}`)
     for (const path of ['/register', '/login', '/me', '/livez', '/metrics']) {
-      assert.ok(registered.some((route) => route.path === path), `${path} was found among the registered routes`)
+      assert.ok(
+        registered.some((route) => route.path === path),
+        `${path} was found among the registered routes`,
+      )
     }
     const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, item]) =>
       Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
@@ -85,7 +88,11 @@ describe('API documentation', () => {
     for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
       for (const [method, operation] of Object.entries(item)) {
         assert.ok(operation.summary && operation.tags?.length, `${method} ${path} has a summary and tags`)
-        for (const tag of operation.tags) assert.ok(doc.tags.some((t: { name: string }) => t.name === tag), `tag ${tag} is declared`)
+        for (const tag of operation.tags)
+          assert.ok(
+            doc.tags.some((t: { name: string }) => t.name === tag),
+            `tag ${tag} is declared`,
+          )
         assert.equal(
           operation.responses.default.content['application/problem+json'].schema.$ref,
           '#/components/schemas/Problem',

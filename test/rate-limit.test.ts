@@ -38,7 +38,11 @@ describeEachBackend(
         assert.equal((await h.request({ method: 'GET', url: '/me', remoteAddress: ip, headers: alice.auth })).statusCode, 200)
       }
       assert.equal((await h.request({ method: 'GET', url: '/me', remoteAddress: ip, headers: alice.auth })).statusCode, 429)
-      assert.equal((await h.request({ method: 'GET', url: '/me', remoteAddress: ip, headers: bob.auth })).statusCode, 200, 'bob has his own budget')
+      assert.equal(
+        (await h.request({ method: 'GET', url: '/me', remoteAddress: ip, headers: bob.auth })).statusCode,
+        200,
+        'bob has his own budget',
+      )
       for (let i = 0; i < 10; i++) {
         assert.equal((await h.request({ method: 'GET', url: '/health', remoteAddress: ip })).statusCode, 200)
       }

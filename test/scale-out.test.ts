@@ -138,7 +138,10 @@ if (enabled) {
       const user = await signUp(a, b)
       assert.equal((await a.call('GET', '/health')).body.redis, 'up')
 
-      assert.equal((await a.call('POST', '/entries', { text: 'before the outage', mood: 6, category: 'redis' }, user.accessToken)).status, 201)
+      assert.equal(
+        (await a.call('POST', '/entries', { text: 'before the outage', mood: 6, category: 'redis' }, user.accessToken)).status,
+        201,
+      )
       assert.equal((await b.call('GET', '/entries', undefined, user.accessToken)).body.total, 1)
 
       await redis.stop()
@@ -148,7 +151,10 @@ if (enabled) {
         during.push(await server.call('GET', '/entries', undefined, user.accessToken))
         during.push(await server.call('POST', '/entries', { text: `during the outage ${i}`, mood: 5, category: 'redis' }, user.accessToken))
       }
-      assert.deepEqual(during.map((r) => r.status), Array(10).fill([200, 201]).flat())
+      assert.deepEqual(
+        during.map((r) => r.status),
+        Array(10).fill([200, 201]).flat(),
+      )
       // Reads during the outage come from the database: each sees every write before it.
       assert.equal((await b.call('GET', '/entries', undefined, user.accessToken)).body.total, 11)
       assert.ok(Math.max(...during.map((r) => r.ms)) < 2000, `slowest ${Math.max(...during.map((r) => r.ms))} ms`)

@@ -149,7 +149,12 @@ for (const backend of backendNames()) {
       test('when a second process opens the same DATA_DIR, then it exits at once with the lock message', async () => {
         const env = await databaseEnv()
         const first = await start(env)
-        const second = await runProcess('test/fixtures/server.ts', [], { ...env, PORT: '0', JWT_SECRET: 'x'.repeat(40), LOG_LEVEL: 'silent' }, 20_000)
+        const second = await runProcess(
+          'test/fixtures/server.ts',
+          [],
+          { ...env, PORT: '0', JWT_SECRET: 'x'.repeat(40), LOG_LEVEL: 'silent' },
+          20_000,
+        )
         assert.equal(second.code, 1)
         assert.match(second.output, /DATA_DIR .* is in use by another moodlog process/)
         // The first one is unharmed.

@@ -15,14 +15,22 @@ describeEachBackend('accounts and sessions', (h) => {
 
   test('when a user registers, signs in and asks who they are, then nothing secret is ever returned', async () => {
     const email = uniqueEmail()
-    const registered = await h.request({ method: 'POST', url: '/register', payload: { email: `  ${email} `, password: 'a perfectly fine passphrase' } })
+    const registered = await h.request({
+      method: 'POST',
+      url: '/register',
+      payload: { email: `  ${email} `, password: 'a perfectly fine passphrase' },
+    })
     assert.equal(registered.statusCode, 201)
     const user = registered.json()
     assert.deepEqual(Object.keys(user).sort(), ['createdAt', 'email', 'id'])
     assert.equal(user.email, email, 'email is trimmed')
     assert.ok(!Number.isNaN(Date.parse(user.createdAt)))
 
-    const login = await h.request({ method: 'POST', url: '/login', payload: { email: email.toUpperCase(), password: 'a perfectly fine passphrase' } })
+    const login = await h.request({
+      method: 'POST',
+      url: '/login',
+      payload: { email: email.toUpperCase(), password: 'a perfectly fine passphrase' },
+    })
     assert.equal(login.statusCode, 200)
     const pair = login.json()
     assert.deepEqual(Object.keys(pair).sort(), ['accessToken', 'expiresIn', 'refreshToken', 'tokenType'])
@@ -37,8 +45,15 @@ describeEachBackend('accounts and sessions', (h) => {
 
   test('when an email is taken in another case, then registering again is 409', async () => {
     const email = uniqueEmail()
-    assert.equal((await h.request({ method: 'POST', url: '/register', payload: { email, password: 'first user password' } })).statusCode, 201)
-    const again = await h.request({ method: 'POST', url: '/register', payload: { email: email.toUpperCase(), password: 'second user password' } })
+    assert.equal(
+      (await h.request({ method: 'POST', url: '/register', payload: { email, password: 'first user password' } })).statusCode,
+      201,
+    )
+    const again = await h.request({
+      method: 'POST',
+      url: '/register',
+      payload: { email: email.toUpperCase(), password: 'second user password' },
+    })
     assert.equal(again.statusCode, 409)
     assert.equal(again.json().type, '/problems/email-taken')
   })
@@ -52,7 +67,11 @@ describeEachBackend('accounts and sessions', (h) => {
     const bad = await h.request({ method: 'POST', url: '/register', payload: { email: 'not-an-email', password: 'fine password here' } })
     assert.equal(bad.statusCode, 400)
     assert.equal(bad.json().errors[0].field, 'email')
-    const extra = await h.request({ method: 'POST', url: '/register', payload: { email: uniqueEmail(), password: 'fine password here', isAdmin: true } })
+    const extra = await h.request({
+      method: 'POST',
+      url: '/register',
+      payload: { email: uniqueEmail(), password: 'fine password here', isAdmin: true },
+    })
     assert.equal(extra.statusCode, 400)
   })
 
@@ -83,9 +102,22 @@ describeEachBackend('accounts and sessions', (h) => {
     tampered.sub = String(user.id + 1)
 
     const forged = {
-      'alg none': new UnsecuredJWT({ ...claims, sub: String(user.id) }).setIssuer('moodlog').setAudience('moodlog-api').setIssuedAt().setExpirationTime('5m').encode(),
-      'another key': await sign(new TextEncoder().encode('another-secret-that-is-at-least-32-bytes'), (j) => j.setIssuer('moodlog').setAudience('moodlog-api').setExpirationTime('5m')),
-      expired: await sign(SECRET, (j) => j.setIssuer('moodlog').setAudience('moodlog-api').setIssuedAt(Math.floor(Date.now() / 1000) - 3600).setExpirationTime(Math.floor(Date.now() / 1000) - 60)),
+      'alg none': new UnsecuredJWT({ ...claims, sub: String(user.id) })
+        .setIssuer('moodlog')
+        .setAudience('moodlog-api')
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .encode(),
+      'another key': await sign(new TextEncoder().encode('another-secret-that-is-at-least-32-bytes'), (j) =>
+        j.setIssuer('moodlog').setAudience('moodlog-api').setExpirationTime('5m'),
+      ),
+      expired: await sign(SECRET, (j) =>
+        j
+          .setIssuer('moodlog')
+          .setAudience('moodlog-api')
+          .setIssuedAt(Math.floor(Date.now() / 1000) - 3600)
+          .setExpirationTime(Math.floor(Date.now() / 1000) - 60),
+      ),
       'wrong audience': await sign(SECRET, (j) => j.setIssuer('moodlog').setAudience('someone-else').setExpirationTime('5m')),
       'wrong issuer': await sign(SECRET, (j) => j.setIssuer('evil').setAudience('moodlog-api').setExpirationTime('5m')),
       tampered: `${header}.${Buffer.from(JSON.stringify(tampered)).toString('base64url')}.${signature}`,
@@ -153,15 +185,33 @@ describeEachBackend('accounts and sessions', (h) => {
   test('when the password changes, then other sessions end and only the new password works', async () => {
     const user = await signUp(h)
     const other = await signIn(h, user.email, user.password)
-    const wrong = await h.request({ method: 'PATCH', url: '/me/password', headers: user.auth, payload: { currentPassword: 'nope nope nope', newPassword: 'a brand new passphrase' } })
+    const wrong = await h.request({
+      method: 'PATCH',
+      url: '/me/password',
+      headers: user.auth,
+      payload: { currentPassword: 'nope nope nope', newPassword: 'a brand new passphrase' },
+    })
     assert.equal(wrong.statusCode, 403)
-    const common = await h.request({ method: 'PATCH', url: '/me/password', headers: user.auth, payload: { currentPassword: user.password, newPassword: 'password1' } })
+    const common = await h.request({
+      method: 'PATCH',
+      url: '/me/password',
+      headers: user.auth,
+      payload: { currentPassword: user.password, newPassword: 'password1' },
+    })
     assert.equal(common.statusCode, 400)
-    const changed = await h.request({ method: 'PATCH', url: '/me/password', headers: user.auth, payload: { currentPassword: user.password, newPassword: 'a brand new passphrase' } })
+    const changed = await h.request({
+      method: 'PATCH',
+      url: '/me/password',
+      headers: user.auth,
+      payload: { currentPassword: user.password, newPassword: 'a brand new passphrase' },
+    })
     assert.equal(changed.statusCode, 204)
     assert.equal((await me(other.auth.authorization)).statusCode, 401)
     assert.equal((await me(user.auth.authorization)).statusCode, 200, 'this session stays signed in')
-    assert.equal((await h.request({ method: 'POST', url: '/login', payload: { email: user.email, password: user.password } })).statusCode, 401)
+    assert.equal(
+      (await h.request({ method: 'POST', url: '/login', payload: { email: user.email, password: user.password } })).statusCode,
+      401,
+    )
     await signIn(h, user.email, 'a brand new passphrase')
   })
 
@@ -169,13 +219,22 @@ describeEachBackend('accounts and sessions', (h) => {
     const user = await signUp(h)
     const keeper = await signUp(h)
     for (const owner of [user, keeper]) {
-      await h.db.query(`insert into entries (user_id, text, mood, category) select $1, 'note ' || n, 5, 'work' from generate_series(1, 3) n`, [owner.id])
+      await h.db.query(
+        `insert into entries (user_id, text, mood, category) select $1, 'note ' || n, 5, 'work' from generate_series(1, 3) n`,
+        [owner.id],
+      )
     }
-    assert.equal((await h.request({ method: 'DELETE', url: '/me', headers: user.auth, payload: { password: 'wrong password' } })).statusCode, 403)
+    assert.equal(
+      (await h.request({ method: 'DELETE', url: '/me', headers: user.auth, payload: { password: 'wrong password' } })).statusCode,
+      403,
+    )
     const deleted = await h.request({ method: 'DELETE', url: '/me', headers: user.auth, payload: { password: user.password } })
     assert.equal(deleted.statusCode, 204)
     assert.equal((await me(user.auth.authorization)).statusCode, 401)
-    assert.equal((await h.request({ method: 'POST', url: '/login', payload: { email: user.email, password: user.password } })).statusCode, 401)
+    assert.equal(
+      (await h.request({ method: 'POST', url: '/login', payload: { email: user.email, password: user.password } })).statusCode,
+      401,
+    )
     const counts = await h.db.query<{ owner: number; n: number }>(
       'select user_id as owner, count(*)::int as n from entries where user_id = any($1::bigint[]) group by user_id',
       [[user.id, keeper.id]],
@@ -186,10 +245,20 @@ describeEachBackend('accounts and sessions', (h) => {
   test('when one account fails 10 times, then even the right password gets 429 from any address', async () => {
     const user = await signUp(h)
     for (let i = 0; i < 10; i++) {
-      const res = await h.request({ method: 'POST', url: '/login', remoteAddress: `10.0.0.${i + 1}`, payload: { email: user.email, password: `wrong ${i}` } })
+      const res = await h.request({
+        method: 'POST',
+        url: '/login',
+        remoteAddress: `10.0.0.${i + 1}`,
+        payload: { email: user.email, password: `wrong ${i}` },
+      })
       assert.equal(res.statusCode, 401)
     }
-    const throttled = await h.request({ method: 'POST', url: '/login', remoteAddress: '10.0.1.1', payload: { email: user.email, password: user.password } })
+    const throttled = await h.request({
+      method: 'POST',
+      url: '/login',
+      remoteAddress: '10.0.1.1',
+      payload: { email: user.email, password: user.password },
+    })
     assert.equal(throttled.statusCode, 429)
     assert.equal(throttled.json().detail, 'Too many failed sign-in attempts; try again later.')
     assert.ok(Number(throttled.headers['retry-after']) > 0)
@@ -202,16 +271,36 @@ describeEachBackend('accounts and sessions', (h) => {
     const ip = '192.0.2.77'
     const victim = await signUp(h)
     for (let i = 0; i < 30; i++) {
-      const ok = await h.request({ method: 'POST', url: '/login', remoteAddress: ip, payload: { email: victim.email, password: victim.password } })
+      const ok = await h.request({
+        method: 'POST',
+        url: '/login',
+        remoteAddress: ip,
+        payload: { email: victim.email, password: victim.password },
+      })
       assert.equal(ok.statusCode, 200)
     }
     for (let i = 0; i < 100; i++) {
-      const res = await h.request({ method: 'POST', url: '/login', remoteAddress: ip, payload: { email: uniqueEmail(), password: 'whatever it is' } })
+      const res = await h.request({
+        method: 'POST',
+        url: '/login',
+        remoteAddress: ip,
+        payload: { email: uniqueEmail(), password: 'whatever it is' },
+      })
       assert.equal(res.statusCode, 401, `attempt ${i}`)
     }
-    const throttled = await h.request({ method: 'POST', url: '/login', remoteAddress: ip, payload: { email: victim.email, password: victim.password } })
+    const throttled = await h.request({
+      method: 'POST',
+      url: '/login',
+      remoteAddress: ip,
+      payload: { email: victim.email, password: victim.password },
+    })
     assert.equal(throttled.statusCode, 429)
-    const elsewhere = await h.request({ method: 'POST', url: '/login', remoteAddress: '192.0.2.78', payload: { email: victim.email, password: victim.password } })
+    const elsewhere = await h.request({
+      method: 'POST',
+      url: '/login',
+      remoteAddress: '192.0.2.78',
+      payload: { email: victim.email, password: victim.password },
+    })
     assert.equal(elsewhere.statusCode, 200)
   })
 
@@ -219,7 +308,8 @@ describeEachBackend('accounts and sessions', (h) => {
     const { email, password } = await signUp(h)
     const address = await h.app.listen({ port: 0, host: '127.0.0.1' })
     const body = JSON.stringify({ email, password })
-    const post = (signal?: AbortSignal) => fetch(`${address}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal })
+    const post = (signal?: AbortSignal) =>
+      fetch(`${address}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal })
     const { hasher } = h.app.auth
     const dropped = hasher.dropped
     // Keep the hasher busy for a while (at least 60 argon2 runs per core, well over half a second),

@@ -11,7 +11,10 @@ test('when a client disconnects while its sign-in waits for the hasher, then it 
   const second = hasher.verify(stored, 'correct horse battery staple', left.signal)
   left.abort()
   assert.equal(await first, true)
-  await assert.rejects(second, (error: { status?: number; code?: string }) => error.status === 499 && error.code === 'client-closed-request')
+  await assert.rejects(
+    second,
+    (error: { status?: number; code?: string }) => error.status === 499 && error.code === 'client-closed-request',
+  )
   assert.equal(hasher.dropped, 1)
 
   const stayed = new AbortController()

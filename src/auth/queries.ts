@@ -13,10 +13,10 @@ export interface UserWithHash extends UserRow {
 const USER_COLUMNS = 'id, email, created_at as "createdAt"'
 
 export async function insertUser(db: Queryable, email: string, passwordHash: string): Promise<UserRow> {
-  const rows = await db.query<UserRow>(
-    `insert into users (email, password_hash) values ($1, $2) returning ${USER_COLUMNS}`,
-    [email, passwordHash],
-  )
+  const rows = await db.query<UserRow>(`insert into users (email, password_hash) values ($1, $2) returning ${USER_COLUMNS}`, [
+    email,
+    passwordHash,
+  ])
   return rows[0]!
 }
 
@@ -29,10 +29,7 @@ export async function findUserByEmail(db: Queryable, email: string): Promise<Use
 }
 
 export async function findUserById(db: Queryable, userId: number): Promise<UserWithHash | undefined> {
-  const rows = await db.query<UserWithHash>(
-    `select ${USER_COLUMNS}, password_hash as "passwordHash" from users where id = $1`,
-    [userId],
-  )
+  const rows = await db.query<UserWithHash>(`select ${USER_COLUMNS}, password_hash as "passwordHash" from users where id = $1`, [userId])
   return rows[0]
 }
 
@@ -106,10 +103,7 @@ export async function spendRefreshToken(db: Queryable, userId: number, tokenId: 
 }
 
 export async function revokeSession(db: Queryable, userId: number, sessionId: string): Promise<void> {
-  await db.query('update sessions set revoked_at = coalesce(revoked_at, now()) where user_id = $1 and id = $2', [
-    userId,
-    sessionId,
-  ])
+  await db.query('update sessions set revoked_at = coalesce(revoked_at, now()) where user_id = $1 and id = $2', [userId, sessionId])
 }
 
 /** Revokes every live session of the user except `keep`; returns the revoked ids. */
@@ -124,10 +118,9 @@ export async function revokeSessions(db: Queryable, userId: number, keep?: strin
 }
 
 export async function liveSessionIds(db: Queryable, userId: number): Promise<string[]> {
-  const rows = await db.query<{ id: string }>(
-    'select id from sessions where user_id = $1 and revoked_at is null and expires_at > now()',
-    [userId],
-  )
+  const rows = await db.query<{ id: string }>('select id from sessions where user_id = $1 and revoked_at is null and expires_at > now()', [
+    userId,
+  ])
   return rows.map((row) => row.id)
 }
 

@@ -60,7 +60,10 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/logout/all',
-    { preHandler: app.authenticate, schema: { tags: ['accounts'], summary: 'End every session of the user', security: bearer, response: NoContent } },
+    {
+      preHandler: app.authenticate,
+      schema: { tags: ['accounts'], summary: 'End every session of the user', security: bearer, response: NoContent },
+    },
     async (request, reply) => {
       await auth.logoutAll(deps, currentUser(request).userId)
       return reply.code(204).send(null)
@@ -69,7 +72,10 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/me',
-    { preHandler: app.authenticate, schema: { tags: ['accounts'], summary: 'The signed-in user', security: bearer, response: { 200: schemas.User } } },
+    {
+      preHandler: app.authenticate,
+      schema: { tags: ['accounts'], summary: 'The signed-in user', security: bearer, response: { 200: schemas.User } },
+    },
     async (request) => {
       const user = await findUserById(app.db, currentUser(request).userId)
       if (!user) throw notFound()

@@ -52,15 +52,14 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 
 export function normaliseEmail(raw: string): string {
   const email = raw.trim()
-  if (!EMAIL.test(email) || email.length > 254) throw badRequest('The email address is not valid.', [{ field: 'email', message: 'must be an email address' }])
+  if (!EMAIL.test(email) || email.length > 254)
+    throw badRequest('The email address is not valid.', [{ field: 'email', message: 'must be an email address' }])
   return email
 }
 
 export function checkNewPassword(hasher: PasswordHasher, password: string, field = 'password'): void {
   if (hasher.isCommon(password)) {
-    throw badRequest('This password is among the most commonly used ones; choose another.', [
-      { field, message: 'is too common' },
-    ])
+    throw badRequest('This password is among the most commonly used ones; choose another.', [{ field, message: 'is too common' }])
   }
 }
 
@@ -132,9 +131,7 @@ export async function login(deps: AuthDeps, rawEmail: string, password: string, 
  * (see `sessionIsLive`), so nothing is lost.
  */
 async function markRevoked(deps: AuthDeps, sessionIds: string[]): Promise<void> {
-  await Promise.all(
-    sessionIds.map((id) => deps.store.set(sessionKey(id), 'revoked', deps.tokens.ttlSeconds * 1000).catch(() => {})),
-  )
+  await Promise.all(sessionIds.map((id) => deps.store.set(sessionKey(id), 'revoked', deps.tokens.ttlSeconds * 1000).catch(() => {})))
 }
 
 const invalidRefresh = () => unauthorized('The refresh token is invalid, expired or revoked.')

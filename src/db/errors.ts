@@ -41,8 +41,8 @@ export function isConnectionError(error: unknown): boolean {
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
   if (sqlState(error) !== '23505') return false
   if (constraint === undefined) return true
-  const actual = (error as { constraint_name?: string; constraint?: string }).constraint_name
-    ?? (error as { constraint?: string }).constraint
+  const actual =
+    (error as { constraint_name?: string; constraint?: string }).constraint_name ?? (error as { constraint?: string }).constraint
   return actual === constraint
 }
 

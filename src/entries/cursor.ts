@@ -41,9 +41,9 @@ export class CursorCodec {
   }
 
   encode(userId: number, filters: ListFilters, position: Position): string {
-    const payload = Buffer.from(
-      JSON.stringify({ v: VERSION, t: position.occurredAt, i: position.id, f: filterDigest(filters) }),
-    ).toString('base64url')
+    const payload = Buffer.from(JSON.stringify({ v: VERSION, t: position.occurredAt, i: position.id, f: filterDigest(filters) })).toString(
+      'base64url',
+    )
     return `${payload}.${this.sign(userId, payload).toString('base64url')}`
   }
 

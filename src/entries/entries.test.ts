@@ -23,7 +23,12 @@ describeEachBackend('journal entries', (h) => {
 
   test('when a user writes an entry, then it comes back with Location, ETag and exactly the entry fields', async () => {
     const user = await signUp(h)
-    const created = await post(user, { text: 'Long walk by the river', mood: 7, category: '  Outdoors ', occurredAt: '2024-03-10T08:30:00.250+02:00' })
+    const created = await post(user, {
+      text: 'Long walk by the river',
+      mood: 7,
+      category: '  Outdoors ',
+      occurredAt: '2024-03-10T08:30:00.250+02:00',
+    })
     assert.equal(created.statusCode, 201, created.body)
     const entry = created.json()
     assert.deepEqual(Object.keys(entry).sort(), ENTRY_KEYS)
@@ -47,7 +52,13 @@ describeEachBackend('journal entries', (h) => {
     const user = await signUp(h)
     const other = await signUp(h)
     const valid = { text: 'hello', mood: 5, category: 'misc' }
-    for (const [field, value] of [['userId', other.id], ['id', 1], ['version', 9], ['createdAt', '2024-01-01T00:00:00Z'], ['user_id', other.id]] as const) {
+    for (const [field, value] of [
+      ['userId', other.id],
+      ['id', 1],
+      ['version', 9],
+      ['createdAt', '2024-01-01T00:00:00Z'],
+      ['user_id', other.id],
+    ] as const) {
       const res = await post(user, { ...valid, [field]: value })
       assert.equal(res.statusCode, 400, field)
       assert.equal(res.headers['content-type'], PROBLEM)
@@ -92,7 +103,10 @@ describeEachBackend('journal entries', (h) => {
     for (const [change, field] of cases) {
       const res = await post(user, { ...valid, ...change })
       assert.equal(res.statusCode, 400, `${JSON.stringify(change).slice(0, 60)} → ${res.body}`)
-      assert.ok(res.json().errors.some((e: { field: string }) => e.field === field), res.body)
+      assert.ok(
+        res.json().errors.some((e: { field: string }) => e.field === field),
+        res.body,
+      )
     }
     for (const field of ['text', 'mood', 'category']) {
       const { [field]: _omitted, ...rest } = valid as Record<string, unknown>
@@ -128,17 +142,28 @@ describeEachBackend('journal entries', (h) => {
     const entry = await createEntry(h, a, { text: `private note ${secret}`, mood: 2, category: 'Secret' })
     await createEntry(h, b, { text: 'my own note', mood: 6, category: 'Other' })
     const missing = entry.id + 1_000_000
-    const comparable = (res: { statusCode: number; json(): any }) => ({ status: res.statusCode, ...res.json(), requestId: undefined, instance: undefined })
+    const comparable = (res: { statusCode: number; json(): any }) => ({
+      status: res.statusCode,
+      ...res.json(),
+      requestId: undefined,
+      instance: undefined,
+    })
 
     const attempts = {
       read: [await get(b, entry.id), await get(b, missing)],
       patch: [await patch(b, entry.id, { mood: 9 }), await patch(b, missing, { mood: 9 })],
-      'patch with If-Match': [await patch(b, entry.id, { mood: 9 }, { 'if-match': `"${entry.id}-1"` }), await patch(b, missing, { mood: 9 }, { 'if-match': `"${missing}-1"` })],
+      'patch with If-Match': [
+        await patch(b, entry.id, { mood: 9 }, { 'if-match': `"${entry.id}-1"` }),
+        await patch(b, missing, { mood: 9 }, { 'if-match': `"${missing}-1"` }),
+      ],
       delete: [await remove(b, entry.id), await remove(b, missing)],
-      'delete with If-Match': [await remove(b, entry.id, { 'if-match': `"${entry.id}-1"` }), await remove(b, missing, { 'if-match': `"${missing}-1"` })],
+      'delete with If-Match': [
+        await remove(b, entry.id, { 'if-match': `"${entry.id}-1"` }),
+        await remove(b, missing, { 'if-match': `"${missing}-1"` }),
+      ],
     }
     for (const [name, pair] of Object.entries(attempts)) {
-      const [theirs, none] = pair as [typeof pair[0] & object, typeof pair[0] & object]
+      const [theirs, none] = pair as [(typeof pair)[0] & object, (typeof pair)[0] & object]
       assert.equal(theirs.statusCode, 404, name)
       assert.deepEqual(comparable(theirs), comparable(none), name)
       assert.equal(theirs.headers.etag, undefined, name)
@@ -192,7 +217,12 @@ describeEachBackend('journal entries', (h) => {
     assert.ok(Date.parse(v2.updatedAt) >= Date.parse(entry.updatedAt))
     assert.equal(first.headers.etag, `"${entry.id}-2"`)
 
-    for (const [body, field] of [[{}, '(root)'], [{ text: null }, 'text'], [{ category: '  ' }, 'category'], [{ occurredAt: '2024-05-01 09:00' }, 'occurredAt']] as const) {
+    for (const [body, field] of [
+      [{}, '(root)'],
+      [{ text: null }, 'text'],
+      [{ category: '  ' }, 'category'],
+      [{ occurredAt: '2024-05-01 09:00' }, 'occurredAt'],
+    ] as const) {
       const res = await patch(user, entry.id, body)
       assert.equal(res.statusCode, 400, JSON.stringify(body))
       assert.equal(res.json().errors[0].field, field)
@@ -201,11 +231,20 @@ describeEachBackend('journal entries', (h) => {
     const stale = await patch(user, entry.id, { text: 'lost update' }, { 'if-match': `"${entry.id}-1"` })
     assert.equal(stale.statusCode, 412)
     assert.equal(stale.headers['content-type'], PROBLEM)
-    assert.equal((await patch(user, entry.id, { text: 'x' }, { 'if-match': `W/"${entry.id}-2"` })).statusCode, 412, 'If-Match compares strongly')
+    assert.equal(
+      (await patch(user, entry.id, { text: 'x' }, { 'if-match': `W/"${entry.id}-2"` })).statusCode,
+      412,
+      'If-Match compares strongly',
+    )
     assert.equal((await patch(user, entry.id, { text: 'x' }, { 'if-match': `"${entry.id + 1}-2"` })).statusCode, 412, "another entry's tag")
     assert.equal((await patch(user, entry.id, { text: 'x' }, { 'if-match': 'not-a-tag' })).statusCode, 400)
 
-    const current = await patch(user, entry.id, { text: 'second draft', occurredAt: '2024-05-02T10:00:00-03:00' }, { 'if-match': `"${entry.id}-1", "${entry.id}-2"` })
+    const current = await patch(
+      user,
+      entry.id,
+      { text: 'second draft', occurredAt: '2024-05-02T10:00:00-03:00' },
+      { 'if-match': `"${entry.id}-1", "${entry.id}-2"` },
+    )
     assert.equal(current.statusCode, 200)
     assert.equal(current.json().text, 'second draft')
     assert.equal(current.json().occurredAt, '2024-05-02T13:00:00.000Z')
@@ -217,7 +256,10 @@ describeEachBackend('journal entries', (h) => {
     for (let round = 0; round < 5; round++) {
       const entry = await createEntry(h, user, { text: 'contested', mood: 5, category: 'misc' })
       const ifMatch = { 'if-match': `"${entry.id}-1"` }
-      const results = await Promise.all([patch(user, entry.id, { text: 'from A' }, ifMatch), patch(user, entry.id, { text: 'from B' }, ifMatch)])
+      const results = await Promise.all([
+        patch(user, entry.id, { text: 'from A' }, ifMatch),
+        patch(user, entry.id, { text: 'from B' }, ifMatch),
+      ])
       assert.deepEqual(results.map((r) => r.statusCode).sort(), [200, 412])
       const winner = results.find((r) => r.statusCode === 200)!.json()
       const final = (await get(user, entry.id)).json()

@@ -69,7 +69,11 @@ describeEachBackend('idempotent entry creation', (h) => {
     assert.equal(again.statusCode, 201)
     assert.notEqual(again.json().id, first.json().id)
     const keys = await h.db.query<{ key: string }>('select key from idempotency_keys where user_id = $1', [user.id])
-    assert.deepEqual(keys.map((k) => k.key), ['old-key'], 'the other expired key was deleted')
+    assert.deepEqual(
+      keys.map((k) => k.key),
+      ['old-key'],
+      'the other expired key was deleted',
+    )
   })
 
   test('when the Idempotency-Key header is malformed, then 400 names it', async () => {
@@ -84,9 +88,8 @@ describeEachBackend('idempotent entry creation', (h) => {
 
   // Server only: PGlite runs one transaction at a time, so a second request can only start after
   // the first has finished and "still running" cannot happen there.
-  if (h.backend === 'postgres') test(
-    'when the first request with a key is still running, then a retry gets 409 and may succeed once it is done',
-    async () => {
+  if (h.backend === 'postgres')
+    test('when the first request with a key is still running, then a retry gets 409 and may succeed once it is done', async () => {
       const user = await signUp(h)
       const key = randomUUID()
       const payload = { text: 'slow first attempt', mood: 5, category: 'misc' }
@@ -115,6 +118,5 @@ describeEachBackend('idempotent entry creation', (h) => {
       const after = await post(user, key, payload)
       assert.equal(after.statusCode, 201, 'the failed first attempt left the key free')
       assert.equal(await rowsOf(user), 1)
-    },
-  )
+    })
 })

@@ -28,7 +28,11 @@ const inProgress = () =>
 
 /** SHA-256 of the request, with the body's keys sorted: key order and whitespace do not make a body "different". */
 export function requestHash(route: string, body: Record<string, unknown>): string {
-  return createHash('sha256').update(route).update('\n').update(JSON.stringify(body, Object.keys(body).sort())).digest('hex')
+  return createHash('sha256')
+    .update(route)
+    .update('\n')
+    .update(JSON.stringify(body, Object.keys(body).sort()))
+    .digest('hex')
 }
 
 /**

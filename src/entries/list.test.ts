@@ -14,7 +14,14 @@ describeEachBackend('listing entries', (h) => {
   async function seed(user: SignedIn, n: number, start = BASE) {
     const created = []
     for (let i = 0; i < n; i++) {
-      created.push(await createEntry(h, user, { text: `entry ${i}`, mood: (i % 10) + 1, category: 'log', occurredAt: iso(start - Math.floor(i / 2) * 3_600_000) }))
+      created.push(
+        await createEntry(h, user, {
+          text: `entry ${i}`,
+          mood: (i % 10) + 1,
+          category: 'log',
+          occurredAt: iso(start - Math.floor(i / 2) * 3_600_000),
+        }),
+      )
     }
     return newestFirst(created)
   }
@@ -23,7 +30,10 @@ describeEachBackend('listing entries', (h) => {
     const user = await signUp(h)
     const expected = await seed(user, 55)
     const { pages, totals } = await walkByCursor(h, user, { limit: 20 })
-    assert.deepEqual(pages.map((p) => p.length), [20, 20, 15])
+    assert.deepEqual(
+      pages.map((p) => p.length),
+      [20, 20, 15],
+    )
     assert.deepEqual(totals, [55, 55, 55])
     assert.deepEqual(ids(pages.flat()), ids(expected))
     assert.deepEqual(pages.flat(), expected, 'items are the entries as created')
@@ -41,7 +51,10 @@ describeEachBackend('listing entries', (h) => {
     })
     const seen = ids(pages.flat())
     assert.equal(new Set(seen).size, seen.length, 'no entry twice')
-    assert.deepEqual(seen.filter((id) => !added.includes(id)), ids(expected))
+    assert.deepEqual(
+      seen.filter((id) => !added.includes(id)),
+      ids(expected),
+    )
     const positions = pages.flat().map((item) => [Date.parse(item.occurredAt), item.id] as const)
     for (let i = 1; i < positions.length; i++) {
       const [prev, cur] = [positions[i - 1]!, positions[i]!]
@@ -91,7 +104,14 @@ describeEachBackend('listing entries', (h) => {
     const user = await signUp(h)
     const other = await signUp(h)
     const categories = ['Work', 'work', 'WORK ', 'Family', 'Sport', 'Workout']
-    const phrases = ['walked the dog in the park', 'deadline stress at work', 'dog park again', 'quiet evening reading', 'the dog walked me', 'Stress-free run']
+    const phrases = [
+      'walked the dog in the park',
+      'deadline stress at work',
+      'dog park again',
+      'quiet evening reading',
+      'the dog walked me',
+      'Stress-free run',
+    ]
     const created = []
     for (let i = 0; i < 36; i++) {
       created.push(
@@ -105,11 +125,16 @@ describeEachBackend('listing entries', (h) => {
     }
     await createEntry(h, other, { text: 'walked the dog in the park', mood: 5, category: 'work', occurredAt: iso(BASE) })
     const all = newestFirst(created)
-    const words = (text: string) => text.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean)
+    const words = (text: string) =>
+      text
+        .toLowerCase()
+        .split(/[^a-z0-9]+/)
+        .filter(Boolean)
     const has = (text: string, word: string) => words(text).includes(word)
     const from = iso(BASE - 60 * 3_600_000)
     const to = iso(BASE - 20 * 3_600_000)
-    const inRange = (e: any, lo?: string, hi?: string) => (!lo || Date.parse(e.occurredAt) >= Date.parse(lo)) && (!hi || Date.parse(e.occurredAt) < Date.parse(hi))
+    const inRange = (e: any, lo?: string, hi?: string) =>
+      (!lo || Date.parse(e.occurredAt) >= Date.parse(lo)) && (!hi || Date.parse(e.occurredAt) < Date.parse(hi))
 
     const cases: Array<[Record<string, string | number>, (e: any) => boolean]> = [
       [{ category: 'work' }, (e) => e.category.toLowerCase() === 'work'],
@@ -129,7 +154,10 @@ describeEachBackend('listing entries', (h) => {
       [{ q: 'nothingmatchesthis' }, () => false],
       [{ category: 'work', moodMin: 3 }, (e) => e.category.toLowerCase() === 'work' && e.mood >= 3],
       [{ q: 'dog', from, to }, (e) => has(e.text, 'dog') && inRange(e, from, to)],
-      [{ category: 'Work', moodMin: 2, moodMax: 9, from, q: 'stress' }, (e) => e.category.toLowerCase() === 'work' && e.mood >= 2 && e.mood <= 9 && inRange(e, from) && has(e.text, 'stress')],
+      [
+        { category: 'Work', moodMin: 2, moodMax: 9, from, q: 'stress' },
+        (e) => e.category.toLowerCase() === 'work' && e.mood >= 2 && e.mood <= 9 && inRange(e, from) && has(e.text, 'stress'),
+      ],
     ]
     for (const [filters, matches] of cases) {
       const label = JSON.stringify(filters)
@@ -197,7 +225,10 @@ describeEachBackend('listing entries', (h) => {
       const label = `${JSON.stringify(params).slice(0, 80)} → ${res.body.slice(0, 200)}`
       assert.equal(res.statusCode, 400, label)
       assert.equal(res.headers['content-type'], PROBLEM, label)
-      assert.ok(res.json().errors.some((e: { field: string }) => e.field === field), label)
+      assert.ok(
+        res.json().errors.some((e: { field: string }) => e.field === field),
+        label,
+      )
     }
     const repeated = await h.request({ method: 'GET', url: '/entries?limit=10&limit=20', headers: user.auth })
     assert.equal(repeated.statusCode, 400)

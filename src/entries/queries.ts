@@ -191,8 +191,10 @@ export async function findKey(db: Queryable, userId: number, key: string): Promi
 
 export async function storeResponse(db: Queryable, userId: number, key: string, status: number, body: unknown): Promise<void> {
   // Sent as text and cast: drivers differ in how they serialise a JS value into jsonb.
-  await db.query(
-    'update idempotency_keys set response_status = $3, response_body = $4::text::jsonb where user_id = $1 and key = $2',
-    [userId, key, status, JSON.stringify(body)],
-  )
+  await db.query('update idempotency_keys set response_status = $3, response_body = $4::text::jsonb where user_id = $1 and key = $2', [
+    userId,
+    key,
+    status,
+    JSON.stringify(body),
+  ])
 }

@@ -64,14 +64,23 @@ export const MAX_PAGE = 1_000_000
 export const ListQuery = Type.Object(
   {
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$', description: '`nextCursor` of the previous page, sent with the same filters.' })),
+    cursor: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        pattern: '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$',
+        description: '`nextCursor` of the previous page, sent with the same filters.',
+      }),
+    ),
     page: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, description: 'Offset pages (1-based); not with `cursor`.' })),
     category: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Case-insensitive equality.' })),
     moodMin: Type.Optional(Mood),
     moodMax: Type.Optional(Mood),
     from: Type.Optional(instant('occurredAt >= from (inclusive); RFC 3339 with an offset.')),
     to: Type.Optional(instant('occurredAt < to (exclusive); RFC 3339 with an offset.')),
-    q: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'Full-text search (web search syntax: "phrase", or, -not).' })),
+    q: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 500, description: 'Full-text search (web search syntax: "phrase", or, -not).' }),
+    ),
   },
   { additionalProperties: false },
 )

@@ -94,7 +94,13 @@ export async function getEntry(deps: EntriesDeps, userId: number, id: number): P
 }
 
 /** Partial update; with If-Match, only from the version(s) it names (else 412). */
-export async function patchEntry(deps: EntriesDeps, userId: number, id: number, body: PatchEntryBody, ifMatch?: string): Promise<EntryJson> {
+export async function patchEntry(
+  deps: EntriesDeps,
+  userId: number,
+  id: number,
+  body: PatchEntryBody,
+  ifMatch?: string,
+): Promise<EntryJson> {
   const versions = acceptedVersions(ifMatch, id)
   const row = await q.updateEntry(deps.db, userId, id, normaliseInput(body), versions)
   if (row) {
@@ -155,7 +161,13 @@ export async function listEntriesBody(
   return deps.cache.rememberText(userId, 'entries:list', params, async () => serialize(await loadPage(deps, userId, query, filters, after)))
 }
 
-async function loadPage(deps: EntriesDeps, userId: number, query: ListQuery, filters: ListFilters, after: Position | undefined): Promise<EntryPage> {
+async function loadPage(
+  deps: EntriesDeps,
+  userId: number,
+  query: ListQuery,
+  filters: ListFilters,
+  after: Position | undefined,
+): Promise<EntryPage> {
   // The count is cached apart from the pages, so walking a long listing counts once, not once per page.
   const [slice, total] = await Promise.all([
     loadSlice(deps, userId, query, filters, after),

@@ -25,13 +25,11 @@ export const badRequest = (detail: string, errors?: FieldError[]) =>
   new HttpError(400, 'invalid-request', 'Bad Request', detail, errors ? { errors } : {})
 export const unauthorized = (detail = 'Missing, invalid or expired credentials.') =>
   new HttpError(401, 'unauthorized', 'Unauthorized', detail, { headers: { 'www-authenticate': 'Bearer' } })
-export const notFound = (detail = 'The requested resource does not exist.') =>
-  new HttpError(404, 'not-found', 'Not Found', detail)
+export const notFound = (detail = 'The requested resource does not exist.') => new HttpError(404, 'not-found', 'Not Found', detail)
 export const conflict = (detail: string, code = 'conflict') => new HttpError(409, code, 'Conflict', detail)
 export const preconditionFailed = (detail = 'The resource has changed; fetch it again and retry.') =>
   new HttpError(412, 'precondition-failed', 'Precondition Failed', detail)
-export const unprocessable = (detail: string, code = 'unprocessable') =>
-  new HttpError(422, code, 'Unprocessable Content', detail)
+export const unprocessable = (detail: string, code = 'unprocessable') => new HttpError(422, code, 'Unprocessable Content', detail)
 export const tooManyRequests = (retryAfterSeconds: number, detail = 'Too many requests; slow down.') =>
   new HttpError(429, 'too-many-requests', 'Too Many Requests', detail, {
     headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) },

@@ -99,7 +99,6 @@ export function installProblemHandlers(app: FastifyInstance): void {
     request.log.error({ err: error }, 'unhandled error')
     return sendProblem(request, reply, 500, 'internal', 'An unexpected error occurred; it has been logged.')
   })
-
 }
 
 /** The one 404 handler; rate limited like any route (scanners probing URLs spend their budget). */

@@ -17,9 +17,7 @@ function makeAjv(options: Options): Ajv {
 export function installValidators(app: FastifyInstance): void {
   const bodyAjv = makeAjv({ coerceTypes: false })
   const textAjv = makeAjv({ coerceTypes: 'array' })
-  app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as FastifySchema & object),
-  )
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as FastifySchema & object))
 }
 
 interface AjvIssue {

@@ -27,7 +27,9 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Cached per user until their next write (or CACHE_TTL_SECONDS, which also bounds how long
       // the current streak can lag behind a local midnight), as the serialised body.
       const serialize = routeSerializer(reply)
-      const body = await app.cache.rememberText(userId, 'stats:body', request.query, async () => serialize(await getStats(deps, userId, request.query)))
+      const body = await app.cache.rememberText(userId, 'stats:body', request.query, async () =>
+        serialize(await getStats(deps, userId, request.query)),
+      )
       return sendSerialized(reply, body)
     },
   )

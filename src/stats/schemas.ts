@@ -3,8 +3,7 @@ import { Type, type Static } from 'typebox'
 export const BUCKETS = ['day', 'week', 'month'] as const
 export type Bucket = (typeof BUCKETS)[number]
 
-const Instant = (description: string) =>
-  Type.String({ format: 'date-time', maxLength: 40, description })
+const Instant = (description: string) => Type.String({ format: 'date-time', maxLength: 40, description })
 
 export const StatsQuery = Type.Object(
   {
@@ -36,7 +35,10 @@ const Count = Type.Integer({ minimum: 0, description: 'Number of entries.' })
 const Mood = Type.Integer({ minimum: 1, maximum: 10 })
 
 export const BucketStats = Type.Object({
-  start: Type.String({ format: 'date', description: 'Local date (in `tz`) on which the bucket starts: the day, its Monday, or the 1st of the month.' }),
+  start: Type.String({
+    format: 'date',
+    description: 'Local date (in `tz`) on which the bucket starts: the day, its Monday, or the 1st of the month.',
+  }),
   count: Count,
   average: Average,
   min: Mood,
@@ -69,14 +71,12 @@ export const Stats = Type.Object({
     {
       current: Type.Integer({
         minimum: 0,
-        description:
-          'Consecutive local days with an entry, ending today or, while today has none yet, yesterday; otherwise 0.',
+        description: 'Consecutive local days with an entry, ending today or, while today has none yet, yesterday; otherwise 0.',
       }),
       longest: Type.Integer({ minimum: 0, description: 'Longest run of consecutive local days with an entry.' }),
     },
     {
-      description:
-        "Over all of the user's entries, whatever `from` and `to` say; entries dated after today (in `tz`) do not count.",
+      description: "Over all of the user's entries, whatever `from` and `to` say; entries dated after today (in `tz`) do not count.",
     },
   ),
 })

@@ -99,9 +99,7 @@ export async function getStats(deps: StatsDeps, userId: number, request: StatsRe
     buckets: rows
       .filter((row) => row.set === 1)
       .map((row) => ({ start: row.start!, count: row.count, average: row.average!, min: row.min!, max: row.max! })),
-    categories: rows
-      .filter((row) => row.set === 2)
-      .map((row) => ({ category: row.category!, count: row.count, average: row.average! })),
+    categories: rows.filter((row) => row.set === 2).map((row) => ({ category: row.category!, count: row.count, average: row.average! })),
     streaks,
   }
 }

@@ -20,8 +20,9 @@ const DAY_MS = 86_400_000
 
 /** Local calendar date (YYYY-MM-DD) of an instant in `tz`, as Intl sees it. */
 function localDate(instant: string | number, tz: string): string {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' })
-    .formatToParts(new Date(instant))
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(
+    new Date(instant),
+  )
   const part = (type: string) => parts.find((p) => p.type === type)!.value
   return `${part('year')}-${part('month')}-${part('day')}`
 }
@@ -86,7 +87,14 @@ function expectedStreaks(seeds: Seed[], tz: string, today: string) {
 function localNoon(date: string, tz: string): string {
   const guess = Date.parse(`${date}T12:00:00Z`)
   const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+    timeZone: tz,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
   }).formatToParts(new Date(guess))
   const n = (type: string) => Number(parts.find((p) => p.type === type)!.value)
   const offset = Date.UTC(n('year'), n('month') - 1, n('day'), n('hour'), n('minute'), n('second')) - guess
@@ -97,7 +105,11 @@ function localNoon(date: string, tz: string): string {
 async function seed(h: Harness, userId: number, seeds: Seed[]): Promise<void> {
   for (const s of seeds) {
     await h.db.query('insert into entries (user_id, text, mood, category, occurred_at) values ($1, $2, $3, $4, $5)', [
-      userId, `seeded at ${s.at}`, s.mood, s.category, s.at,
+      userId,
+      `seeded at ${s.at}`,
+      s.mood,
+      s.category,
+      s.at,
     ])
   }
 }
@@ -148,7 +160,11 @@ describeEachBackend('statistics', (h) => {
         const body = res.json()
         assert.equal(body.tz, tz)
         assert.equal(body.bucket, bucket)
-        assert.deepEqual({ buckets: body.buckets, categories: body.categories, overall: body.overall }, expectedStats(BOUNDARY_SEEDS, { tz, bucket }), `${tz} ${bucket}`)
+        assert.deepEqual(
+          { buckets: body.buckets, categories: body.categories, overall: body.overall },
+          expectedStats(BOUNDARY_SEEDS, { tz, bucket }),
+          `${tz} ${bucket}`,
+        )
       }
     }
   })
@@ -189,7 +205,10 @@ describeEachBackend('statistics', (h) => {
     assert.equal(body.to, to)
     assert.deepEqual(body.overall, expectedStats(BOUNDARY_SEEDS, { tz: 'America/New_York', bucket: 'day', from, to }).overall)
     assert.equal(body.overall.count, 2)
-    assert.deepEqual(body.buckets.map((b: any) => b.start), ['2026-03-08'])
+    assert.deepEqual(
+      body.buckets.map((b: any) => b.start),
+      ['2026-03-08'],
+    )
 
     const windows: Record<string, string>[] = [{ from: '2026-10-01T00:00:00+02:00' }, { to: '2026-02-01T00:00:00-05:00' }, { from: to, to }]
     for (const window of windows) {
@@ -211,7 +230,10 @@ describeEachBackend('statistics', (h) => {
     const them = await seededUser(theirs)
     for (const bucket of ['day', 'month'] as const) {
       const body = (await stats(me, { tz: 'America/New_York', bucket })).json()
-      assert.deepEqual({ buckets: body.buckets, categories: body.categories, overall: body.overall }, expectedStats(mine, { tz: 'America/New_York', bucket }))
+      assert.deepEqual(
+        { buckets: body.buckets, categories: body.categories, overall: body.overall },
+        expectedStats(mine, { tz: 'America/New_York', bucket }),
+      )
       assert.deepEqual(body.streaks, expectedStreaks(mine, 'America/New_York', localDate(Date.now(), 'America/New_York')))
       const other = (await stats(them, { tz: 'America/New_York', bucket })).json()
       assert.equal(other.overall.count, theirs.length)
@@ -334,7 +356,10 @@ describeEachBackend('statistics', (h) => {
       const label = JSON.stringify(query)
       assert.equal(res.statusCode, 400, `${label}: ${res.body}`)
       assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8', label)
-      assert.ok(res.json().errors.some((e: any) => e.field === field), `${label}: ${res.body}`)
+      assert.ok(
+        res.json().errors.some((e: any) => e.field === field),
+        `${label}: ${res.body}`,
+      )
     }
     const count = await h.db.query<{ n: number }>('select count(*)::int as n from entries')
     assert.ok(count.length === 1, 'the entries table is still there')

@@ -5,7 +5,8 @@ import type { Store } from './types.js'
  * fully open (the login throttle): when Redis is down, limits hold per instance instead of shared.
  */
 export function failoverStore(primary: Store, fallback: Store): Store {
-  const either = <A extends unknown[], R>(method: (store: Store, ...args: A) => Promise<R>) =>
+  const either =
+    <A extends unknown[], R>(method: (store: Store, ...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
       try {
         return await method(primary, ...args)

@@ -54,7 +54,11 @@ export function parseEntryLine(line: string, lineNumber: number): EntryLine {
     throw fail('not valid JSON')
   }
   if (!validateShape(value)) {
-    throw fail(fieldErrors(validateShape.errors ?? [], 'body').map((e) => `${e.field} ${e.message}`).join('; '))
+    throw fail(
+      fieldErrors(validateShape.errors ?? [], 'body')
+        .map((e) => `${e.field} ${e.message}`)
+        .join('; '),
+    )
   }
   for (const field of ['text', 'category'] as const) {
     if (value[field].includes('\u0000')) throw fail(`${field} must not contain NUL characters`)

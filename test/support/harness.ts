@@ -47,9 +47,7 @@ export interface TestDatabase {
 export async function createTestDatabase(backend: BackendName): Promise<TestDatabase> {
   if (backend === 'pglite') {
     const template = process.env.MOODLOG_TEST_PGLITE_TEMPLATE
-    const pg = template
-      ? new PGlite({ loadDataDir: new Blob([await readFile(template)]) })
-      : new PGlite()
+    const pg = template ? new PGlite({ loadDataDir: new Blob([await readFile(template)]) }) : new PGlite()
     const db = wrapPglite(pg)
     if (!template) await migrate(db)
     return { db, drop: () => db.close() }
