@@ -15,7 +15,9 @@ import { UserCache } from './cache/user-cache.js'
 import { installRateLimit } from './http/rate-limit.js'
 import { installDocs } from './http/docs.js'
 import { installMetrics } from './http/metrics.js'
-import { installSecurityHeaders } from './http/security-headers.js'
+import { installSecurityHeaders, securityHeaders } from './http/security-headers.js'
+import { clientErrorHandler, frameworkErrorHandler } from './http/client-errors.js'
+import { installConventions, RouteIndex } from './http/conventions.js'
 import { openStores, type Stores } from './store/index.js'
 
 declare module 'fastify' {
@@ -43,6 +45,8 @@ const ONE_MEBIBYTE = 1024 * 1024
 
 /** Builds the app without listening: the same factory for `server.ts`, the CLI and tests. */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
+  const headers = securityHeaders()
+  const routes = new RouteIndex()
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
     requestIdHeader: false,
@@ -51,6 +55,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     trustProxy: config.trustProxy,
     bodyLimit: ONE_MEBIBYTE,
     return503OnClosing: true,
+    // Errors made before routing are problem+json too.
+    frameworkErrors: frameworkErrorHandler(headers),
+    clientErrorHandler: clientErrorHandler(headers),
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   installValidators(app)
@@ -66,8 +73,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   if (stores.redis) app.redisPing = () => stores.shared.ping()
   app.decorate('cache', new UserCache(stores.shared, { enabled: config.cacheEnabled, ttlMs: config.cacheTtlSeconds * 1000, log: app.log }))
   // Security headers first: every answer carries them, the shutdown and timeout 503s included.
-  installSecurityHeaders(app)
+  installSecurityHeaders(app, headers)
   installLifecycleHooks(app, app.lifecycle, config.requestTimeoutSeconds * 1000)
+  installConventions(app, routes)
 
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
@@ -82,7 +90,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(healthRoutes)
   await app.register(authPlugin)
   await installRateLimit(app)
-  installNotFoundHandler(app)
+  installNotFoundHandler(app, routes)
   await app.register(authRoutes)
   await app.register(entriesRoutes)
   await app.register(statsRoutes)

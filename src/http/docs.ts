@@ -46,7 +46,10 @@ export async function installDocs(app: FastifyInstance): Promise<void> {
       info: {
         title: 'moodlog',
         version: packageJson.version,
-        description: 'Mood journal and personal analytics API. Every error is `application/problem+json`.',
+        description:
+          'Mood journal and personal analytics API. Every error is `application/problem+json`. ' +
+          'Request bodies are JSON (`Content-Type: application/json`; anything else is 415). ' +
+          'Every operation accepts only the query parameters it lists: an unknown one is 400, naming it in `errors`.',
         license: { name: 'MIT', identifier: 'MIT' },
       },
       // Listed here so the UI shows them in this order rather than in route registration order.

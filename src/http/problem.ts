@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DatabaseUnavailableError } from '../db/index.js'
+import type { RouteIndex } from './conventions.js'
 import { HttpError, type FieldError } from './errors.js'
 import { fieldErrors } from './validation.js'
 
@@ -46,6 +47,25 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_BAD_URL: 'invalid-url',
 }
 
+/** The problem document itself, for the places that write a response without a Fastify reply. */
+export function problemOf(
+  status: number,
+  code: string,
+  detail: string,
+  where: { instance: string; requestId: string },
+  extra: { title?: string; errors?: FieldError[] } = {},
+): Problem {
+  return {
+    type: `/problems/${code}`,
+    title: extra.title ?? STATUS_TITLES[status] ?? 'Error',
+    status,
+    detail,
+    instance: where.instance,
+    requestId: where.requestId,
+    ...(extra.errors ? { errors: extra.errors } : {}),
+  }
+}
+
 export function sendProblem(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -54,15 +74,7 @@ export function sendProblem(
   detail: string,
   extra: { title?: string; errors?: FieldError[]; headers?: Record<string, string> } = {},
 ): FastifyReply {
-  const problem: Problem = {
-    type: `/problems/${code}`,
-    title: extra.title ?? STATUS_TITLES[status] ?? 'Error',
-    status,
-    detail,
-    instance: request.url.split('?')[0] ?? request.url,
-    requestId: request.id,
-    ...(extra.errors ? { errors: extra.errors } : {}),
-  }
+  const problem = problemOf(status, code, detail, { instance: request.url.split('?')[0] ?? request.url, requestId: request.id }, extra)
   if (extra.headers) reply.headers(extra.headers)
   // A route's own response schema for this status (e.g. /readyz's 503 body) must not reshape a problem.
   return reply.code(status).type(`${PROBLEM_CONTENT_TYPE}; charset=utf-8`).serializer(JSON.stringify).send(problem)
@@ -93,7 +105,8 @@ export function installProblemHandlers(app: FastifyInstance): void {
     const status = fastifyError.statusCode
     if (typeof status === 'number' && status >= 400 && status < 500) {
       const code = FASTIFY_CODES[fastifyError.code] ?? 'invalid-request'
-      return sendProblem(request, reply, status, code, error.message)
+      const detail = code === 'unsupported-media-type' ? 'Request bodies are JSON: send `Content-Type: application/json`.' : error.message
+      return sendProblem(request, reply, status, code, detail)
     }
     // Unknown: log everything, tell the client nothing (no stack, SQL or secret leaves).
     request.log.error({ err: error }, 'unhandled error')
@@ -101,10 +114,27 @@ export function installProblemHandlers(app: FastifyInstance): void {
   })
 }
 
-/** The one 404 handler; rate limited like any route (scanners probing URLs spend their budget). */
-export function installNotFoundHandler(app: FastifyInstance): void {
+/**
+ * The one 404 handler, which also answers 405 (with `Allow`) for a known path asked with another
+ * method; rate limited like any route (scanners probing URLs spend their budget).
+ */
+export function installNotFoundHandler(app: FastifyInstance, routes: RouteIndex): void {
   const limited = app.hasDecorator('rateLimit') ? { preHandler: app.rateLimit() } : {}
-  app.setNotFoundHandler(limited, (request, reply) =>
-    sendProblem(request, reply, 404, 'not-found', `No route for ${request.method} ${request.url.split('?')[0]}.`),
-  )
+  app.setNotFoundHandler(limited, (request, reply) => {
+    const path = request.url.split('?')[0] ?? request.url
+    const allowed = routes.allowed(path)
+    if (allowed.length > 0) {
+      return sendProblem(
+        request,
+        reply,
+        405,
+        'method-not-allowed',
+        `${path} does not support ${request.method}; use ${allowed.join(', ')}.`,
+        {
+          headers: { allow: allowed.join(', ') },
+        },
+      )
+    }
+    return sendProblem(request, reply, 404, 'not-found', `No route for ${request.method} ${path}.`)
+  })
 }

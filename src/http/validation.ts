@@ -37,7 +37,8 @@ export function fieldErrors(issues: readonly AjvIssue[], context: string | undef
       return { field: prefix + join(issue.params.missingProperty), message: 'is required' }
     }
     if (issue.keyword === 'additionalProperties') {
-      return { field: prefix + join(issue.params.additionalProperty), message: 'is not an allowed field' }
+      const what = context === 'querystring' ? 'is not a known query parameter' : 'is not an allowed field'
+      return { field: prefix + join(issue.params.additionalProperty), message: what }
     }
     return { field: prefix + (path || '(root)'), message: issue.message ?? 'is invalid' }
   })
