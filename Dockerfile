@@ -1,4 +1,4 @@
-# moodlog API image.
+# moodlog image: the API and the web UI it serves.
 #
 #   docker build -t moodlog .
 #   docker run -p 3000:3000 -v moodlog-data:/data moodlog                  # embedded PostgreSQL in /data
@@ -6,7 +6,7 @@
 #
 # docker-compose.yml runs two instances behind nginx with PostgreSQL and Redis.
 
-# ---- build: compile TypeScript to dist/ --------------------------------------------------
+# ---- build: compile the server to dist/ and the web UI to dist/web -----------------------
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 
@@ -16,6 +16,9 @@ RUN npm ci --no-audit --no-fund
 
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The UI's sources (Vite config, Preact screens, the generated API client); `npm run build`
+# runs tsc, then Vite into dist/web.
+COPY web ./web
 RUN npm run build
 
 # ---- runtime: production dependencies, compiled code, SQL migrations, data files ----------
@@ -30,6 +33,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
+# dist/web is the built UI (index.html + hashed assets), served at / by the server itself.
 COPY --from=build /app/dist ./dist
 # The code finds these as ../../migrations and ../../assets from dist/<area>/<file>.js,
 # so they sit beside dist/ at the app root.

@@ -19,6 +19,7 @@ import { installSecurityHeaders, securityHeaders } from './http/security-headers
 import { clientErrorHandler, frameworkErrorHandler } from './http/client-errors.js'
 import { installConventions, RouteIndex } from './http/conventions.js'
 import { openStores, type Stores } from './store/index.js'
+import webUi from './ui/plugin.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -84,6 +85,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     })
   }
 
+  // Before the API routes, whose paths it keeps out of its HTML fallback.
+  await app.register(webUi)
   // Before every route: the OpenAPI document and the request metrics are collected as routes are added.
   await installDocs(app)
   await installMetrics(app)

@@ -34,6 +34,8 @@ export interface Config {
   cacheTtlSeconds: number
   /** Set → `/metrics` is served only on this port (keep it off the public listener); unset → on PORT. */
   metricsPort: number | undefined
+  /** The built web UI (Vite's output); unset → `dist/web` of this installation. */
+  webDir: string | undefined
 }
 
 export class ConfigError extends Error {
@@ -151,5 +153,6 @@ export function loadConfig(env: Env = process.env): Config {
     cacheEnabled: boolean(env, 'CACHE', true),
     cacheTtlSeconds: integer(env, 'CACHE_TTL_SECONDS', 60, 1, 86_400),
     metricsPort,
+    webDir: env.WEB_DIR?.trim() ? path.resolve(env.WEB_DIR.trim()) : undefined,
   }
 }

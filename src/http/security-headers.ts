@@ -32,3 +32,18 @@ export function securityHeaders(): Record<string, string> {
   if (!headers['content-security-policy']) throw new Error('helmet set no Content-Security-Policy')
   return headers
 }
+
+/**
+ * The web UI's policy (index.html and its assets; the rest of the app keeps helmet's default and
+ * Swagger UI its own): only this origin's scripts, styles and API, no inline code, no framing.
+ */
+export const WEB_UI_CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+].join('; ')
