@@ -8,6 +8,7 @@ import authRoutes from './auth/routes.js'
 import entriesRoutes from './entries/routes.js'
 import healthRoutes from './health/routes.js'
 import statsRoutes from './stats/routes.js'
+import transferRoutes from './transfer/routes.js'
 import { installLifecycleHooks, Lifecycle, requestIdFrom } from './http/lifecycle.js'
 import { installNotFoundHandler, installProblemHandlers } from './http/problem.js'
 import { installValidators } from './http/validation.js'
@@ -97,6 +98,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(authRoutes)
   await app.register(entriesRoutes)
   await app.register(statsRoutes)
+  await app.register(transferRoutes)
   for (const plugin of options.plugins ?? []) await app.register(plugin)
   return app
 }

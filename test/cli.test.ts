@@ -192,9 +192,10 @@ describe('moodlog CLI', { concurrency: true }, () => {
       assert.match(exported.output, /exported 2500 entries/)
       assert.equal((await stat(file)).mode & 0o777, 0o600, 'the export is readable by its owner only')
       const lines = (await readFile(file, 'utf8')).trimEnd().split('\n')
-      assert.equal(lines.length, 2500)
-      const first = JSON.parse(lines[0]!)
-      assert.deepEqual(Object.keys(first), ['text', 'mood', 'category', 'occurredAt', 'createdAt', 'updatedAt'])
+      assert.equal(lines.length, 2501)
+      assert.equal(JSON.parse(lines[0]!).format, 'moodlog', 'a header line first')
+      const first = JSON.parse(lines[1]!)
+      assert.deepEqual(Object.keys(first), ['id', 'text', 'mood', 'category', 'occurredAt', 'createdAt', 'updatedAt', 'version'])
       assert.match(first.occurredAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/)
 
       for (const target of backendNames()) {
@@ -231,7 +232,7 @@ describe('moodlog CLI', { concurrency: true }, () => {
       stdout.on('data', (chunk: Buffer) => chunks.push(chunk))
       assert.equal(await run(['export', '--user', EMAIL], { DATA_DIR: sourceDir }, () => {}, io(Readable.from([]), stdout)), 0)
       const ndjson = Buffer.concat(chunks).toString('utf8')
-      assert.equal(ndjson.trimEnd().split('\n').length, 2500)
+      assert.equal(ndjson.trimEnd().split('\n').length, 2501)
 
       // Into the other user of the same journal; blank lines and a byte-order mark (some editors write one) are tolerated.
       const input = Readable.from([`\uFEFF${ndjson.replace('\n', '\n\n  \n')}`])

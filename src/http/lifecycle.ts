@@ -9,6 +9,13 @@ export function requestIdFrom(header: string | string[] | undefined): string {
   return typeof header === 'string' && SANE_REQUEST_ID.test(header) ? header : randomUUID()
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** This route's own REQUEST_TIMEOUT (e.g. an import that reads a large body); the app's otherwise. */
+    requestTimeoutMs?: number
+  }
+}
+
 /** Shared between the HTTP layer and `server.ts`'s shutdown. */
 export class Lifecycle {
   draining = false
@@ -48,15 +55,17 @@ export function installLifecycleHooks(app: FastifyInstance, lifecycle: Lifecycle
     }
 
     // A request that outlives REQUEST_TIMEOUT_SECONDS is answered 503; whatever it was doing is
-    // bounded separately (statement_timeout on the database side).
+    // bounded separately (statement_timeout on the database side). A response already streaming
+    // (an export) has answered: it is not cut short.
+    const timeoutMs = request.routeOptions.config?.requestTimeoutMs ?? requestTimeoutMs
     const timer = setTimeout(() => {
-      if (!reply.sent) {
-        request.log.warn({ timeoutMs: requestTimeoutMs }, 'request timed out')
-        sendProblem(request, reply, 503, 'request-timeout', `The request took longer than ${requestTimeoutMs / 1000} s.`, {
+      if (!reply.sent && !reply.raw.headersSent) {
+        request.log.warn({ timeoutMs }, 'request timed out')
+        sendProblem(request, reply, 503, 'request-timeout', `The request took longer than ${timeoutMs / 1000} s.`, {
           headers: { 'retry-after': '1' },
         })
       }
-    }, requestTimeoutMs)
+    }, timeoutMs)
     reply.raw.once('close', () => {
       clearTimeout(timer)
       lifecycle.finished()

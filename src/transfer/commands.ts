@@ -1,12 +1,12 @@
 import { createWriteStream } from 'node:fs'
 import { open, rename, rm } from 'node:fs/promises'
-import { finished } from 'node:stream/promises'
-import type { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { Readable, type Writable } from 'node:stream'
 import { parseArgs } from 'node:util'
 import { findUserByEmail } from '../auth/queries.js'
 import type { Config } from '../config.js'
 import { openDatabase, type Database } from '../db/index.js'
-import { exportEntries } from './export.js'
+import { exportChunks, type ExportFormat } from './export.js'
 import { TransferError } from './format.js'
 import { importEntries } from './import.js'
 
@@ -23,6 +23,14 @@ async function userIdOf(db: Database, email: string): Promise<number> {
   return user.id
 }
 
+/** Writes the export to `out` (left open: it may be stdout); resolves with the number of entries. */
+async function exportEntries(db: Database, userId: number, out: Writable, format: ExportFormat = 'ndjson', tz = 'UTC'): Promise<number> {
+  let count = 0
+  const chunks = exportChunks(db, userId, { format, tz, exportedAt: new Date(), onProgress: (n) => (count = n) })
+  await pipeline(Readable.from(chunks, { objectMode: false }), out, { end: false })
+  return count
+}
+
 /** Export into `file` through a temporary name: an interrupted export never looks complete. */
 async function exportToFile(db: Database, userId: number, file: string): Promise<number> {
   const partial = `${file}.partial-${process.pid}`
@@ -30,8 +38,7 @@ async function exportToFile(db: Database, userId: number, file: string): Promise
   const out = createWriteStream(partial, { mode: 0o600 })
   try {
     const count = await exportEntries(db, userId, out)
-    out.end()
-    await finished(out)
+    await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())))
     await rename(partial, file)
     return count
   } catch (error) {

@@ -1,56 +1,121 @@
-import { once } from 'node:events'
-import type { Writable } from 'node:stream'
-import type { Database, Queryable } from '../db/index.js'
+import { stringify } from 'csv-stringify/sync'
+import type { Queryable } from '../db/index.js'
+import * as q from './queries.js'
+
+export const EXPORT_FORMATS = ['ndjson', 'csv', 'markdown'] as const
+export type ExportFormat = (typeof EXPORT_FORMATS)[number]
+
+/** How each format is served and named. */
+export const EXPORT_MEDIA: Record<ExportFormat, { contentType: string; extension: string }> = {
+  ndjson: { contentType: 'application/x-ndjson; charset=utf-8', extension: 'ndjson' },
+  csv: { contentType: 'text/csv; charset=utf-8; header=present', extension: 'csv' },
+  markdown: { contentType: 'text/markdown; charset=utf-8', extension: 'md' },
+}
+
+/** The first line of an NDJSON export; `import` recognises it and skips it. */
+export const NDJSON_HEADER = { format: 'moodlog', version: 1 } as const
+
+/** Columns of the CSV export, in order; the moodlog CSV import reads the same names. */
+export const CSV_COLUMNS = ['id', 'occurredAt', 'mood', 'category', 'text', 'createdAt', 'updatedAt', 'version'] as const
 
 const PAGE_SIZE = 1000
 
-/** UTC with microseconds: JS dates would drop the last three digits Postgres keeps. */
-const instant = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
-
-interface ExportRow {
-  id: number
-  text: string
-  mood: number
-  category: string
-  occurredAt: string
-  createdAt: string
-  updatedAt: string
-}
-
-async function page(db: Queryable, userId: number, afterId: number): Promise<ExportRow[]> {
-  return db.query<ExportRow>(
-    `select id, text, mood, category, ${instant('occurred_at')} as "occurredAt",
-            ${instant('created_at')} as "createdAt", ${instant('updated_at')} as "updatedAt"
-       from entries
-      where user_id = $1 and id > $2
-      order by id
-      limit $3`,
-    [userId, afterId, PAGE_SIZE],
-  )
+export interface ExportOptions {
+  format: ExportFormat
+  /** A zone name Postgres knows (resolved by the caller): local days and times of the Markdown export. */
+  tz: string
+  exportedAt: Date
+  /** Called after each page with the number of entries written so far. */
+  onProgress?: (entries: number) => void
+  pageSize?: number
 }
 
 /**
- * Writes the user's entries to `out` as NDJSON, oldest id first (an import recreates them in the
- * same order), a page at a time by keyset on the primary key: memory stays flat however many
- * entries there are, and the writer's backpressure is respected. One repeatable-read transaction
- * makes the file a consistent snapshot even while the app keeps writing.
+ * The user's entries in `format`, as text chunks, one page of entries per chunk. Pages are read by
+ * keyset as the consumer asks for them (a `Readable.from` of this generator reads the next page
+ * only when the previous one has been taken), so memory stays flat however long the journal is.
+ * Each page is its own short statement, not one long transaction: an export never holds a
+ * connection (in embedded mode, the only one) while a slow client reads. Entries created after
+ * the export started are left out; one changed meanwhile is exported as its page found it.
  */
-export async function exportEntries(db: Database, userId: number, out: Writable): Promise<number> {
-  return db.transaction(async (tx) => {
-    await tx.query('set transaction isolation level repeatable read')
-    let count = 0
-    let afterId = 0
+export async function* exportChunks(db: Queryable, userId: number, options: ExportOptions): AsyncGenerator<string> {
+  const upToId = await q.highestEntryId(db, userId)
+  const pageSize = options.pageSize ?? PAGE_SIZE
+  let written = 0
+  const progress = (rows: number) => {
+    written += rows
+    options.onProgress?.(written)
+  }
+
+  if (options.format === 'markdown') {
+    yield markdownTitle(options)
+    let after: q.ChronologicalPosition | null = null
+    let day: string | undefined
     for (;;) {
-      const rows = await page(tx, userId, afterId)
-      if (rows.length === 0) return count
-      const text = rows
-        .map(({ text, mood, category, occurredAt, createdAt, updatedAt }) =>
-          JSON.stringify({ text, mood, category, occurredAt, createdAt, updatedAt }),
-        )
-        .join('\n')
-      if (!out.write(`${text}\n`)) await once(out, 'drain')
-      count += rows.length
-      afterId = rows[rows.length - 1]!.id
+      const rows = await q.entriesChronologically(db, userId, options.tz, after, upToId, pageSize)
+      if (rows.length === 0) return
+      let text = ''
+      for (const row of rows) {
+        if (row.localDay !== day) {
+          day = row.localDay
+          text += `## ${dayHeading(day)}\n\n`
+        }
+        text += markdownEntry(row)
+      }
+      yield text
+      progress(rows.length)
+      const last = rows[rows.length - 1]!
+      after = { occurredAt: last.occurredAt, id: last.id }
     }
-  })
+  }
+
+  if (options.format === 'ndjson') yield `${JSON.stringify({ ...NDJSON_HEADER, exportedAt: options.exportedAt.toISOString() })}\n`
+  else yield csv([], true)
+  let afterId = 0
+  for (;;) {
+    const rows = await q.entriesById(db, userId, afterId, upToId, pageSize)
+    if (rows.length === 0) return
+    yield options.format === 'ndjson' ? ndjson(rows) : csv(rows, false)
+    progress(rows.length)
+    afterId = rows[rows.length - 1]!.id
+  }
+}
+
+function ndjson(rows: q.ExportRow[]): string {
+  let text = ''
+  // Keys in a fixed order, the same as the API's entry.
+  for (const { id, text: body, mood, category, occurredAt, createdAt, updatedAt, version } of rows) {
+    text += `${JSON.stringify({ id, text: body, mood, category, occurredAt, createdAt, updatedAt, version })}\n`
+  }
+  return text
+}
+
+/** RFC 4180: CRLF between records, every text field quoted (so newlines and edge spaces survive any reader). */
+function csv(rows: q.ExportRow[], header: boolean): string {
+  return stringify(rows, { header, columns: [...CSV_COLUMNS], quoted_string: true, record_delimiter: 'windows' })
+}
+
+const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday']
+
+function dayHeading(localDay: string): string {
+  return `${localDay}, ${WEEKDAYS[new Date(`${localDay}T00:00:00Z`).getUTCDay()]}`
+}
+
+function markdownTitle(options: ExportOptions): string {
+  return `# moodlog journal\n\nExported ${options.exportedAt.toISOString()}; days and times in ${options.tz}.\n\n`
+}
+
+/**
+ * A line of the text that Markdown would read as structure (an ATX heading, a setext underline)
+ * is escaped with a backslash, so an entry can never start a section of its own.
+ */
+function markdownText(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .map((line) => (/^ {0,3}(#|=+\s*$|-+\s*$)/.test(line) ? `\\${line}` : line))
+    .join('\n')
+}
+
+function markdownEntry(row: q.LocalExportRow): string {
+  return `### ${row.localTime} · mood ${row.mood}/10 · ${row.category}\n\n${markdownText(row.text)}\n\n`
 }

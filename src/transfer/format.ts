@@ -23,12 +23,15 @@ export class TransferError extends Error {
 /** The API's field rules; the timestamps are optional so hand-written files can leave them out. */
 export const EntryLine = Type.Object(
   {
+    /** The id in the exporting journal; the importing one assigns its own. */
+    id: Type.Optional(Type.Integer({ minimum: 1 })),
     text: Text,
     mood: Mood,
     category: Category,
     occurredAt: Type.Optional(Instant),
     createdAt: Type.Optional(Instant),
     updatedAt: Type.Optional(Instant),
+    version: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647 })),
   },
   { additionalProperties: false },
 )

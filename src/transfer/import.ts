@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import type { Database, Queryable } from '../db/index.js'
 import { parseEntryLine, type EntryLine } from './format.js'
+import { NDJSON_HEADER } from './export.js'
 
 const BATCH_SIZE = 1000
 
@@ -12,15 +13,25 @@ const BATCH_SIZE = 1000
  */
 async function insertBatch(db: Queryable, userId: number, batch: EntryLine[]): Promise<void> {
   await db.query(
-    `insert into entries (user_id, text, mood, category, occurred_at, created_at, updated_at)
+    `insert into entries (user_id, text, mood, category, occurred_at, created_at, updated_at, version)
      select $1, e->>'text', (e->>'mood')::smallint, e->>'category',
             coalesce((e->>'occurredAt')::timestamptz, now()),
             coalesce((e->>'createdAt')::timestamptz, now()),
-            coalesce((e->>'updatedAt')::timestamptz, (e->>'createdAt')::timestamptz, now())
+            coalesce((e->>'updatedAt')::timestamptz, (e->>'createdAt')::timestamptz, now()),
+            coalesce((e->>'version')::int4, 1)
        from jsonb_array_elements($2::text::jsonb) with ordinality as rows (e, n)
       order by n`,
     [userId, JSON.stringify(batch)],
   )
+}
+
+function isHeaderLine(line: string): boolean {
+  try {
+    const value = JSON.parse(line) as { format?: unknown }
+    return value !== null && typeof value === 'object' && value.format === NDJSON_HEADER.format
+  } catch {
+    return false
+  }
 }
 
 /**
@@ -42,6 +53,8 @@ export async function importEntries(db: Database, userId: number, input: Readabl
         lineNumber += 1
         const line = lineNumber === 1 ? raw.replace(/^\uFEFF/, '') : raw
         if (line.trim() === '') continue
+        // The export's header line.
+        if (count === 0 && batch.length === 0 && isHeaderLine(line)) continue
         batch.push(parseEntryLine(line, lineNumber))
         if (batch.length === BATCH_SIZE) {
           await insertBatch(tx, userId, batch)
