@@ -321,6 +321,26 @@ export interface paths {
     }
     trace?: never
   }
+  '/export': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * Download the whole journal as a file
+     * @description Streamed a page at a time, so any size exports in constant memory. Entries are in id order (NDJSON, CSV) or oldest first (Markdown). Every field travels: id, text, mood, category, occurredAt, createdAt, updatedAt (UTC, microseconds) and version; `POST /import` reads NDJSON and CSV back losslessly.
+     */
+    get: operations['exportEntries']
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
   '/health': {
     parameters: {
       query?: never
@@ -1076,4 +1096,41 @@ export interface components {
   pathItems: never
 }
 export type $defs = Record<string, never>
-export type operations = Record<string, never>
+export interface operations {
+  exportEntries: {
+    parameters: {
+      query: {
+        /** @description `ndjson`: a header line `{"format":"moodlog","version":1,"exportedAt":…}`, then one entry per line. `csv`: RFC 4180 with a header row. `markdown`: one section per local day (in `tz`). */
+        format: 'ndjson' | 'csv' | 'markdown'
+        /** @description IANA time zone of the Markdown export’s days and times; default UTC. Matched case-insensitively. */
+        tz?: string
+      }
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description The journal as a file (`Content-Disposition: attachment; filename=moodlog-<date>.<ext>`). */
+      200: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/x-ndjson': string
+          'text/csv': string
+          'text/markdown': string
+        }
+      }
+      /** @description An error, as RFC 9457 problem details */
+      default: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+}
