@@ -104,7 +104,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 }
 
 async function openOwnedDatabase(app: FastifyInstance, config: Config): Promise<Database> {
-  const db = await openDatabase(config)
+  const db = await openDatabase(config, app.log)
   // onClose runs after in-flight requests have finished.
   app.addHook('onClose', async () => {
     await db.close()

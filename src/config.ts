@@ -27,6 +27,12 @@ export interface Config {
   databasePoolSize: number
   /** Connections for list pages and counts, apart from the main pool. */
   databaseScanPoolSize: number
+  /** Server mode: TCP connect plus authentication of a new connection. */
+  databaseConnectTimeoutSeconds: number
+  /** Server mode: longest wait for a free pool connection before a request is answered 503. */
+  databaseAcquireTimeoutSeconds: number
+  /** Server mode: connection failures in a row after which requests fail at once until a probe succeeds. */
+  databaseBreakerThreshold: number
   /** Prefix of every Redis key, so several deployments (or test runs) can share one Redis. */
   redisKeyPrefix: string
   /** Per-user read cache of list pages, counts and statistics (`CACHE=off` for benchmarks). */
@@ -149,6 +155,9 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins,
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     databaseScanPoolSize: integer(env, 'DATABASE_SCAN_POOL_SIZE', 2, 1, 1000),
+    databaseConnectTimeoutSeconds: integer(env, 'DB_CONNECT_TIMEOUT_SECONDS', 2, 1, 60),
+    databaseAcquireTimeoutSeconds: integer(env, 'DB_ACQUIRE_TIMEOUT_SECONDS', 2, 1, 60),
+    databaseBreakerThreshold: integer(env, 'DB_BREAKER_THRESHOLD', 5, 1, 1000),
     redisKeyPrefix: redisKeyPrefix(env),
     cacheEnabled: boolean(env, 'CACHE', true),
     cacheTtlSeconds: integer(env, 'CACHE_TTL_SECONDS', 60, 1, 86_400),

@@ -1,4 +1,5 @@
 import type { Config } from '../config.js'
+import type { BreakerLog } from './breaker.js'
 import { openEmbeddedDatabase } from './embedded.js'
 import { openServerDatabase } from './server.js'
 import type { Database } from './types.js'
@@ -9,12 +10,16 @@ export { DataDirLockedError } from './embedded.js'
 export { migrate, migrateDown, migrationStatus } from './migrate.js'
 
 /** Server Postgres when `DATABASE_URL` is set, otherwise embedded PGlite in `DATA_DIR`. */
-export async function openDatabase(config: Config): Promise<Database> {
+export async function openDatabase(config: Config, log?: BreakerLog): Promise<Database> {
   if (config.databaseUrl === undefined) return openEmbeddedDatabase(config.dataDir)
   return openServerDatabase({
     url: config.databaseUrl,
     poolSize: config.databasePoolSize,
     scanPoolSize: config.databaseScanPoolSize,
     statementTimeoutMs: config.requestTimeoutSeconds * 1000,
+    connectTimeoutMs: config.databaseConnectTimeoutSeconds * 1000,
+    acquireTimeoutMs: config.databaseAcquireTimeoutSeconds * 1000,
+    breakerThreshold: config.databaseBreakerThreshold,
+    log,
   })
 }

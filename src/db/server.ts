@@ -1,5 +1,6 @@
 import postgres from 'postgres'
-import type { Database, Lane, Queryable } from './types.js'
+import type { Database, Lane } from './types.js'
+import { CircuitBreaker, type BreakerLog } from './breaker.js'
 import { DatabaseUnavailableError, isConnectionError } from './errors.js'
 
 export interface ServerDatabaseOptions {
@@ -10,9 +11,16 @@ export interface ServerDatabaseOptions {
   scanPoolSize?: number
   /** Server-side cap on any one statement, so a stuck query cannot hold a connection forever. */
   statementTimeoutMs: number
+  /** TCP connect plus authentication of one new connection. Default 2 s. */
+  connectTimeoutMs?: number
+  /** Longest wait for a connection of the pool before a statement or transaction is refused. Default 2 s. */
+  acquireTimeoutMs?: number
+  /** Connection failures in a row that open the circuit breaker. Default 5. */
+  breakerThreshold?: number
+  /** While the breaker is open, how often a probe tries the database. Default 1 s. */
+  breakerProbeMs?: number
+  log?: BreakerLog
 }
-
-type Sql = postgres.Sql | postgres.TransactionSql
 
 /** int8 (counts, identity ids) as JS numbers, as PGlite returns them: one shape for both adapters. */
 const int8AsNumber = {
@@ -26,34 +34,84 @@ function rethrow(error: unknown): never {
   throw isConnectionError(error) ? new DatabaseUnavailableError(error) : error
 }
 
-/** `counted`: the root pool's statements count towards `usage().inFlight`; a transaction's own do not. */
-function queryable(sql: Sql, counted?: { inFlight: number }): Queryable {
-  return {
-    async query(text, params = []) {
-      if (counted) counted.inFlight += 1
-      try {
-        // A plain array, as PGlite returns: postgres.js results carry extra fields.
-        return Array.from(await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as never
-      } catch (error) {
-        rethrow(error)
-      } finally {
-        if (counted) counted.inFlight -= 1
-      }
-    },
+/** No connection of the pool became free in time. */
+class PoolWaitTimeout extends Error {
+  override name = 'PoolWaitTimeout'
+}
+
+function acquireTimeout(ms: number): DatabaseUnavailableError {
+  return new DatabaseUnavailableError(new PoolWaitTimeout(`no database connection free within ${ms} ms`))
+}
+
+/**
+ * Awaits a statement of the root pool, cancelling it if no connection has taken it within `ms`.
+ * postgres.js sets `state` when it hands a query to a connection; until then the query waits for
+ * one (all connecting, full or reserved), and `cancel()` only takes it out of that queue. A query
+ * that was sent is never cancelled here: `statement_timeout` bounds it on the server.
+ */
+async function withinAcquireTimeout<T>(
+  pending: postgres.PendingQuery<postgres.Row[]>,
+  ms: number,
+  map: (rows: postgres.RowList<postgres.Row[]>) => T,
+): Promise<T> {
+  let expired = false
+  const timer = setTimeout(() => {
+    if ((pending as unknown as { state: unknown }).state == null) {
+      expired = true
+      void pending.cancel()
+    }
+  }, ms)
+  try {
+    return map(await pending)
+  } catch (error) {
+    throw expired ? acquireTimeout(ms) : error
+  } finally {
+    clearTimeout(timer)
   }
 }
+
+/** `sql.reserve()` with a bound on the wait; a connection reserved after the caller gave up goes straight back. */
+async function reserveWithin(sql: postgres.Sql, ms: number): Promise<postgres.ReservedSql> {
+  const reservation = sql.reserve()
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reservation.then(
+        (late) => late.release(),
+        () => {},
+      )
+      reject(acquireTimeout(ms))
+    }, ms)
+  })
+  try {
+    return await Promise.race([reservation, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** A plain array, as PGlite returns: postgres.js results carry extra fields. */
+const plainRows = (rows: postgres.RowList<postgres.Row[]>) => Array.from(rows)
 
 interface Pool {
   sql: postgres.Sql
   lane: Lane
   usage: { inFlight: number }
+  probe(): Promise<void>
 }
 
-function openPool(options: ServerDatabaseOptions, max: number, name: string): Pool {
+interface Limits {
+  acquireTimeoutMs: number
+  connectTimeoutMs: number
+}
+
+function openPool(options: ServerDatabaseOptions, limits: Limits, breaker: CircuitBreaker, max: number, name: string): Pool {
   const sql = postgres(options.url, {
     max,
-    // Fail fast while Postgres is down; postgres.js reconnects lazily on the next query.
-    connect_timeout: 5,
+    connect_timeout: limits.connectTimeoutMs / 1000,
+    // postgres.js waits up to 20 s between reconnects after repeated failures; the breaker already
+    // keeps a dead server from being hammered, so a recovered one is reached within half a second.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
     idle_timeout: 60,
     max_lifetime: 30 * 60,
     onnotice: () => {},
@@ -64,9 +122,41 @@ function openPool(options: ServerDatabaseOptions, max: number, name: string): Po
     },
   })
   const usage = { inFlight: 0 }
-  const root = queryable(sql, usage)
+
+  /** Every call on the pool: refused at once while the breaker is open, and its outcome reported to it. */
+  const guarded = async <T>(operation: () => Promise<T>): Promise<T> => {
+    breaker.check()
+    try {
+      const result = await operation()
+      breaker.succeeded()
+      return result
+    } catch (error) {
+      const cause = error instanceof DatabaseUnavailableError ? error.cause : error
+      // A wait for a connection counts as a failure only when nothing has completed meanwhile: a
+      // busy pool keeps finishing statements, an unreachable server (connects that never complete) does not.
+      if (isConnectionError(cause) || (cause instanceof PoolWaitTimeout && breaker.quietForMs() >= limits.acquireTimeoutMs))
+        breaker.failed()
+      else if (!(error instanceof DatabaseUnavailableError)) breaker.succeeded()
+      rethrow(error)
+    }
+  }
+
+  const rootQuery = (text: string, params: readonly unknown[]) =>
+    withinAcquireTimeout(
+      sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }),
+      limits.acquireTimeoutMs,
+      plainRows,
+    )
+
   const lane: Lane = {
-    query: root.query,
+    async query(text, params = []) {
+      usage.inFlight += 1
+      try {
+        return (await guarded(() => rootQuery(text, params))) as never
+      } finally {
+        usage.inFlight -= 1
+      }
+    },
     /**
      * On a connection reserved before anything is sent, not `sql.begin()`: postgres.js 3.4.9 can
      * write a `BEGIN` that fills a connection's pipeline without reserving that connection, leaving
@@ -76,38 +166,74 @@ function openPool(options: ServerDatabaseOptions, max: number, name: string): Po
     async transaction(fn) {
       usage.inFlight += 1
       let reserved: postgres.ReservedSql | undefined
-      try {
-        reserved = await sql.reserve()
-        const connection = reserved
-        await connection.unsafe('begin')
+      // A connection that failed under us was already taken back by the pool (and will reconnect);
+      // releasing it as well would hand a socketless connection to the next query.
+      let broken = false
+      const run = async (statement: () => Promise<unknown>) => {
         try {
-          const result = await fn({
-            ...queryable(connection),
-            async exec(script) {
-              await connection.unsafe(script).simple()
-            },
-          })
-          await connection.unsafe('commit')
+          const result = await statement()
+          breaker.succeeded()
           return result
         } catch (error) {
-          await connection.unsafe('rollback').catch(() => {})
+          if (isConnectionError(error)) broken = true
           throw error
         }
-      } catch (error) {
-        rethrow(error)
+      }
+      try {
+        return await guarded(async () => {
+          reserved = await reserveWithin(sql, limits.acquireTimeoutMs)
+          const connection = reserved
+          await run(() => connection.unsafe('begin'))
+          try {
+            const result = await fn({
+              async query(text, params = []) {
+                try {
+                  return Array.from(
+                    (await run(() =>
+                      connection.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }),
+                    )) as postgres.Row[],
+                  ) as never
+                } catch (error) {
+                  rethrow(error)
+                }
+              },
+              async exec(script) {
+                await run(() => connection.unsafe(script).simple())
+              },
+            })
+            await run(() => connection.unsafe('commit'))
+            return result
+          } catch (error) {
+            if (!broken) await connection.unsafe('rollback').catch(() => {})
+            throw error
+          }
+        })
       } finally {
-        reserved?.release()
+        if (!broken) reserved?.release()
         usage.inFlight -= 1
       }
     },
   }
-  return { sql, lane, usage }
+  return {
+    sql,
+    lane,
+    usage,
+    probe: async () => void (await rootQuery('select 1', [])),
+  }
 }
 
 export function openServerDatabase(options: ServerDatabaseOptions): Database {
   const scanPoolSize = options.scanPoolSize ?? 2
-  const main = openPool(options, options.poolSize, 'moodlog')
-  const scans = openPool(options, scanPoolSize, 'moodlog-scans')
+  const limits: Limits = { connectTimeoutMs: options.connectTimeoutMs ?? 2000, acquireTimeoutMs: options.acquireTimeoutMs ?? 2000 }
+  // One breaker for both pools: they reach the same server.
+  const breaker: CircuitBreaker = new CircuitBreaker({
+    threshold: options.breakerThreshold ?? 5,
+    probeIntervalMs: options.breakerProbeMs ?? 1000,
+    probe: () => main.probe(),
+    log: options.log,
+  })
+  const main = openPool(options, limits, breaker, options.poolSize, 'moodlog')
+  const scans = openPool(options, limits, breaker, scanPoolSize, 'moodlog-scans')
 
   return {
     kind: 'server',
@@ -121,6 +247,7 @@ export function openServerDatabase(options: ServerDatabaseOptions): Database {
       { pool: 'scans', size: scanPoolSize, inFlight: scans.usage.inFlight },
     ],
     async close() {
+      breaker.stop()
       await Promise.all([main.sql.end({ timeout: 5 }), scans.sql.end({ timeout: 5 })])
     },
   }

@@ -4,6 +4,9 @@ import net from 'node:net'
 export class TcpProxy {
   private server: net.Server | undefined
   private sockets = new Set<net.Socket>()
+  /** Connections accepted while stalled: held open, never forwarded. */
+  private held = new Set<net.Socket>()
+  private stalled = false
   port = 0
 
   constructor(
@@ -13,6 +16,12 @@ export class TcpProxy {
 
   async start(): Promise<void> {
     this.server = net.createServer((client) => {
+      if (this.stalled) {
+        this.held.add(client)
+        client.on('error', () => client.destroy())
+        client.on('close', () => this.held.delete(client))
+        return
+      }
       const upstream = net.connect(this.targetPort, this.targetHost)
       for (const socket of [client, upstream]) {
         this.sockets.add(socket)
@@ -28,9 +37,24 @@ export class TcpProxy {
     this.port = (this.server.address() as net.AddressInfo).port
   }
 
+  /**
+   * A database that stops answering: the open connections are cut (as a stopping server does) and
+   * new ones are accepted but never answered, so only a client-side timeout ends them.
+   */
+  stall(): void {
+    this.stalled = true
+    for (const socket of this.sockets) socket.destroy()
+  }
+
+  /** Answers again; the connections held while stalled are cut. */
+  resume(): void {
+    this.stalled = false
+    for (const socket of this.held) socket.destroy()
+  }
+
   /** Refuses new connections and resets the open ones. */
   async stop(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy()
+    for (const socket of [...this.sockets, ...this.held]) socket.destroy()
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
     this.server = undefined
   }
