@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import { currentUser } from './plugin.js'
 import * as schemas from './schemas.js'
 import * as auth from './service.js'
+import * as web from './web-session.js'
 import { findUserById } from './queries.js'
 import { notFound } from '../http/errors.js'
 import { clientGoneSignal } from '../http/lifecycle.js'
@@ -29,31 +30,51 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['accounts'],
         summary: 'Sign in: an access token and a refresh token',
         description: 'Unknown email and wrong password get the same 401. Repeated failures are throttled (429).',
+        headers: web.ClientHeaders,
         body: schemas.LoginBody,
-        response: { 200: schemas.TokenPair },
+        response: { 200: web.TokenResponse },
       },
     },
-    async (request, reply) => auth.login(deps, request.body.email, request.body.password, request.ip, clientGoneSignal(reply)),
+    async (request, reply) =>
+      web.signedIn(
+        request,
+        reply,
+        await auth.login(deps, request.body.email, request.body.password, request.ip, clientGoneSignal(reply)),
+        deps.refreshTtlSeconds,
+      ),
   )
 
   app.post(
     '/token/refresh',
     {
+      ...web.cookieRoute,
       schema: {
         tags: ['accounts'],
         summary: 'Exchange a refresh token for a new pair (the old one is spent)',
-        body: schemas.RefreshBody,
-        response: { 200: schemas.TokenPair },
+        headers: web.ClientHeaders,
+        cookies: web.SessionCookie,
+        body: web.RefreshBody,
+        response: { 200: web.TokenResponse },
       },
     },
-    async (request) => auth.refresh(deps, request.body.refreshToken),
+    async (request, reply) => web.refreshed(request, reply, (token) => auth.refresh(deps, token), deps.refreshTtlSeconds),
   )
 
   app.post(
     '/logout',
-    { schema: { tags: ['accounts'], summary: 'End the session of this refresh token', body: schemas.RefreshBody, response: NoContent } },
+    {
+      ...web.cookieRoute,
+      schema: {
+        tags: ['accounts'],
+        summary: 'End the session of this refresh token',
+        headers: web.ClientHeaders,
+        cookies: web.SessionCookie,
+        body: web.RefreshBody,
+        response: { 204: web.SignedOut },
+      },
+    },
     async (request, reply) => {
-      await auth.logout(deps, request.body.refreshToken)
+      await web.signedOut(request, reply, (token) => auth.logout(deps, token))
       return reply.code(204).send(null)
     },
   )

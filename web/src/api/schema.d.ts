@@ -467,7 +467,10 @@ export interface paths {
     post: {
       parameters: {
         query?: never
-        header?: never
+        header?: {
+          /** @description Web session: the refresh token is set as the HttpOnly cookie `moodlog_refresh` instead of being returned, and /token/refresh and /logout read it from there when the body has none. */
+          'x-moodlog-client'?: 'web'
+        }
         path?: never
         cookie?: never
       }
@@ -484,6 +487,8 @@ export interface paths {
         /** @description Default Response */
         200: {
           headers: {
+            /** @description With `X-Moodlog-Client: web`: the new refresh token (`moodlog_refresh`, once per path: /token/refresh, /logout). */
+            'set-cookie'?: string
             [name: string]: unknown
           }
           content: {
@@ -491,7 +496,8 @@ export interface paths {
               accessToken: string
               /** @description Access token lifetime in seconds. */
               expiresIn: number
-              refreshToken: string
+              /** @description Absent with `X-Moodlog-Client: web`: it is in the `moodlog_refresh` cookie. */
+              refreshToken?: string
               /** @enum {string} */
               tokenType: 'Bearer'
             }
@@ -527,21 +533,30 @@ export interface paths {
     post: {
       parameters: {
         query?: never
-        header?: never
+        header?: {
+          /** @description Web session: the refresh token is set as the HttpOnly cookie `moodlog_refresh` instead of being returned, and /token/refresh and /logout read it from there when the body has none. */
+          'x-moodlog-client'?: 'web'
+        }
         path?: never
-        cookie?: never
+        cookie?: {
+          /** @description `moodlog_refresh`: the refresh token of a web session (HttpOnly; SameSite=Strict; Secure over https; Path=/token/refresh and Path=/logout), set with `X-Moodlog-Client: web`. */
+          moodlog_refresh?: string
+        }
       }
       requestBody: {
         content: {
           'application/json': {
-            refreshToken: string
+            /** @description Required unless the `moodlog_refresh` cookie is sent (web clients). */
+            refreshToken?: string
           }
         }
       }
       responses: {
-        /** @description Done */
+        /** @description Done; no content */
         204: {
           headers: {
+            /** @description With `X-Moodlog-Client: web`: the cookie cleared (`moodlog_refresh`, once per path: /token/refresh, /logout). */
+            'set-cookie'?: string
             [name: string]: unknown
           }
           content?: never
@@ -1023,14 +1038,21 @@ export interface paths {
     post: {
       parameters: {
         query?: never
-        header?: never
+        header?: {
+          /** @description Web session: the refresh token is set as the HttpOnly cookie `moodlog_refresh` instead of being returned, and /token/refresh and /logout read it from there when the body has none. */
+          'x-moodlog-client'?: 'web'
+        }
         path?: never
-        cookie?: never
+        cookie?: {
+          /** @description `moodlog_refresh`: the refresh token of a web session (HttpOnly; SameSite=Strict; Secure over https; Path=/token/refresh and Path=/logout), set with `X-Moodlog-Client: web`. */
+          moodlog_refresh?: string
+        }
       }
       requestBody: {
         content: {
           'application/json': {
-            refreshToken: string
+            /** @description Required unless the `moodlog_refresh` cookie is sent (web clients). */
+            refreshToken?: string
           }
         }
       }
@@ -1038,6 +1060,8 @@ export interface paths {
         /** @description Default Response */
         200: {
           headers: {
+            /** @description With `X-Moodlog-Client: web`: the new refresh token (`moodlog_refresh`, once per path: /token/refresh, /logout). */
+            'set-cookie'?: string
             [name: string]: unknown
           }
           content: {
@@ -1045,7 +1069,8 @@ export interface paths {
               accessToken: string
               /** @description Access token lifetime in seconds. */
               expiresIn: number
-              refreshToken: string
+              /** @description Absent with `X-Moodlog-Client: web`: it is in the `moodlog_refresh` cookie. */
+              refreshToken?: string
               /** @enum {string} */
               tokenType: 'Bearer'
             }
