@@ -1,6 +1,7 @@
 import type { UserCache } from '../cache/user-cache.js'
 import type { Database } from '../db/index.js'
 import { badRequest, notFound, preconditionFailed, type FieldError } from '../http/errors.js'
+import { recordEntryEvent } from '../webhooks/events.js'
 import type { CursorCodec, ListFilters, Position } from './cursor.js'
 import { runIdempotent, requestHash } from './idempotency.js'
 import { acceptedVersions } from './preconditions.js'
@@ -76,13 +77,19 @@ export async function createEntry(
 ): Promise<{ entry: EntryJson; replayed: boolean }> {
   const input = normaliseInput(body)
   if (idempotencyKey === undefined) {
-    const entry = toJson(await q.insertEntry(deps.db, userId, input))
+    const entry = await deps.db.transaction(async (tx) => {
+      const created = toJson(await q.insertEntry(tx, userId, input))
+      await recordEntryEvent(tx, userId, 'entry.created', created)
+      return created
+    })
     await deps.cache.invalidate(userId)
     return { entry, replayed: false }
   }
-  const result = await runIdempotent(deps.db, userId, idempotencyKey, requestHash('POST /entries', body), 201, async (tx) =>
-    toJson(await q.insertEntry(tx, userId, input)),
-  )
+  const result = await runIdempotent(deps.db, userId, idempotencyKey, requestHash('POST /entries', body), 201, async (tx) => {
+    const created = toJson(await q.insertEntry(tx, userId, input))
+    await recordEntryEvent(tx, userId, 'entry.created', created)
+    return created
+  })
   if (!result.replayed) await deps.cache.invalidate(userId)
   return { entry: result.body, replayed: result.replayed }
 }
@@ -102,10 +109,16 @@ export async function patchEntry(
   ifMatch?: string,
 ): Promise<EntryJson> {
   const versions = acceptedVersions(ifMatch, id)
-  const row = await q.updateEntry(deps.db, userId, id, normaliseInput(body), versions)
-  if (row) {
+  const input = normaliseInput(body)
+  const entry = await deps.db.transaction(async (tx) => {
+    const row = await q.updateEntry(tx, userId, id, input, versions)
+    const updated = row && toJson(row)
+    if (updated) await recordEntryEvent(tx, userId, 'entry.updated', updated)
+    return updated
+  })
+  if (entry) {
     await deps.cache.invalidate(userId)
-    return toJson(row)
+    return entry
   }
   // The write already failed atomically; this read only chooses which error to report.
   if (versions !== null && (await q.entryExists(deps.db, userId, id))) throw preconditionFailed()
@@ -114,7 +127,12 @@ export async function patchEntry(
 
 export async function deleteEntry(deps: EntriesDeps, userId: number, id: number, ifMatch?: string): Promise<void> {
   const versions = acceptedVersions(ifMatch, id)
-  if (await q.deleteEntry(deps.db, userId, id, versions)) {
+  const deleted = await deps.db.transaction(async (tx) => {
+    const gone = await q.deleteEntry(tx, userId, id, versions)
+    if (gone) await recordEntryEvent(tx, userId, 'entry.deleted', { id })
+    return gone
+  })
+  if (deleted) {
     await deps.cache.invalidate(userId)
     return
   }

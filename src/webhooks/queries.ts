@@ -1,0 +1,361 @@
+import type { Queryable } from '../db/index.js'
+
+/** Every webhook statement. Times the worker compares against come in as parameters (its clock), never `now()`. */
+
+export interface EndpointRow {
+  id: number
+  url: string
+  description: string
+  events: string[]
+  enabled: boolean
+  disabledReason: string | null
+  createdAt: Date
+  updatedAt: Date
+  pausedUntil: Date | null
+  failingSince: Date | null
+  consecutiveFailures: number
+}
+
+export interface EndpointSecrets {
+  secret: string
+  previousSecret: string | null
+  previousSecretExpiresAt: Date | null
+}
+
+const ENDPOINT = `id, url, description, events, enabled, disabled_reason as "disabledReason", created_at as "createdAt",
+  updated_at as "updatedAt", paused_until as "pausedUntil", failing_since as "failingSince",
+  consecutive_failures as "consecutiveFailures"`
+
+export interface NewEndpoint {
+  url: string
+  description: string
+  events: string[]
+  secret: string
+}
+
+/** Inserts unless the user already has `max` endpoints (checked under a lock on the user's row). */
+export async function insertEndpoint(db: Queryable, userId: number, input: NewEndpoint, max: number): Promise<EndpointRow | undefined> {
+  await db.query('select 1 from users where id = $1 for update', [userId])
+  const rows = await db.query<EndpointRow>(
+    `insert into webhook_endpoints (user_id, url, description, events, secret)
+     select $1, $2, $3, $4::text[], $5
+      where (select count(*) from webhook_endpoints where user_id = $1) < $6
+     returning ${ENDPOINT}`,
+    [userId, input.url, input.description, input.events, input.secret, max],
+  )
+  return rows[0]
+}
+
+export async function listEndpoints(db: Queryable, userId: number): Promise<EndpointRow[]> {
+  return db.query<EndpointRow>(`select ${ENDPOINT} from webhook_endpoints where user_id = $1 order by id`, [userId])
+}
+
+export async function findEndpoint(db: Queryable, userId: number, id: number): Promise<EndpointRow | undefined> {
+  const rows = await db.query<EndpointRow>(`select ${ENDPOINT} from webhook_endpoints where user_id = $1 and id = $2`, [userId, id])
+  return rows[0]
+}
+
+export interface EndpointPatch {
+  url?: string
+  description?: string
+  events?: string[]
+  enabled?: boolean
+}
+
+/** Enabling again clears the reason and the breaker: the owner says the receiver is back. */
+export async function updateEndpoint(db: Queryable, userId: number, id: number, patch: EndpointPatch): Promise<EndpointRow | undefined> {
+  const rows = await db.query<EndpointRow>(
+    `update webhook_endpoints
+        set url = coalesce($3::text, url),
+            description = coalesce($4::text, description),
+            events = coalesce($5::text[], events),
+            enabled = coalesce($6::boolean, enabled),
+            disabled_reason = case when $6::boolean then null else disabled_reason end,
+            consecutive_failures = case when $6::boolean then 0 else consecutive_failures end,
+            failing_since = case when $6::boolean then null else failing_since end,
+            paused_until = case when $6::boolean then null else paused_until end,
+            updated_at = now()
+      where user_id = $1 and id = $2
+      returning ${ENDPOINT}`,
+    [userId, id, patch.url ?? null, patch.description ?? null, patch.events ?? null, patch.enabled ?? null],
+  )
+  return rows[0]
+}
+
+/** Its deliveries go with it (ON DELETE CASCADE). */
+export async function deleteEndpoint(db: Queryable, userId: number, id: number): Promise<boolean> {
+  const rows = await db.query('delete from webhook_endpoints where user_id = $1 and id = $2 returning id', [userId, id])
+  return rows.length > 0
+}
+
+/** The current secret becomes the previous one, still signing until `overlapSeconds` from now. */
+export async function rotateSecret(
+  db: Queryable,
+  userId: number,
+  id: number,
+  secret: string,
+  overlapSeconds: number,
+): Promise<EndpointRow | undefined> {
+  const rows = await db.query<EndpointRow>(
+    `update webhook_endpoints
+        set previous_secret = secret, secret = $3,
+            previous_secret_expires_at = now() + make_interval(secs => $4), updated_at = now()
+      where user_id = $1 and id = $2
+      returning ${ENDPOINT}`,
+    [userId, id, secret, overlapSeconds],
+  )
+  return rows[0]
+}
+
+export interface NewEvent {
+  id: string
+  type: string
+  body: string
+}
+
+/**
+ * One pending delivery per enabled endpoint of the user subscribed to the event type (none, and no
+ * write, when there is none). `endpointId`: to that one endpoint, whatever it subscribes to (test events).
+ */
+export async function enqueue(db: Queryable, userId: number, event: NewEvent, endpointId: number | null = null): Promise<number[]> {
+  const rows = await db.query<{ id: number }>(
+    `insert into webhook_deliveries (user_id, endpoint_id, event_id, event_type, body)
+     select user_id, id, $2::uuid, $3, $4
+       from webhook_endpoints
+      where user_id = $1 and enabled and ($5::int8 is null and $3 = any(events) or id = $5::int8)
+     returning id`,
+    [userId, event.id, event.type, event.body, endpointId],
+  )
+  return rows.map((row) => row.id)
+}
+
+/** A leased delivery with what is needed to send it. */
+export interface LeasedRow {
+  userId: number
+  id: number
+  endpointId: number
+  eventId: string
+  eventType: string
+  body: string
+  attemptCount: number
+  url: string
+  secret: string
+  previousSecret: string | null
+  previousSecretExpiresAt: Date | null
+}
+
+/**
+ * Leases up to `limit` due deliveries, at most one per endpoint and none of the endpoints in
+ * `busy` (those this worker is already sending to), so one slow receiver holds one slot at most.
+ * The lease pushes `next_attempt_at` to `leaseUntil`: if the worker dies, the row is due again then.
+ * Rows another worker is leasing right now are skipped, never waited for.
+ */
+export async function lease(
+  db: Queryable,
+  now: Date,
+  leaseUntil: Date,
+  limit: number,
+  busy: number[],
+  token: string,
+): Promise<LeasedRow[]> {
+  return db.query<LeasedRow>(
+    `with due_endpoints as (
+       select distinct d.user_id, d.endpoint_id
+         from webhook_deliveries d
+        where d.status = 'pending' and d.next_attempt_at <= $1::text::timestamptz and d.endpoint_id <> all($4::int8[])
+        limit 500
+     ), picked as (
+       select p.user_id, p.id
+         from due_endpoints de
+         join webhook_endpoints e on e.user_id = de.user_id and e.id = de.endpoint_id
+          and e.enabled and (e.paused_until is null or e.paused_until <= $1::text::timestamptz)
+        cross join lateral (
+          select d.user_id, d.id
+            from webhook_deliveries d
+           where d.user_id = de.user_id and d.endpoint_id = de.endpoint_id
+             and d.status = 'pending' and d.next_attempt_at <= $1::text::timestamptz
+           order by d.next_attempt_at, d.id
+           limit 1
+             for update skip locked
+        ) p
+        limit $3
+     )
+     update webhook_deliveries d
+        set next_attempt_at = $2::text::timestamptz, lease_token = $5::uuid, attempt_count = d.attempt_count + 1
+       from picked, webhook_endpoints e
+      where d.user_id = picked.user_id and d.id = picked.id and e.user_id = d.user_id and e.id = d.endpoint_id
+      returning d.user_id as "userId", d.id, d.endpoint_id as "endpointId", d.event_id as "eventId", d.event_type as "eventType",
+                d.body, d.attempt_count as "attemptCount", e.url, e.secret, e.previous_secret as "previousSecret",
+                e.previous_secret_expires_at as "previousSecretExpiresAt"`,
+    [now.toISOString(), leaseUntil.toISOString(), limit, busy, token],
+  )
+}
+
+export interface AttemptRecord {
+  at: string
+  durationMs: number
+  statusCode: number | null
+  error: string | null
+  response: string | null
+}
+
+export type Outcome = { status: 'succeeded' | 'failed'; at: Date } | { status: 'pending'; nextAttemptAt: Date }
+
+/** Records an attempt and its consequence; false when the lease was lost (expired and taken by another worker). */
+export async function finishAttempt(
+  db: Queryable,
+  row: Pick<LeasedRow, 'userId' | 'id'>,
+  token: string,
+  attempt: AttemptRecord,
+  outcome: Outcome,
+): Promise<boolean> {
+  const pending = outcome.status === 'pending'
+  const rows = await db.query(
+    `update webhook_deliveries
+        set status = $4, lease_token = null, attempts = attempts || $5::text::jsonb,
+            next_attempt_at = coalesce($6::text::timestamptz, next_attempt_at),
+            finished_at = $7::text::timestamptz
+      where user_id = $1 and id = $2 and lease_token = $3::uuid
+      returning id`,
+    [
+      row.userId,
+      row.id,
+      token,
+      outcome.status,
+      JSON.stringify([attempt]),
+      pending ? outcome.nextAttemptAt.toISOString() : null,
+      pending ? null : outcome.at.toISOString(),
+    ],
+  )
+  return rows.length > 0
+}
+
+/** Gives a leased delivery back without an attempt (shutdown): due at once for another worker. */
+export async function releaseLease(db: Queryable, row: Pick<LeasedRow, 'userId' | 'id'>, token: string, now: Date): Promise<void> {
+  await db.query(
+    `update webhook_deliveries set lease_token = null, next_attempt_at = $4::text::timestamptz, attempt_count = attempt_count - 1
+      where user_id = $1 and id = $2 and lease_token = $3::uuid`,
+    [row.userId, row.id, token, now.toISOString()],
+  )
+}
+
+/** A success closes the breaker (no write when it was closed already). */
+export async function endpointSucceeded(db: Queryable, userId: number, endpointId: number): Promise<void> {
+  await db.query(
+    `update webhook_endpoints set consecutive_failures = 0, failing_since = null, paused_until = null
+      where user_id = $1 and id = $2 and (consecutive_failures > 0 or failing_since is not null or paused_until is not null)`,
+    [userId, endpointId],
+  )
+}
+
+export interface BreakerState {
+  consecutiveFailures: number
+  failingSince: Date
+}
+
+/** Counts a failed attempt; the caller decides from the result whether to pause or disable. */
+export async function endpointFailed(db: Queryable, userId: number, endpointId: number, now: Date): Promise<BreakerState | undefined> {
+  const rows = await db.query<BreakerState>(
+    `update webhook_endpoints
+        set consecutive_failures = consecutive_failures + 1, failing_since = coalesce(failing_since, $3::text::timestamptz)
+      where user_id = $1 and id = $2
+      returning consecutive_failures as "consecutiveFailures", failing_since as "failingSince"`,
+    [userId, endpointId, now.toISOString()],
+  )
+  return rows[0]
+}
+
+export async function pauseEndpoint(db: Queryable, userId: number, endpointId: number, until: Date): Promise<void> {
+  await db.query('update webhook_endpoints set paused_until = $3::text::timestamptz where user_id = $1 and id = $2', [
+    userId,
+    endpointId,
+    until.toISOString(),
+  ])
+}
+
+export async function disableEndpoint(db: Queryable, userId: number, endpointId: number, reason: string): Promise<void> {
+  await db.query(
+    `update webhook_endpoints set enabled = false, disabled_reason = $3, paused_until = null, updated_at = now()
+      where user_id = $1 and id = $2 and enabled`,
+    [userId, endpointId, reason],
+  )
+}
+
+export interface DeliveryRow {
+  id: number
+  eventId: string
+  eventType: string
+  status: 'pending' | 'succeeded' | 'failed'
+  attemptCount: number
+  nextAttemptAt: Date
+  inFlight: boolean
+  attempts: AttemptRecord[]
+  createdAt: Date
+  finishedAt: Date | null
+}
+
+const DELIVERY = `id, event_id as "eventId", event_type as "eventType", status, attempt_count as "attemptCount",
+  next_attempt_at as "nextAttemptAt", lease_token is not null as "inFlight", attempts, created_at as "createdAt",
+  finished_at as "finishedAt"`
+
+/** Newest first, strictly before `beforeId` when given. */
+export async function listDeliveries(
+  db: Queryable,
+  userId: number,
+  endpointId: number,
+  beforeId: number | null,
+  limit: number,
+): Promise<DeliveryRow[]> {
+  return db.query<DeliveryRow>(
+    `select ${DELIVERY} from webhook_deliveries
+      where user_id = $1 and endpoint_id = $2 and ($3::int8 is null or id < $3::int8)
+      order by id desc limit $4`,
+    [userId, endpointId, beforeId, limit],
+  )
+}
+
+export async function findDelivery(db: Queryable, userId: number, endpointId: number, id: number): Promise<DeliveryRow | undefined> {
+  const rows = await db.query<DeliveryRow>(
+    `select ${DELIVERY} from webhook_deliveries where user_id = $1 and endpoint_id = $2 and id = $3`,
+    [userId, endpointId, id],
+  )
+  return rows[0]
+}
+
+/** Due now with a fresh schedule, unless a worker is sending it at this moment (undefined then). */
+export async function requeueDelivery(db: Queryable, userId: number, endpointId: number, id: number): Promise<DeliveryRow | undefined> {
+  const rows = await db.query<DeliveryRow>(
+    `update webhook_deliveries
+        set status = 'pending', attempt_count = 0, next_attempt_at = now(), finished_at = null
+      where user_id = $1 and endpoint_id = $2 and id = $3 and lease_token is null
+      returning ${DELIVERY}`,
+    [userId, endpointId, id],
+  )
+  return rows[0]
+}
+
+export interface QueueStats {
+  pending: number
+  oldest: Date | null
+}
+
+export async function queueStats(db: Queryable): Promise<QueueStats> {
+  const rows = await db.query<QueueStats>(
+    `select count(*)::int4 as pending, min(created_at) as oldest from webhook_deliveries where status = 'pending'`,
+  )
+  return rows[0] ?? { pending: 0, oldest: null }
+}
+
+/** Finished deliveries past the retention period, a bounded batch at a time. */
+export async function pruneFinished(db: Queryable, before: Date, batch: number): Promise<number> {
+  const rows = await db.query(
+    `delete from webhook_deliveries
+      where (user_id, id) in (
+        select user_id, id from webhook_deliveries
+         where status <> 'pending' and finished_at < $1::text::timestamptz
+         limit $2 for update skip locked)
+      returning id`,
+    [before.toISOString(), batch],
+  )
+  return rows.length
+}
