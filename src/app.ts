@@ -6,6 +6,7 @@ import { migrate, openDatabase, type Database } from './db/index.js'
 import authPlugin from './auth/plugin.js'
 import authRoutes from './auth/routes.js'
 import entriesRoutes from './entries/routes.js'
+import categoriesRoutes from './entries/categories.js'
 import healthRoutes from './health/routes.js'
 import statsRoutes from './stats/routes.js'
 import transferRoutes from './transfer/routes.js'
@@ -97,6 +98,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   installNotFoundHandler(app, routes)
   await app.register(authRoutes)
   await app.register(entriesRoutes)
+  await app.register(categoriesRoutes)
   await app.register(statsRoutes)
   await app.register(transferRoutes)
   for (const plugin of options.plugins ?? []) await app.register(plugin)

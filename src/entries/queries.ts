@@ -198,3 +198,27 @@ export async function storeResponse(db: Queryable, userId: number, key: string, 
     JSON.stringify(body),
   ])
 }
+
+export interface CategoryRow {
+  name: string
+  count: number
+  lastUsedAt: Date
+}
+
+/**
+ * The user's categories, most recently used first. Categories compare case-insensitively (as the
+ * `category=` filter does), so "Work" and "work" are one, named as in its newest entry.
+ */
+export async function listCategories(db: Queryable, userId: number, limit: number): Promise<CategoryRow[]> {
+  return db.query<CategoryRow>(
+    `select (array_agg(category order by occurred_at desc, id desc))[1] as name,
+            count(*)::int as count,
+            max(occurred_at) as "lastUsedAt"
+     from entries
+     where user_id = $1
+     group by lower(category)
+     order by "lastUsedAt" desc, lower(category)
+     limit $2`,
+    [userId, limit],
+  )
+}

@@ -4,6 +4,64 @@
  */
 
 export interface paths {
+  '/categories': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** The categories of your entries, most recently used first */
+    get: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              /** @description Most recently used first; at most 500. */
+              items: {
+                /** @description Entries in the category. */
+                count: number
+                /**
+                 * Format: date-time
+                 * @description The newest occurredAt among them.
+                 */
+                lastUsedAt: string
+                /** @description As written in the newest entry of the category (categories compare case-insensitively). */
+                name: string
+              }[]
+            }
+          }
+        }
+        /** @description An error, as RFC 9457 problem details */
+        default: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/problem+json': components['schemas']['Problem']
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
   '/entries': {
     parameters: {
       query?: never
