@@ -1,0 +1,7 @@
+export function SettingsScreen() {
+  return (
+    <div class="page">
+      <h1>Settings</h1>
+    </div>
+  )
+}
