@@ -45,6 +45,8 @@ export interface AppOptions {
 }
 
 const ONE_MEBIBYTE = 1024 * 1024
+/** How often Node checks the header and request timeouts: the bound on how late they are enforced. */
+const CONNECTION_CHECK_INTERVAL_MS = 1000
 
 /** Builds the app without listening: the same factory for `server.ts`, the CLI and tests. */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
@@ -57,11 +59,20 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     trustProxy: config.trustProxy,
     bodyLimit: ONE_MEBIBYTE,
-    return503OnClosing: true,
+    // The lifecycle hooks answer 503 problems while closing (Fastify's own 503 is not one).
+    return503OnClosing: false,
+    // Slow clients (docs/OPERATIONS.md, "Timeouts and limits"): the headers, then the whole
+    // request, must arrive in time, checked every second; idle kept-alive connections are closed.
+    requestTimeout: config.bodyTimeoutSeconds * 1000,
+    keepAliveTimeout: config.keepAliveTimeoutSeconds * 1000,
+    http: { headersTimeout: config.headersTimeoutSeconds * 1000, connectionsCheckingInterval: CONNECTION_CHECK_INTERVAL_MS },
     // Errors made before routing are problem+json too.
     frameworkErrors: frameworkErrorHandler(headers),
     clientErrorHandler: clientErrorHandler(headers),
   }).withTypeProvider<TypeBoxTypeProvider>()
+
+  // Beyond the cap, a new connection is closed as soon as it is accepted (counted in the metrics).
+  app.server.maxConnections = config.maxConnections
 
   installValidators(app)
   installProblemHandlers(app)

@@ -42,6 +42,16 @@ export interface Config {
   metricsPort: number | undefined
   /** The built web UI (Vite's output); unset → `dist/web` of this installation. */
   webDir: string | undefined
+  /** Set → `/metrics` answers only requests carrying `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined
+  /** The request line and headers must arrive within this many seconds of a request's first byte. */
+  headersTimeoutSeconds: number
+  /** The whole request, headers and body, must arrive within this many seconds. */
+  bodyTimeoutSeconds: number
+  /** An idle kept-alive connection is closed after this many seconds. */
+  keepAliveTimeoutSeconds: number
+  /** Connections beyond this many are closed as soon as they are accepted. */
+  maxConnections: number
 }
 
 export class ConfigError extends Error {
@@ -99,6 +109,16 @@ function redisKeyPrefix(env: Env): string {
   return prefix
 }
 
+function metricsToken(env: Env): string | undefined {
+  const token = env.METRICS_TOKEN?.trim()
+  if (token === undefined || token === '') return undefined
+  // Sent as a bearer token: visible ASCII, and long enough not to be guessed.
+  if (!/^[\x21-\x7E]{16,256}$/.test(token)) {
+    throw new ConfigError('METRICS_TOKEN', 'must be 16 to 256 visible ASCII characters (e.g. `openssl rand -hex 24`)')
+  }
+  return token
+}
+
 /** Reads and validates the environment once; throws `ConfigError` naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])
@@ -135,6 +155,13 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('METRICS_PORT', `must differ from PORT (${port})`)
   }
 
+  const headersTimeoutSeconds = integer(env, 'HEADERS_TIMEOUT_SECONDS', 10, 1, 600)
+  const bodyTimeoutSeconds = integer(env, 'BODY_TIMEOUT_SECONDS', 20, 1, 600)
+  // Node refuses a header timeout longer than the whole request's.
+  if (headersTimeoutSeconds > bodyTimeoutSeconds) {
+    throw new ConfigError('HEADERS_TIMEOUT_SECONDS', `must not exceed BODY_TIMEOUT_SECONDS (${bodyTimeoutSeconds})`)
+  }
+
   return {
     port,
     host,
@@ -163,5 +190,10 @@ export function loadConfig(env: Env = process.env): Config {
     cacheTtlSeconds: integer(env, 'CACHE_TTL_SECONDS', 60, 1, 86_400),
     metricsPort,
     webDir: env.WEB_DIR?.trim() ? path.resolve(env.WEB_DIR.trim()) : undefined,
+    metricsToken: metricsToken(env),
+    headersTimeoutSeconds,
+    bodyTimeoutSeconds,
+    keepAliveTimeoutSeconds: integer(env, 'KEEP_ALIVE_TIMEOUT_SECONDS', 72, 1, 600),
+    maxConnections: integer(env, 'MAX_CONNECTIONS', 1024, 1, 1_000_000),
   }
 }

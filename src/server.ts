@@ -7,12 +7,16 @@ import { ConfigError, loadConfig, type Config } from './config.js'
 import { DataDirLockedError, DatabaseUnavailableError } from './db/index.js'
 
 /**
- * Graceful shutdown: readiness turns 503 at once and new requests get 503 while in-flight ones
- * finish (bounded by most of the shutdown budget); then Fastify closes, which closes the
- * database and Redis. SIGTERM (what `docker stop` and Kubernetes send) and SIGINT both start it.
+ * Graceful shutdown: readiness turns 503 at once, new requests get 503 while in-flight ones
+ * finish (bounded by most of the shutdown budget), and every answer carries `Connection: close`;
+ * then Fastify closes, which closes the database and Redis. SIGTERM (what `docker stop` and
+ * Kubernetes send) and SIGINT both start it.
  */
 export async function drainAndClose(app: FastifyInstance, budgetMs: number): Promise<void> {
   app.lifecycle.draining = true
+  // Kept-alive connections with no request on them are closed now, while the server still
+  // listens: their clients reconnect (and are told to go elsewhere) instead of being reset later.
+  if (app.server.listening) app.server.closeIdleConnections()
   const drained = await Promise.race([app.lifecycle.idle().then(() => true), sleep(budgetMs * 0.8).then(() => false)])
   if (!drained) app.log.warn({ inFlight: app.lifecycle.inFlight }, 'drain budget spent, closing anyway')
   await app.close()

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import type { FastifyInstance } from 'fastify'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { buildApp } from '../src/app.js'
+import { drainAndClose } from '../src/server.js'
+import testRoutes from './fixtures/slow-routes.js'
 import { createTestDatabase, testConfig, type TestDatabase } from './support/harness.js'
-import { exchange, type RawAnswer } from './support/raw-http.js'
+import { exchange, parseResponse, RawConnection, type RawAnswer } from './support/raw-http.js'
 
 const PROBLEM = 'application/problem+json; charset=utf-8'
 
@@ -96,5 +99,143 @@ describe('errors made before routing, over a real socket', () => {
       413,
       '/problems/body-too-large',
     )
+  })
+})
+
+describe('slow clients and the connection cap, over real sockets', () => {
+  let testDb: TestDatabase
+  let app: FastifyInstance
+  let port: number
+
+  before(async () => {
+    testDb = await createTestDatabase('pglite')
+    const env = { HEADERS_TIMEOUT_SECONDS: '1', BODY_TIMEOUT_SECONDS: '2', KEEP_ALIVE_TIMEOUT_SECONDS: '1', MAX_CONNECTIONS: '3' }
+    app = await buildApp(testConfig(env), { db: testDb.db, logger: false, plugins: [testRoutes] })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    port = (app.server.address() as AddressInfo).port
+  })
+  after(async () => {
+    await app.close()
+    await testDb.drop()
+  })
+
+  /** Writes `byte` every 100 ms until the server closes the connection; resolves with its answer. */
+  async function trickle(connection: RawConnection, start: string, byte: string): Promise<RawAnswer> {
+    await connection.connected
+    connection.write(start)
+    const timer = setInterval(() => connection.write(byte), 100)
+    try {
+      return parseResponse(await connection.closed)
+    } finally {
+      clearInterval(timer)
+    }
+  }
+
+  test('when the headers trickle in past HEADERS_TIMEOUT_SECONDS, then the client gets 408 problem+json and is disconnected', async () => {
+    const answer = await trickle(new RawConnection(port), 'GET /livez HTTP/1.1\r\nHost: x\r\n', 'X-Slow: 1\r\n')
+    assertProblem(answer, 408, '/problems/request-timeout')
+  })
+
+  test('when a connection sends nothing at all, then it is closed after the header timeout', async () => {
+    const connection = new RawConnection(port)
+    await connection.connected
+    assertProblem(parseResponse(await connection.closed), 408, '/problems/request-timeout')
+  })
+
+  test('when a body trickles in past BODY_TIMEOUT_SECONDS, then the client gets 408 problem+json and is disconnected', async () => {
+    const head = 'POST /test/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{'
+    assertProblem(await trickle(new RawConnection(port), head, ' '), 408, '/problems/request-timeout')
+  })
+
+  test('when a kept-alive connection stays idle past KEEP_ALIVE_TIMEOUT_SECONDS, then the server closes it', async () => {
+    const connection = new RawConnection(port)
+    await connection.connected
+    connection.write('GET /livez HTTP/1.1\r\nHost: x\r\n\r\n')
+    const answer = parseResponse(await connection.closed)
+    assert.equal(answer.status, 200)
+    assert.equal(answer.headers['keep-alive'], 'timeout=1')
+  })
+
+  test('when MAX_CONNECTIONS are open, then one more is closed unanswered, and a slot that frees up is usable again', async () => {
+    const open = [new RawConnection(port), new RawConnection(port), new RawConnection(port)]
+    // Each answered once: the server has certainly counted them.
+    for (const connection of open) {
+      await connection.connected
+      connection.write('GET /livez HTTP/1.1\r\nHost: x\r\n\r\n')
+      assert.equal((await connection.firstResponse()).status, 200)
+    }
+    const extra = new RawConnection(port)
+    extra.write('GET /livez HTTP/1.1\r\nHost: x\r\n\r\n')
+    assert.equal(await extra.closed, '', 'closed without an answer')
+
+    open[0]!.destroy()
+    await open[0]!.closed
+    const count = () =>
+      new Promise<number>((resolve, reject) => app.server.getConnections((error, n) => (error ? reject(error) : resolve(n))))
+    while ((await count()) >= 3) await sleep(20)
+    const again = await exchange(port, 'GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    assert.equal(again.status, 200)
+    for (const connection of open) connection.destroy()
+  })
+})
+
+describe('draining for shutdown, over real sockets', () => {
+  let testDb: TestDatabase
+  let app: FastifyInstance
+  let port: number
+  let release: () => void = () => {}
+  let entered: () => void = () => {}
+  const inHandler = new Promise<void>((resolve) => (entered = resolve))
+  const gate = new Promise<void>((resolve) => (release = resolve))
+
+  before(async () => {
+    testDb = await createTestDatabase('pglite')
+    const gated: FastifyPluginAsync = async (instance) => {
+      instance.get('/test/gated', async () => {
+        entered()
+        await gate
+        return { ok: true }
+      })
+    }
+    // The gated request must outlive nothing but the gate.
+    app = await buildApp(testConfig({ REQUEST_TIMEOUT_SECONDS: '600' }), { db: testDb.db, logger: false, plugins: [gated] })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    port = (app.server.address() as AddressInfo).port
+  })
+  after(async () => {
+    release()
+    await app.close()
+    await testDb.drop()
+  })
+
+  test('when draining starts, then idle kept-alive connections are closed and every answer, in-flight ones too, carries Connection: close', async () => {
+    const idle = new RawConnection(port)
+    await idle.connected
+    idle.write('GET /livez HTTP/1.1\r\nHost: x\r\n\r\n')
+    assert.equal((await idle.firstResponse()).status, 200)
+
+    const busy = new RawConnection(port)
+    await busy.connected
+    busy.write('GET /test/gated HTTP/1.1\r\nHost: x\r\n\r\n')
+    await inHandler
+
+    const drained = drainAndClose(app, 60_000)
+    // The idle connection is closed by the server while the slow request is still running.
+    await idle.closed
+
+    // A request on a fresh connection during the drain: 503, told to close.
+    const late = await exchange(port, 'GET /me HTTP/1.1\r\nHost: x\r\n\r\n')
+    assertProblem(late, 503, '/problems/shutting-down')
+    assert.equal(late.headers.connection, 'close')
+    // So is a probe, which still answers.
+    const probe = await exchange(port, 'GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n')
+    assert.equal(probe.status, 503)
+    assert.equal(probe.headers.connection, 'close')
+
+    release()
+    const answer = parseResponse(await busy.closed)
+    assert.equal(answer.status, 200)
+    assert.equal(answer.headers.connection, 'close')
+    await drained
   })
 })

@@ -167,3 +167,52 @@ describe('metrics on METRICS_PORT', () => {
     await assert.rejects(fetch(`${base}/metrics`), 'the listener is closed')
   })
 })
+
+describe('metrics guarded by METRICS_TOKEN', () => {
+  const token = 'a-metrics-token-0123456789'
+  const apps: FastifyInstance[] = []
+  let testDb: TestDatabase
+  before(async () => {
+    testDb = await createTestDatabase('pglite')
+  })
+  after(async () => {
+    for (const app of apps) await app.close()
+    await testDb.drop()
+  })
+  const start = async (env: Record<string, string>) => {
+    const app = await buildApp(testConfig({ METRICS_TOKEN: token, ...env }), { db: testDb.db, logger: false })
+    apps.push(app)
+    await app.ready()
+    return app
+  }
+
+  test('when METRICS_TOKEN is set, then /metrics on the API port answers only its bearer token, others get 401 problem+json', async () => {
+    const app = await start({})
+    for (const authorization of [undefined, 'Bearer wrong-token-0123456789', `Basic ${token}`, `Bearer ${token}x`]) {
+      const denied = await app.inject({ url: '/metrics', headers: authorization ? { authorization } : {} })
+      assert.equal(denied.statusCode, 401, String(authorization))
+      assert.equal(denied.headers['content-type'], 'application/problem+json; charset=utf-8')
+      assert.equal(denied.headers['www-authenticate'], 'Bearer')
+      assert.doesNotMatch(denied.body, /moodlog_http_requests_total/)
+    }
+    const allowed = await app.inject({ url: '/metrics', headers: { authorization: `Bearer ${token}` } })
+    assert.equal(allowed.statusCode, 200)
+    assert.match(allowed.body, /moodlog_http_requests_total/)
+  })
+
+  test('when METRICS_TOKEN and METRICS_PORT are set, then the metrics listener asks for the token too', async () => {
+    const app = await start({ METRICS_PORT: '0' })
+    const base = `http://127.0.0.1:${app.metrics.address()!.port}`
+    const denied = await fetch(`${base}/metrics`)
+    assert.equal(denied.status, 401)
+    assert.equal(denied.headers.get('content-type'), 'application/problem+json; charset=utf-8')
+    assert.equal(((await denied.json()) as { status: number }).status, 401)
+    const allowed = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+    assert.equal(allowed.status, 200)
+    assert.match(await allowed.text(), /moodlog_http_requests_total/)
+  })
+
+  test('when METRICS_TOKEN is too short to be a secret, then the configuration is refused naming it', () => {
+    assert.throws(() => testConfig({ METRICS_TOKEN: 'short' }), /^ConfigError: METRICS_TOKEN must be 16 to 256/)
+  })
+})

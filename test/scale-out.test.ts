@@ -158,9 +158,11 @@ if (enabled) {
       // Reads during the outage come from the database: each sees every write before it.
       assert.equal((await b.call('GET', '/entries', undefined, user.accessToken)).body.total, 11)
       assert.ok(Math.max(...during.map((r) => r.ms)) < 2000, `slowest ${Math.max(...during.map((r) => r.ms))} ms`)
+      // Still serving: reported as degraded, and still ready (a probe must not take it out).
       const health = await a.call('GET', '/health')
-      assert.equal(health.status, 503)
-      assert.equal(health.body.redis, 'down')
+      assert.equal(health.status, 200)
+      assert.deepEqual(health.body, { status: 'degraded', database: 'up', redis: 'down' })
+      assert.equal((await a.call('GET', '/readyz')).status, 200)
       // A new sign-in works too, and the login throttle still holds (per instance) instead of failing open.
       assert.equal((await b.call('POST', '/login', { email: user.email, password: user.password })).status, 200)
       for (let i = 0; i < 10; i++) assert.equal((await a.call('POST', '/login', { email: user.email, password: `wrong ${i}` })).status, 401)
@@ -171,7 +173,7 @@ if (enabled) {
 
       await redis.start()
       const deadline = Date.now() + 10_000
-      while ((await a.call('GET', '/health')).status !== 200 || (await b.call('GET', '/health')).status !== 200) {
+      while ((await a.call('GET', '/health')).body.redis !== 'up' || (await b.call('GET', '/health')).body.redis !== 'up') {
         assert.ok(Date.now() < deadline, 'both instances reconnect by themselves')
         await new Promise((resolve) => setTimeout(resolve, 100))
       }

@@ -3,7 +3,9 @@ import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
 
 const Status = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unavailable')], {
+    description: '`degraded`: serving, but Redis is down (limits fail open, caches are skipped).',
+  }),
   database: Type.Union([Type.Literal('up'), Type.Literal('down')]),
   redis: Type.Union([Type.Literal('up'), Type.Literal('down'), Type.Literal('disabled')]),
 })
@@ -41,11 +43,16 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }
 
-  /** 200 when every configured dependency answers (and, for readiness, the instance is not draining). */
+  /**
+   * 200 while this instance can serve: the database answers (and, for readiness, it is not
+   * draining). A Redis outage does not stop it serving (limits fail open, cache reads miss): it is
+   * reported as `degraded`, not as unready, or a probe would take every instance out at once.
+   */
   const report = async (reply: FastifyReply, draining: boolean) => {
     const deps = await dependencies()
-    const ok = !draining && deps.database === 'up' && deps.redis !== 'down'
-    return reply.code(ok ? 200 : 503).send({ status: ok ? ('ok' as const) : ('unavailable' as const), ...deps })
+    const serving = !draining && deps.database === 'up'
+    const status = !serving ? ('unavailable' as const) : deps.redis === 'down' ? ('degraded' as const) : ('ok' as const)
+    return reply.code(serving ? 200 : 503).send({ status, ...deps })
   }
 
   app.get(
@@ -65,7 +72,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['health'],
-        summary: 'Readiness: 503 while shutting down or while a dependency is down',
+        summary: 'Readiness: 503 while shutting down or while the database is unreachable',
+        description: 'A Redis outage leaves the instance ready (status `degraded`): it still serves every request.',
         response: { 200: Status, 503: Status },
       },
     },
@@ -78,6 +86,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['health'],
         summary: 'Dependency status: database and Redis',
+        description: '503 when the database is unreachable; 200 with status `degraded` when only Redis is down.',
         response: { 200: Status, 503: Status },
       },
     },

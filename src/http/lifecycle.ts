@@ -42,6 +42,17 @@ export class Lifecycle {
 const DRAIN_EXEMPT = new Set(['/livez', '/readyz', '/health'])
 
 export function installLifecycleHooks(app: FastifyInstance, lifecycle: Lifecycle, requestTimeoutMs: number): void {
+  // `app.close()` without `drainAndClose` (tests, embedding) drains too: 503 problems, not Fastify's own 503.
+  app.addHook('preClose', async () => {
+    lifecycle.draining = true
+  })
+  // While draining, every answer closes its connection, so that no client sends another request
+  // on a socket that is about to close (it would be reset); in-flight requests included.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (lifecycle.draining) reply.header('connection', 'close')
+    return payload
+  })
+
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('x-request-id', request.id)
     lifecycle.started()

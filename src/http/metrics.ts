@@ -1,8 +1,12 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { PoolUsage } from '../db/index.js'
+import { unauthorized } from './errors.js'
+import { requestIdFrom } from './lifecycle.js'
+import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.js'
 
 export interface AppMetrics {
   readonly registry: Registry
@@ -15,6 +19,18 @@ export interface AppMetrics {
 declare module 'fastify' {
   interface FastifyInstance {
     metrics: AppMetrics
+  }
+}
+
+const METRICS_UNAUTHORIZED = 'Send `Authorization: Bearer <METRICS_TOKEN>`.'
+
+/** With a token configured, a check of the `Authorization` header in constant time; without, everyone passes. */
+function tokenCheck(token: string | undefined): (header: string | undefined) => boolean {
+  if (token === undefined) return () => true
+  const expected = createHash('sha256').update(token).digest()
+  return (header) => {
+    const match = /^Bearer (\S+)$/i.exec(header ?? '')
+    return match !== null && timingSafeEqual(createHash('sha256').update(match[1]!).digest(), expected)
   }
 }
 
@@ -96,13 +112,21 @@ export async function installMetrics(app: FastifyInstance): Promise<void> {
   })
 
   const { metricsPort } = app.config
-  const listener = metricsPort === undefined ? undefined : metricsListener(app, registry)
+  const listener = metricsPort === undefined ? undefined : metricsListener(app, registry, tokenCheck(app.config.metricsToken))
   app.decorate('metrics', {
     registry,
     rateLimited: () => rateLimitRejections.inc(),
     address: () => (listener?.address() as AddressInfo | null) ?? undefined,
   } satisfies AppMetrics)
 
+  const droppedConnections = new Counter({
+    name: 'moodlog_http_connections_dropped_total',
+    help: 'Connections closed at once because MAX_CONNECTIONS were open',
+    registers: [registry],
+  })
+  app.server.on('drop', () => droppedConnections.inc())
+
+  const authorized = tokenCheck(app.config.metricsToken)
   if (listener === undefined) {
     app.get(
       '/metrics',
@@ -110,10 +134,14 @@ export async function installMetrics(app: FastifyInstance): Promise<void> {
         schema: {
           tags: ['operations'],
           summary: 'Prometheus metrics (text exposition format)',
+          description: 'When the server sets `METRICS_TOKEN`, only with `Authorization: Bearer <METRICS_TOKEN>` (else 401).',
           response: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },
         },
       },
-      async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
+      async (request, reply) => {
+        if (!authorized(request.headers.authorization)) throw unauthorized(METRICS_UNAUTHORIZED)
+        return reply.type(registry.contentType).send(await registry.metrics())
+      },
     )
     return
   }
@@ -139,10 +167,20 @@ export async function installMetrics(app: FastifyInstance): Promise<void> {
 }
 
 /** A bare HTTP listener answering only `GET /metrics`: nothing of the API is reachable on its port. */
-function metricsListener(app: FastifyInstance, registry: Registry): Server {
+function metricsListener(app: FastifyInstance, registry: Registry, authorized: (header: string | undefined) => boolean): Server {
   return createServer((request, response) => {
     if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
+      return
+    }
+    if (!authorized(request.headers.authorization)) {
+      const body = JSON.stringify(
+        problemOf(401, 'unauthorized', METRICS_UNAUTHORIZED, {
+          instance: '/metrics',
+          requestId: requestIdFrom(request.headers['x-request-id']),
+        }),
+      )
+      response.writeHead(401, { 'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`, 'www-authenticate': 'Bearer' }).end(body)
       return
     }
     registry.metrics().then(

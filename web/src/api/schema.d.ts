@@ -406,7 +406,10 @@ export interface paths {
       path?: never
       cookie?: never
     }
-    /** Dependency status: database and Redis */
+    /**
+     * Dependency status: database and Redis
+     * @description 503 when the database is unreachable; 200 with status `degraded` when only Redis is down.
+     */
     get: {
       parameters: {
         query?: never
@@ -425,7 +428,8 @@ export interface paths {
             'application/json': {
               database: 'up' | 'down'
               redis: 'up' | 'down' | 'disabled'
-              status: 'ok' | 'unavailable'
+              /** @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped). */
+              status: 'ok' | 'degraded' | 'unavailable'
             }
           }
         }
@@ -438,7 +442,8 @@ export interface paths {
             'application/json': {
               database: 'up' | 'down'
               redis: 'up' | 'down' | 'disabled'
-              status: 'ok' | 'unavailable'
+              /** @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped). */
+              status: 'ok' | 'degraded' | 'unavailable'
             }
           }
         }
@@ -820,7 +825,10 @@ export interface paths {
       path?: never
       cookie?: never
     }
-    /** Prometheus metrics (text exposition format) */
+    /**
+     * Prometheus metrics (text exposition format)
+     * @description When the server sets `METRICS_TOKEN`, only with `Authorization: Bearer <METRICS_TOKEN>` (else 401).
+     */
     get: {
       parameters: {
         query?: never
@@ -865,7 +873,10 @@ export interface paths {
       path?: never
       cookie?: never
     }
-    /** Readiness: 503 while shutting down or while a dependency is down */
+    /**
+     * Readiness: 503 while shutting down or while the database is unreachable
+     * @description A Redis outage leaves the instance ready (status `degraded`): it still serves every request.
+     */
     get: {
       parameters: {
         query?: never
@@ -884,7 +895,8 @@ export interface paths {
             'application/json': {
               database: 'up' | 'down'
               redis: 'up' | 'down' | 'disabled'
-              status: 'ok' | 'unavailable'
+              /** @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped). */
+              status: 'ok' | 'degraded' | 'unavailable'
             }
           }
         }
@@ -897,7 +909,8 @@ export interface paths {
             'application/json': {
               database: 'up' | 'down'
               redis: 'up' | 'down' | 'disabled'
-              status: 'ok' | 'unavailable'
+              /** @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped). */
+              status: 'ok' | 'degraded' | 'unavailable'
             }
           }
         }
