@@ -24,6 +24,9 @@ const REVALIDATE = 'no-cache'
  * those stay problem+json 404s. Without a built UI the API works alone (logged once).
  *
  * Registered before the API routes: its `onRoute` hook records their first path segments.
+ *
+ * @fastify/static is pinned to 10.1.3: later 10.1.x releases require content-disposition 3, an
+ * ES module loaded with require(), which Node 20 supports only from 20.19 (moodlog runs on 20.10+).
  */
 export default fp(
   async function webUi(app: FastifyInstance) {
