@@ -4,6 +4,7 @@ import { unauthorized } from '../http/errors.js'
 import { PasswordHasher } from './passwords.js'
 import { resolveJwtSecret } from './secret.js'
 import { sessionIsLive, type AuthDeps } from './service.js'
+import { SignInThrottle } from './throttle.js'
 import { AccessTokens, type AccessClaims } from './tokens.js'
 
 export interface AuthUser {
@@ -39,7 +40,7 @@ export default fp(
     const deps: AuthDeps = {
       db: app.db,
       store: app.stores.shared,
-      throttle: app.stores.throttle,
+      throttle: new SignInThrottle(app.stores.redis),
       hasher: new PasswordHasher(),
       tokens: new AccessTokens(key, app.config.accessTokenTtlSeconds),
       refreshTtlSeconds: app.config.refreshTokenTtlSeconds,

@@ -7,6 +7,7 @@ import * as web from './web-session.js'
 import { findUserById } from './queries.js'
 import { notFound } from '../http/errors.js'
 import { clientGoneSignal } from '../http/lifecycle.js'
+import { clientAddress } from '../http/rate-limit.js'
 
 const bearer = [{ bearerAuth: [] }]
 const NoContent = { 204: Type.Null({ description: 'Done' }) }
@@ -39,7 +40,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       web.signedIn(
         request,
         reply,
-        await auth.login(deps, request.body.email, request.body.password, request.ip, clientGoneSignal(reply)),
+        await auth.login(deps, request.body.email, request.body.password, clientAddress(request), clientGoneSignal(reply)),
         deps.refreshTtlSeconds,
       ),
   )
@@ -117,7 +118,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await auth.changePassword(deps, currentUser(request), request.body.currentPassword, request.body.newPassword, request.ip)
+      await auth.changePassword(deps, currentUser(request), request.body.currentPassword, request.body.newPassword, clientAddress(request))
       return reply.code(204).send(null)
     },
   )
@@ -135,7 +136,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await auth.deleteAccount(deps, currentUser(request).userId, request.body.password, request.ip)
+      await auth.deleteAccount(deps, currentUser(request).userId, request.body.password, clientAddress(request))
       return reply.code(204).send(null)
     },
   )

@@ -1,6 +1,10 @@
 import { Type } from 'typebox'
 
-export const Email = Type.String({ minLength: 3, maxLength: 320, description: 'Trimmed; compared case-insensitively.' })
+export const Email = Type.String({
+  minLength: 3,
+  maxLength: 320,
+  description: 'Trimmed; A–Z compared case-insensitively (other characters exactly).',
+})
 export const Password = Type.String({
   minLength: 8,
   maxLength: 256,

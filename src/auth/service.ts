@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto'
 import type { Database } from '../db/index.js'
 import { isForeignKeyViolation, isUniqueViolation } from '../db/index.js'
-import { badRequest, conflict, HttpError, tooManyRequests, unauthorized } from '../http/errors.js'
+import { badRequest, conflict, HttpError, unauthorized } from '../http/errors.js'
 import type { Store } from '../store/types.js'
+import { canonicalEmail, checkSafeText, newAccountEmail } from './email.js'
 import type { PasswordHasher } from './passwords.js'
 import * as q from './queries.js'
+import type { SignInThrottle } from './throttle.js'
 import {
   formatRefreshToken,
   hashSecret,
@@ -20,8 +21,8 @@ export interface AuthDeps {
   db: Database
   /** Session states (revocations): shared between instances when Redis is configured. */
   store: Store
-  /** Login failure counters: never fully open, even while Redis is down. */
-  throttle: Store
+  /** Password-check budgets: never fully open, even while Redis is down. */
+  throttle: SignInThrottle
   hasher: PasswordHasher
   tokens: AccessTokens
   refreshTtlSeconds: number
@@ -34,41 +35,23 @@ export interface TokenPair {
   expiresIn: number
 }
 
-/** Login throttling: failures only; per account strict, per IP looser (a shared office address). */
-export const LOGIN_LIMITS = {
-  windowMs: 15 * 60 * 1000,
-  perAccount: 10,
-  perIp: 100,
-} as const
-
 /** Unknown email, wrong password and a just-deleted account look the same to the client. */
 const invalidLogin = () => new HttpError(401, 'invalid-credentials', 'Unauthorized', 'Email or password is incorrect.')
-const THROTTLED_LOGIN = 'Too many failed sign-in attempts; try again later.'
 
 /** How long a session's state is trusted from the store before asking the database again. */
 const SESSION_CACHE_MS = 60_000
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
-
-export function normaliseEmail(raw: string): string {
-  const email = raw.trim()
-  if (!EMAIL.test(email) || email.length > 254)
-    throw badRequest('The email address is not valid.', [{ field: 'email', message: 'must be an email address' }])
-  return email
-}
-
 export function checkNewPassword(hasher: PasswordHasher, password: string, field = 'password'): void {
+  checkSafeText(password, field)
   if (hasher.isCommon(password)) {
     throw badRequest('This password is among the most commonly used ones; choose another.', [{ field, message: 'is too common' }])
   }
 }
 
 const sessionKey = (sessionId: string) => `session:${sessionId}`
-const accountKey = (email: string) => `login-fail:account:${createHash('sha256').update(email.toLowerCase()).digest('hex')}`
-const ipKey = (ip: string) => `login-fail:ip:${ip}`
 
 export async function register(deps: AuthDeps, rawEmail: string, password: string): Promise<q.UserRow> {
-  const email = normaliseEmail(rawEmail)
+  const email = newAccountEmail(rawEmail)
   checkNewPassword(deps.hasher, password)
   const passwordHash = await deps.hasher.hash(password)
   try {
@@ -94,23 +77,19 @@ async function tokenPair(deps: AuthDeps, userId: number, sessionId: string, refr
   }
 }
 
-/** `signal`: the request's, so that a sign-in whose client has gone is not hashed. */
-export async function login(deps: AuthDeps, rawEmail: string, password: string, ip: string, signal?: AbortSignal): Promise<TokenPair> {
-  const email = rawEmail.trim()
-  const [account, address] = await Promise.all([deps.throttle.get(accountKey(email)), deps.throttle.get(ipKey(ip))])
-  if (Number(account) >= LOGIN_LIMITS.perAccount || Number(address) >= LOGIN_LIMITS.perIp) {
-    throw tooManyRequests(LOGIN_LIMITS.windowMs / 1000, THROTTLED_LOGIN)
-  }
-
+/**
+ * `address`: the client's (see `clientAddress`); `signal`: the request's, so that a sign-in whose
+ * client has gone is not hashed. The attempt is counted before the password is checked.
+ */
+export async function login(deps: AuthDeps, rawEmail: string, password: string, address: string, signal?: AbortSignal): Promise<TokenPair> {
+  checkSafeText(rawEmail, 'email')
+  checkSafeText(password, 'password')
+  const email = canonicalEmail(rawEmail)
+  const attempt = await deps.throttle.take(email, address)
   const user = await q.findUserByEmail(deps.db, email)
   const valid = user ? await deps.hasher.verify(user.passwordHash, password, signal) : await deps.hasher.verifyDummy(password, signal)
-  if (!user || !valid) {
-    await Promise.all([
-      deps.throttle.increment(accountKey(email), LOGIN_LIMITS.windowMs),
-      deps.throttle.increment(ipKey(ip), LOGIN_LIMITS.windowMs),
-    ])
-    throw invalidLogin()
-  }
+  if (!user || !valid) throw invalidLogin()
+  await attempt.succeeded()
 
   const sessionId = newSessionId()
   const secret = newRefreshSecret()
@@ -198,15 +177,22 @@ export async function sessionIsLive(deps: AuthDeps, userId: number, sessionId: s
   return live
 }
 
-async function verifyCurrentPassword(deps: AuthDeps, userId: number, password: string, ip: string): Promise<q.UserWithHash> {
+/** The same throttle as sign-in: a stolen access token must not become an unthrottled password oracle. */
+async function verifyCurrentPassword(
+  deps: AuthDeps,
+  userId: number,
+  password: string,
+  address: string,
+  field = 'password',
+): Promise<q.UserWithHash> {
+  checkSafeText(password, field)
   const user = await q.findUserById(deps.db, userId)
   if (!user) throw unauthorized()
-  const key = accountKey(user.email)
-  if (Number(await deps.throttle.get(key)) >= LOGIN_LIMITS.perAccount) throw tooManyRequests(LOGIN_LIMITS.windowMs / 1000, THROTTLED_LOGIN)
+  const attempt = await deps.throttle.take(user.emailCanonical, address)
   if (!(await deps.hasher.verify(user.passwordHash, password))) {
-    await Promise.all([deps.throttle.increment(key, LOGIN_LIMITS.windowMs), deps.throttle.increment(ipKey(ip), LOGIN_LIMITS.windowMs)])
     throw new HttpError(403, 'wrong-password', 'Forbidden', 'The current password is incorrect.')
   }
+  await attempt.succeeded()
   return user
 }
 
@@ -216,10 +202,10 @@ export async function changePassword(
   user: { userId: number; sessionId: string },
   currentPassword: string,
   newPassword: string,
-  ip: string,
+  address: string,
 ): Promise<void> {
-  await verifyCurrentPassword(deps, user.userId, currentPassword, ip)
   checkNewPassword(deps.hasher, newPassword, 'newPassword')
+  await verifyCurrentPassword(deps, user.userId, currentPassword, address, 'currentPassword')
   const passwordHash = await deps.hasher.hash(newPassword)
   const revoked = await deps.db.transaction(async (tx) => {
     await q.updatePasswordHash(tx, user.userId, passwordHash)
@@ -229,8 +215,8 @@ export async function changePassword(
 }
 
 /** Deletes the account and everything it owns in one transaction. */
-export async function deleteAccount(deps: AuthDeps, userId: number, password: string, ip: string): Promise<void> {
-  await verifyCurrentPassword(deps, userId, password, ip)
+export async function deleteAccount(deps: AuthDeps, userId: number, password: string, address: string): Promise<void> {
+  await verifyCurrentPassword(deps, userId, password, address)
   const sessions = await deps.db.transaction(async (tx) => {
     const ids = await q.liveSessionIds(tx, userId)
     await q.deleteUser(tx, userId)

@@ -1,3 +1,4 @@
+import net from 'node:net'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { tooManyRequests } from './errors.js'
@@ -28,4 +29,37 @@ export async function installRateLimit(app: FastifyInstance): Promise<void> {
     errorResponseBuilder: (_request, context) => tooManyRequests(context.ttl / 1000, 'Rate limit exceeded; see Retry-After.'),
     onExceeded: () => app.metrics.rateLimited(),
   })
+}
+
+/**
+ * The client address that limits and throttles count against: `request.ip` (which follows
+ * TRUST_PROXY), but never a value that is not an IP address (a forwarded header is text; a forged
+ * one must not pick a bucket), and IPv6 clients by their /64, the block one end site gets (one host
+ * can use every address in it).
+ */
+export function clientAddress(request: FastifyRequest): string {
+  const ip = net.isIP(request.ip) ? request.ip : (request.socket?.remoteAddress ?? 'unknown')
+  return net.isIPv6(ip) ? ipv6Key(ip) : ip
+}
+
+function ipv6Key(ip: string): string {
+  let address = ip.split('%')[0]!.toLowerCase()
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(address)
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number]
+    address = `${address.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  }
+  const [head = '', tail] = address.split('::')
+  const left = head ? head.split(':') : []
+  const right = tail ? tail.split(':') : []
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
+  const words = groups.map((group) => parseInt(group, 16))
+  // An IPv4 client seen through a dual-stack socket (::ffff:a.b.c.d) is that IPv4 client.
+  if (words.slice(0, 5).every((word) => word === 0) && words[5] === 0xffff) {
+    return [words[6]! >> 8, words[6]! & 0xff, words[7]! >> 8, words[7]! & 0xff].join('.')
+  }
+  return `${words
+    .slice(0, 4)
+    .map((word) => word.toString(16))
+    .join(':')}::/64`
 }

@@ -1,6 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config.js'
-import { failoverStore } from './failover.js'
 import { createMemoryStore } from './memory.js'
 import { openRedisStore } from './redis.js'
 import type { Store } from './types.js'
@@ -10,9 +9,7 @@ export type { Store } from './types.js'
 export interface Stores {
   /** Cache entries and session states: Redis when configured (callers treat failures as misses). */
   shared: Store
-  /** Login-throttle counters: Redis, falling back to this instance's memory while Redis is down. */
-  throttle: Store
-  /** The Redis client for @fastify/rate-limit, when Redis is configured. */
+  /** The Redis client for @fastify/rate-limit and the sign-in throttle, when Redis is configured. */
   redis?: import('ioredis').Redis
   close(): Promise<void>
 }
@@ -20,13 +17,8 @@ export interface Stores {
 export async function openStores(config: Config, log: FastifyBaseLogger): Promise<Stores> {
   if (config.redisUrl === undefined) {
     const memory = createMemoryStore()
-    return { shared: memory, throttle: memory, close: () => memory.close() }
+    return { shared: memory, close: () => memory.close() }
   }
   const redis = await openRedisStore(config.redisUrl, config.redisKeyPrefix, log)
-  return {
-    shared: redis,
-    throttle: failoverStore(redis, createMemoryStore(10_000)),
-    redis: redis.client,
-    close: () => redis.close(),
-  }
+  return { shared: redis, redis: redis.client, close: () => redis.close() }
 }

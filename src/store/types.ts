@@ -1,5 +1,5 @@
 /**
- * Shared short-lived state: cache entries, rate-limit counters and session revocations.
+ * Shared short-lived state: cache entries, counters and session revocations.
  * In-process by default; Redis when `REDIS_URL` is set, so every instance sees the same values.
  */
 export interface Store {

@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { after, describe, mock, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { describeEachBackend, type Harness } from '../../test/support/harness.js'
+import { signIn, signUp, uniqueEmail } from '../../test/support/users.js'
+import type { HttpError } from '../http/errors.js'
+import { SIGN_IN_LIMITS, SignInThrottle } from './throttle.js'
+
+const login = (h: Harness, email: string, password: string, remoteAddress: string) =>
+  h.request({ method: 'POST', url: '/login', remoteAddress, payload: { email, password } })
+
+/** Counts the password checks the app actually runs while `fn` does. */
+async function countChecks(h: Harness, fn: () => Promise<unknown>): Promise<number> {
+  const hasher = h.app.auth.hasher
+  const real = hasher.verify
+  let checks = 0
+  hasher.verify = (...args) => {
+    checks += 1
+    return real.apply(hasher, args)
+  }
+  try {
+    await fn()
+  } finally {
+    hasher.verify = real
+  }
+  return checks
+}
+
+function throttleSuite(store: string, env: Record<string, string>) {
+  describeEachBackend(
+    `sign-in throttle (${store})`,
+    (h) => {
+      test('when 60 wrong passwords for one account arrive at once, then at most the limit are checked and the rest get 429', async () => {
+        const user = await signUp(h)
+        const statuses: number[] = []
+        const checks = await countChecks(h, async () => {
+          const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => login(h, user.email, `wrong ${i}`, '198.51.100.60')))
+          statuses.push(...answers.map((res) => res.statusCode))
+        })
+        const limit = SIGN_IN_LIMITS.accountAddress.points
+        assert.equal(checks, limit, 'passwords checked')
+        assert.equal(statuses.filter((s) => s === 401).length, limit)
+        assert.equal(statuses.filter((s) => s === 429).length, 60 - limit)
+      })
+
+      test('when one address fails 10 times for an account, then it is throttled there, and the owner still signs in from another address', async () => {
+        const user = await signUp(h)
+        for (let i = 0; i < 10; i++) assert.equal((await login(h, user.email, `wrong ${i}`, '198.51.100.10')).statusCode, 401)
+        const throttled = await login(h, user.email, user.password, '198.51.100.10')
+        assert.equal(throttled.statusCode, 429)
+        assert.equal(throttled.headers['content-type'], 'application/problem+json; charset=utf-8')
+        assert.equal(throttled.json().detail, 'Too many failed sign-in attempts; try again later.')
+        const retryAfter = Number(throttled.headers['retry-after'])
+        assert.ok(retryAfter > 0 && retryAfter <= SIGN_IN_LIMITS.accountAddress.duration, String(retryAfter))
+        // An upper-case spelling is the same account: the same budget.
+        assert.equal((await login(h, user.email.toUpperCase(), user.password, '198.51.100.10')).statusCode, 429)
+        assert.equal((await login(h, user.email, user.password, '198.51.100.11')).statusCode, 200, 'the owner elsewhere')
+        // Another account from the throttled address is not affected.
+        const other = await signUp(h)
+        assert.equal((await login(h, other.email, other.password, '198.51.100.10')).statusCode, 200)
+      })
+
+      test('when the owner signs in successfully again and again, then successes never count against the limit', async () => {
+        const user = await signUp(h)
+        for (let i = 0; i <= SIGN_IN_LIMITS.accountAddress.points; i++) {
+          assert.equal((await login(h, user.email, user.password, '198.51.100.12')).statusCode, 200, `sign-in ${i}`)
+        }
+        assert.equal((await login(h, user.email, 'one wrong guess', '198.51.100.12')).statusCode, 401)
+      })
+
+      test('when the current password is guessed through password change and deletion, then the same throttle holds', async () => {
+        const user = await signUp(h)
+        const ip = '198.51.100.20'
+        const change = (currentPassword: string, remoteAddress = ip) =>
+          h.request({
+            method: 'PATCH',
+            url: '/me/password',
+            remoteAddress,
+            headers: user.auth,
+            payload: { currentPassword, newPassword: 'a brand new passphrase' },
+          })
+        const remove = (password: string, remoteAddress = ip) =>
+          h.request({ method: 'DELETE', url: '/me', remoteAddress, headers: user.auth, payload: { password } })
+        for (let i = 0; i < 5; i++) assert.equal((await change(`wrong ${i}`)).statusCode, 403)
+        for (let i = 0; i < 5; i++) assert.equal((await remove(`wrong ${i}`)).statusCode, 403)
+        assert.equal((await change(user.password)).statusCode, 429, 'password change')
+        assert.equal((await remove(user.password)).statusCode, 429, 'deletion')
+        assert.equal((await login(h, user.email, user.password, ip)).statusCode, 429, 'sign-in shares the budget')
+        assert.equal((await signIn(h, user.email, user.password)).accessToken.length > 0, true, 'from another address')
+        assert.equal((await change(user.password, '198.51.100.21')).statusCode, 204)
+        assert.equal((await remove('a brand new passphrase', '198.51.100.21')).statusCode, 204)
+      })
+    },
+    { env },
+  )
+}
+
+/** The budgets themselves, without password hashing (which the tests above cover). */
+function budgetSuite(store: string, redisUrl: string | undefined) {
+  describe(`sign-in budgets (${store})`, () => {
+    const redis = redisUrl ? new Redis(redisUrl, { keyPrefix: `moodlog-test-${randomUUID()}:`, enableOfflineQueue: false }) : undefined
+    after(() => redis?.disconnect())
+    const ready = () => (redis && redis.status !== 'ready' ? new Promise((resolve) => redis.once('ready', resolve)) : Promise.resolve())
+    const refused = (error: HttpError) => error.status === 429
+
+    test('when guesses at one account come from many addresses, then the account as a whole stops at its looser ceiling', async () => {
+      await ready()
+      const throttle = new SignInThrottle(redis)
+      const email = uniqueEmail()
+      const perAddress = SIGN_IN_LIMITS.accountAddress.points
+      for (let i = 0; i < SIGN_IN_LIMITS.account.points; i++) await throttle.take(email, `203.0.113.${Math.floor(i / perAddress) + 1}`)
+      await assert.rejects(throttle.take(email, '203.0.113.250'), refused)
+      // Refusals by one (account, address) budget never used the account's: another account is fine, too.
+      await throttle.take(uniqueEmail(), '203.0.113.250')
+    })
+
+    test('when one address guesses across many accounts, then it stops at the per-address ceiling; successes give their attempt back', async () => {
+      await ready()
+      const throttle = new SignInThrottle(redis)
+      const address = '192.0.2.77'
+      const owner = uniqueEmail()
+      for (let i = 0; i < 30; i++) await (await throttle.take(owner, address)).succeeded()
+      for (let i = 0; i < SIGN_IN_LIMITS.address.points; i++) await throttle.take(uniqueEmail(), address)
+      await assert.rejects(throttle.take(owner, address), refused)
+      await throttle.take(owner, '192.0.2.78')
+    })
+
+    test('when the (account, address) budget refuses, then the account budget is not spent by the refused attempts', async () => {
+      await ready()
+      const throttle = new SignInThrottle(redis)
+      const email = uniqueEmail()
+      for (let i = 0; i < SIGN_IN_LIMITS.accountAddress.points; i++) await throttle.take(email, '198.51.100.70')
+      for (let i = 0; i < 200; i++) await assert.rejects(throttle.take(email, '198.51.100.70'), refused)
+      await throttle.take(email, '198.51.100.71')
+    })
+  })
+}
+
+throttleSuite('in-process', {})
+budgetSuite('in-process', undefined)
+if (process.env.TEST_REDIS_URL) {
+  throttleSuite('Redis', { REDIS_URL: process.env.TEST_REDIS_URL, REDIS_KEY_PREFIX: `moodlog-test-${randomUUID()}:` })
+  budgetSuite('Redis', process.env.TEST_REDIS_URL)
+}
+
+describeEachBackend('sign-in throttle: the time left', (h) => {
+  test('when an address is throttled, then Retry-After gives the time actually left in its window', async () => {
+    const user = await signUp(h)
+    mock.timers.enable({ apis: ['Date'], now: Date.now() })
+    try {
+      for (let i = 0; i < 10; i++) assert.equal((await login(h, user.email, `wrong ${i}`, '198.51.100.30')).statusCode, 401)
+      mock.timers.tick(10 * 60 * 1000)
+      const throttled = await login(h, user.email, user.password, '198.51.100.30')
+      assert.equal(throttled.statusCode, 429)
+      const retryAfter = Number(throttled.headers['retry-after'])
+      assert.ok(retryAfter > 4 * 60 && retryAfter <= 5 * 60, `Retry-After ${retryAfter}, about 5 minutes expected`)
+    } finally {
+      mock.timers.reset()
+    }
+  })
+})
+
+describe('sign-in throttle while Redis is down', () => {
+  // Nothing listens on port 1 of the loopback address: every command fails at once.
+  const redis = new Redis('redis://127.0.0.1:1', { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true })
+  redis.on('error', () => {})
+  after(() => redis.disconnect())
+
+  test('then the in-memory insurance limiter holds the line instead of letting every guess through', async () => {
+    const throttle = new SignInThrottle(redis)
+    const email = uniqueEmail()
+    for (let i = 0; i < SIGN_IN_LIMITS.accountAddress.points; i++) await throttle.take(email, '198.51.100.40')
+    await assert.rejects(throttle.take(email, '198.51.100.40'), (error: HttpError) => error.status === 429)
+    await throttle.take(email, '198.51.100.41')
+  })
+})
