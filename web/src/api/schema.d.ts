@@ -540,7 +540,7 @@ export interface paths {
       requestBody: {
         content: {
           'application/json': {
-            /** @description Trimmed; compared case-insensitively. */
+            /** @description Trimmed; A–Z compared case-insensitively (other characters exactly). */
             email: string
             password: string
           }
@@ -953,7 +953,7 @@ export interface paths {
       requestBody: {
         content: {
           'application/json': {
-            /** @description Trimmed; compared case-insensitively. */
+            /** @description Trimmed; A–Z compared case-insensitively (other characters exactly). */
             email: string
             /** @description 8 to 256 characters; no composition rules; the most common passwords are refused. */
             password: string
