@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { test } from 'node:test'
-import { createEntry, listEntries } from '../../test/support/entries.js'
+import { createEntry, listEntries, walkByCursor } from '../../test/support/entries.js'
 import { describeEachBackend } from '../../test/support/harness.js'
 import { signUp, type SignedIn } from '../../test/support/users.js'
 
@@ -119,6 +119,51 @@ describeEachBackend('journal entries', (h) => {
     const longest = await createEntry(h, user, { text: '𝄞'.repeat(10_000), mood: 10, category: ` ${'c'.repeat(50)} ` })
     assert.equal([...longest.text].length, 10_000, '10,000 characters, counted as code points')
     assert.equal(longest.category, 'c'.repeat(50))
+  })
+
+  test('when occurredAt is outside 1900..9999 in UTC or would not come back as sent, then 400 and every read keeps working', async () => {
+    const user = await signUp(h)
+    const kept = await createEntry(h, user, { text: 'before the attempts', mood: 5, category: 'misc' })
+    const outside = 'must be between 1900-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z'
+    for (const [occurredAt, message] of [
+      ['0001-01-01T00:00:00+01:00', outside], // 1 BC in UTC: used to be stored, then every list was a 500
+      ['0001-01-01T00:00:00Z', outside], // used to come back as 2001
+      ['0049-12-31T00:00:00Z', outside],
+      ['1899-12-31T23:59:59.999Z', outside],
+      ['1900-01-01T00:59:59+01:00', outside],
+      ['9999-12-31T23:59:59-01:00', outside], // year 10000 in UTC: used to come back as "+010000-…"
+      ['1999-12-31T23:59:60Z', 'must be an RFC 3339 date-time with an offset, e.g. 2024-05-01T18:30:00+02:00'],
+      ['2024-01-01T00:00:00.1234567Z', 'must have at most 3 fraction digits (milliseconds)'],
+    ]) {
+      for (const res of [
+        await post(user, { text: 'x', mood: 5, category: 'misc', occurredAt }),
+        await patch(user, kept.id, { occurredAt }),
+      ]) {
+        assert.equal(res.statusCode, 400, `${occurredAt}: ${res.body}`)
+        assert.equal(res.headers['content-type'], PROBLEM)
+        assert.deepEqual(res.json().errors, [{ field: 'occurredAt', message }], occurredAt)
+      }
+    }
+    assert.equal(await rowsOf(user), 1)
+    assert.deepEqual((await get(user, kept.id)).json(), kept, 'unchanged')
+
+    // Both ends of the range, and sub-millisecond zeros, are stored and read back exactly.
+    const first = await createEntry(h, user, { text: 'first', mood: 5, category: 'misc', occurredAt: '1900-01-01T01:00:00+01:00' })
+    const last = await createEntry(h, user, { text: 'last', mood: 5, category: 'misc', occurredAt: '9999-12-31T23:59:59.999000Z' })
+    assert.equal(first.occurredAt, '1900-01-01T00:00:00.000Z')
+    assert.equal(last.occurredAt, '9999-12-31T23:59:59.999Z')
+    assert.equal((await patch(user, kept.id, { occurredAt: '9999-12-31T23:59:59.999+00:00' })).json().occurredAt, last.occurredAt)
+    const listed = await listEntries(h, user, { limit: 1 })
+    assert.equal(listed.statusCode, 200, listed.body)
+    const { pages } = await walkByCursor(h, user, { limit: 1 })
+    assert.deepEqual(
+      pages.flat().map((item) => [item.text, item.occurredAt]),
+      [
+        ['last', '9999-12-31T23:59:59.999Z'], // same instant as the next: the higher id first
+        ['before the attempts', '9999-12-31T23:59:59.999Z'],
+        ['first', '1900-01-01T00:00:00.000Z'],
+      ],
+    )
   })
 
   test('when text holds emoji, right-to-left script and 4-byte characters, then it round-trips byte for byte', async () => {

@@ -64,14 +64,25 @@ describeEachBackend('listing entries', (h) => {
 
   test('when entries differ only in microseconds, then the cursor still walks them exactly once, in order', async () => {
     const user = await signUp(h)
-    const at = (us: string) => ({ text: `at ${us}`, mood: 5, category: 'log', occurredAt: `2024-06-01T12:00:00.000${us}+00:00` })
-    const a = await createEntry(h, user, at('001'))
-    const b = await createEntry(h, user, at('002'))
-    const c = await createEntry(h, user, at('001'))
-    const leap = await createEntry(h, user, { text: 'leap second', mood: 5, category: 'log', occurredAt: '2024-05-31T23:59:60Z' })
-    assert.equal(leap.occurredAt, '2024-06-01T00:00:00.000Z', 'Postgres reads a leap second as the next second')
+    // The API keeps milliseconds; an import keeps the microseconds of its file, as these rows do.
+    const insert = async (us: string) => {
+      const rows = await h.db.query<{ id: number }>(
+        `insert into entries (user_id, text, mood, category, occurred_at) values ($1, $2, 5, 'log', $3::text::timestamptz) returning id`,
+        [user.id, `at ${us}`, `2024-06-01T12:00:00.000${us}Z`],
+      )
+      return rows[0]!.id
+    }
+    const a = await insert('001')
+    const b = await insert('002')
+    const c = await insert('001')
+    const older = await createEntry(h, user, {
+      text: 'a millisecond earlier',
+      mood: 5,
+      category: 'log',
+      occurredAt: '2024-06-01T11:59:59.999Z',
+    })
     const { pages } = await walkByCursor(h, user, { limit: 1 })
-    assert.deepEqual(ids(pages.flat()), [b.id, c.id, a.id, leap.id])
+    assert.deepEqual(ids(pages.flat()), [b, c, a, older.id])
   })
 
   test('when page mode is used, then pages slice the same order and total and totalPages add up', async () => {
@@ -178,6 +189,21 @@ describeEachBackend('listing entries', (h) => {
     assert.ok(cases.every(([filters]) => Object.keys(filters).length > 0))
   })
 
+  test('when from and to are the ends of the instant range, then the window holds every entry and the cursor walk works', async () => {
+    const user = await signUp(h)
+    const expected = newestFirst([
+      await createEntry(h, user, { text: 'earliest', mood: 3, category: 'log', occurredAt: '1900-01-01T00:00:00Z' }),
+      await createEntry(h, user, { text: 'middle', mood: 5, category: 'log', occurredAt: iso(BASE) }),
+      await createEntry(h, user, { text: 'latest', mood: 7, category: 'log', occurredAt: '9999-12-31T23:59:59.999Z' }),
+    ])
+    const window = { from: '1900-01-01T00:00:00Z', to: '9999-12-31T23:59:59.999Z', limit: 1 }
+    const { pages, totals } = await walkByCursor(h, user, window)
+    assert.deepEqual(pages.flat(), expected.slice(1), '`to` is exclusive: the last instant itself is outside')
+    assert.deepEqual(totals, [2, 2])
+    const both = await listEntries(h, user, { from: '1900-01-01T01:00:00+01:00', to: '9999-12-31T23:59:59.999+01:00' })
+    assert.deepEqual(ids(both.json().items), ids(expected.slice(1)))
+  })
+
   test('when a parameter is malformed or out of range, then 400 problem+json names it', async () => {
     const user = await signUp(h)
     const stranger = await signUp(h)
@@ -206,6 +232,10 @@ describeEachBackend('listing entries', (h) => {
       [{ from: '2024-06-01T12:00:00' }, 'query.from'],
       [{ to: '2024-13-01T00:00:00Z' }, 'query.to'],
       [{ from: '2024-06-02T00:00:00Z', to: '2024-06-01T00:00:00Z' }, 'query.from'],
+      [{ from: '1899-12-31T23:59:59.999Z' }, 'query.from'],
+      [{ from: '0001-01-01T00:00:00+01:00' }, 'query.from'],
+      [{ to: '9999-12-31T23:59:59-01:00' }, 'query.to'],
+      [{ to: '2024-06-01T00:00:00.0001Z' }, 'query.to'],
       [{ category: '   ' }, 'query.category'],
       [{ category: 'a\u0000b' }, 'query.category'],
       [{ q: '' }, 'query.q'],

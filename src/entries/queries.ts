@@ -6,9 +6,10 @@ export interface EntryRow {
   text: string
   mood: number
   category: string
-  occurredAt: Date
-  createdAt: Date
-  updatedAt: Date
+  /** RFC 3339 in UTC with milliseconds, as the API shows it. */
+  occurredAt: string
+  createdAt: string
+  updatedAt: string
   version: number
 }
 
@@ -25,8 +26,14 @@ export interface EntryInput {
   occurredAt?: string
 }
 
-const COLUMNS = `id, text, mood, category, occurred_at as "occurredAt", created_at as "createdAt",
-  updated_at as "updatedAt", version`
+/**
+ * Timestamps leave as text written by Postgres in UTC: the driver's Date parsing depends on the
+ * session's TimeZone (a historical offset such as +00:19:32 is an Invalid Date) and reads years
+ * below 50 as 20xx. The migrations keep every stored instant within 1900–9999, where this is exact.
+ */
+const iso = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+const COLUMNS = `id, text, mood, category, ${iso('occurred_at')} as "occurredAt", ${iso('created_at')} as "createdAt",
+  ${iso('updated_at')} as "updatedAt", version`
 
 /**
  * Timestamps travel as text and are cast in SQL (`$n::text::timestamptz`): a parameter typed
@@ -136,6 +143,15 @@ export async function listEntries(db: Queryable, userId: number, filters: ListFi
   )
 }
 
+/** All of the user's entries, from the count the triggers of migration 005 keep: one key lookup, at any size. */
+export async function entryTotal(db: Queryable, userId: number): Promise<number> {
+  const rows = await db.query<{ total: number }>('select coalesce((select total from entry_counts where user_id = $1), 0) as total', [
+    userId,
+  ])
+  return rows[0]!.total
+}
+
+/** Entries matching the filters: counts every match (the filters' indexes bound the scan, not the count). */
 export async function countEntries(db: Queryable, userId: number, filters: ListFilters): Promise<number> {
   const { where, params } = filtersSql(userId, filters)
   const rows = await db.query<{ total: number }>(`select count(*) as total from entries where ${where}`, params)

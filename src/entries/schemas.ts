@@ -1,18 +1,21 @@
 import { Type, type Static } from 'typebox'
+import { CATEGORY_MAX, INSTANT_MAX, INSTANT_MIN } from './rules.js'
 
 /**
- * RFC 3339 date-time with a mandatory offset. `format` checks the calendar (days per month, leap
- * years); the pattern narrows it to what Postgres stores without error: years 0001–9999, an offset
- * written `±hh:mm` within ±15:59 (real zones span −12:00 to +14:00), at most 9 fraction digits.
+ * RFC 3339 date-time with a mandatory offset. `format` checks the calendar; the pattern narrows the
+ * shape (offset `±hh:mm` within ±15:59, at most 9 fraction digits), and src/entries/rules.ts checks
+ * the rest: INSTANT_MIN..INSTANT_MAX in UTC, no leap second, nothing finer than milliseconds.
  */
 const INSTANT_PATTERN = '^(?!0000)\\d{4}-\\d{2}-\\d{2}[Tt ]\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?([Zz]|[+-](0\\d|1[0-5]):[0-5]\\d)$'
-const instant = (description: string) => Type.String({ format: 'date-time', pattern: INSTANT_PATTERN, description })
-export const Instant = instant('RFC 3339 date-time with an offset, e.g. 2024-05-01T18:30:00+02:00; defaults to now.')
+const RANGE = `between ${INSTANT_MIN} and ${INSTANT_MAX}, at most millisecond precision`
+const instant = (description: string) =>
+  Type.String({ format: 'date-time', pattern: INSTANT_PATTERN, description: `${description} ${RANGE}.` })
+export const Instant = instant('RFC 3339 date-time with an offset, e.g. 2024-05-01T18:30:00+02:00; defaults to now;')
 
 export const Text = Type.String({ minLength: 1, maxLength: 10_000, description: '1 to 10,000 characters; no NUL.' })
 export const Mood = Type.Integer({ minimum: 1, maximum: 10 })
 /** Checked again after trimming (1–50); the slack lets "  work " through to be trimmed. */
-export const Category = Type.String({ minLength: 1, maxLength: 200, description: '1 to 50 characters after trimming.' })
+export const Category = Type.String({ minLength: 1, maxLength: 200, description: `1 to ${CATEGORY_MAX} characters after trimming.` })
 
 export const CreateEntryBody = Type.Object(
   { text: Text, mood: Mood, category: Category, occurredAt: Type.Optional(Instant) },
@@ -76,8 +79,8 @@ export const ListQuery = Type.Object(
     category: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Case-insensitive equality.' })),
     moodMin: Type.Optional(Mood),
     moodMax: Type.Optional(Mood),
-    from: Type.Optional(instant('occurredAt >= from (inclusive); RFC 3339 with an offset.')),
-    to: Type.Optional(instant('occurredAt < to (exclusive); RFC 3339 with an offset.')),
+    from: Type.Optional(instant('occurredAt >= from (inclusive); RFC 3339 with an offset,')),
+    to: Type.Optional(instant('occurredAt < to (exclusive); RFC 3339 with an offset,')),
     q: Type.Optional(
       Type.String({ minLength: 1, maxLength: 500, description: 'Full-text search (web search syntax: "phrase", or, -not).' }),
     ),

@@ -6,6 +6,7 @@ import type { CursorCodec, ListFilters, Position } from './cursor.js'
 import { runIdempotent, requestHash } from './idempotency.js'
 import { acceptedVersions } from './preconditions.js'
 import * as q from './queries.js'
+import { checkCategory, checkEntry, checkEntryChange, checkInstant, checkSafeString, instantMillis, type Checked } from './rules.js'
 import type { CreateEntryBody, EntryJson, EntryPage, ListQuery, PatchEntryBody } from './schemas.js'
 
 export interface EntriesDeps {
@@ -15,58 +16,22 @@ export interface EntriesDeps {
   cache: UserCache
 }
 
-const MAX_CATEGORY = 50
 const NOT_FOUND = 'No entry with this id.'
 
-/** Dates as ISO text: the same JSON whether just created or replayed from the idempotency store. */
+/** Exactly the entry fields (a listed row also carries its position): the same JSON whether just created or replayed. */
 export function toJson(row: q.EntryRow): EntryJson {
-  return {
-    id: row.id,
-    text: row.text,
-    mood: row.mood,
-    category: row.category,
-    occurredAt: row.occurredAt.toISOString(),
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-    version: row.version,
-  }
-}
-
-/**
- * Why a string cannot be stored as text: Postgres refuses NUL (it would surface as a 500), and a
- * lone surrogate cannot be encoded as UTF-8 (drivers would silently replace it).
- */
-function textProblem(value: string): string | undefined {
-  if (value.includes('\u0000')) return 'must not contain NUL characters'
-  if (/\p{Surrogate}/u.test(value)) return 'must be well-formed Unicode (no lone surrogates)'
-  return undefined
-}
-
-function check(errors: FieldError[], field: string, value: string | undefined): void {
-  const problem = value === undefined ? undefined : textProblem(value)
-  if (problem) errors.push({ field, message: problem })
-}
-
-function trimmedCategory(errors: FieldError[], field: string, raw: string | undefined): string | undefined {
-  if (raw === undefined) return undefined
-  const category = raw.trim()
-  const length = [...category].length
-  if (length < 1 || length > MAX_CATEGORY) errors.push({ field, message: `must be 1 to ${MAX_CATEGORY} characters after trimming` })
-  return category
+  const { id, text, mood, category, occurredAt, createdAt, updatedAt, version } = row
+  return { id, text, mood, category, occurredAt, createdAt, updatedAt, version }
 }
 
 function fail(errors: FieldError[], where: string): void {
   if (errors.length > 0) throw badRequest(`The ${where} did not pass validation.`, errors)
 }
 
-/** What the schema cannot say: no NUL, well-formed text, category length after trimming. */
-function normaliseInput<T extends Partial<q.EntryInput>>(body: T): T {
-  const errors: FieldError[] = []
-  check(errors, 'text', body.text)
-  check(errors, 'category', body.category)
-  const category = trimmedCategory(errors, 'category', body.category)
-  fail(errors, 'body')
-  return category === undefined ? body : { ...body, category }
+/** What the shared entry rules (./rules.ts) made of a part of the request, or its 400. */
+function valid<T>(checked: Checked<T>, where: string): T {
+  if (checked.errors !== undefined) throw badRequest(`The ${where} did not pass validation.`, checked.errors)
+  return checked.value
 }
 
 export async function createEntry(
@@ -75,7 +40,7 @@ export async function createEntry(
   body: CreateEntryBody,
   idempotencyKey?: string,
 ): Promise<{ entry: EntryJson; replayed: boolean }> {
-  const input = normaliseInput(body)
+  const input = valid(checkEntry(body), 'body')
   if (idempotencyKey === undefined) {
     const entry = await deps.db.transaction(async (tx) => {
       const created = toJson(await q.insertEntry(tx, userId, input))
@@ -109,7 +74,7 @@ export async function patchEntry(
   ifMatch?: string,
 ): Promise<EntryJson> {
   const versions = acceptedVersions(ifMatch, id)
-  const input = normaliseInput(body)
+  const input = valid(checkEntryChange(body), 'body')
   const entry = await deps.db.transaction(async (tx) => {
     const row = await q.updateEntry(tx, userId, id, input, versions)
     const updated = row && toJson(row)
@@ -143,20 +108,25 @@ export async function deleteEntry(deps: EntriesDeps, userId: number, id: number,
 /** Checks what the schema cannot (text safety, ranges between parameters) and normalises the filters. */
 function listFilters(query: ListQuery): ListFilters {
   const errors: FieldError[] = []
-  check(errors, 'query.category', query.category)
-  check(errors, 'query.q', query.q)
-  const category = trimmedCategory(errors, 'query.category', query.category)
+  const take = <T>(checked: Checked<T>): T | undefined => {
+    if (checked.errors) errors.push(...checked.errors)
+    return checked.value
+  }
+  const category = query.category === undefined ? undefined : take(checkCategory(query.category, 'query.category'))
+  const text = query.q === undefined ? undefined : take(checkSafeString(query.q, 'query.q'))
+  const from = query.from === undefined ? undefined : take(checkInstant(query.from, 'query.from'))
+  const to = query.to === undefined ? undefined : take(checkInstant(query.to, 'query.to'))
   if (query.moodMin !== undefined && query.moodMax !== undefined && query.moodMin > query.moodMax) {
     errors.push({ field: 'query.moodMin', message: 'must not be greater than moodMax' })
   }
-  if (query.from !== undefined && query.to !== undefined && Date.parse(query.from) > Date.parse(query.to)) {
+  if (from !== undefined && to !== undefined && instantMillis(from) > instantMillis(to)) {
     errors.push({ field: 'query.from', message: 'must not be later than to' })
   }
   if (query.cursor !== undefined && query.page !== undefined) {
     errors.push({ field: 'query.page', message: 'cannot be combined with cursor' })
   }
   fail(errors, 'query parameters')
-  const { moodMin, moodMax, from, to, q: text } = query
+  const { moodMin, moodMax } = query
   return { category, moodMin, moodMax, from, to, q: text }
 }
 
@@ -179,6 +149,8 @@ export async function listEntriesBody(
   return deps.cache.rememberText(userId, 'entries:list', params, async () => serialize(await loadPage(deps, userId, query, filters, after)))
 }
 
+const unfiltered = (filters: ListFilters) => Object.values(filters).every((value) => value === undefined)
+
 async function loadPage(
   deps: EntriesDeps,
   userId: number,
@@ -189,7 +161,9 @@ async function loadPage(
   // The count is cached apart from the pages, so walking a long listing counts once, not once per page.
   const [slice, total] = await Promise.all([
     loadSlice(deps, userId, query, filters, after),
-    deps.cache.remember(userId, 'entries:count', filters, () => q.countEntries(deps.db.scans, userId, filters)),
+    deps.cache.remember(userId, 'entries:count', filters, () =>
+      unfiltered(filters) ? q.entryTotal(deps.db, userId) : q.countEntries(deps.db.scans, userId, filters),
+    ),
   ])
   const page: EntryPage = { ...slice, total }
   if (query.page === undefined) return page

@@ -1,5 +1,6 @@
 import type { Database, Queryable } from '../db/index.js'
 import { badRequest } from '../http/errors.js'
+import { checkInstant, instantMillis } from '../entries/rules.js'
 import * as q from './queries.js'
 import type { Bucket, Stats } from './schemas.js'
 
@@ -41,23 +42,12 @@ export function timeZoneCatalog(db: Queryable): TimeZoneCatalog {
   }
 }
 
-/**
- * Strict RFC 3339 with a numeric offset Postgres accepts (it refuses displacements past 15:59);
- * the schema's `date-time` format alone also lets `+0530`, `+05` and a space separator through.
- */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-](?:0\d|1[0-5]):[0-5]\d)$/i
-const START_OF_0001 = Date.parse('0001-01-01T00:00:00Z')
-const END_OF_9999 = Date.parse('+010000-01-01T00:00:00Z')
-
+/** The bounds follow the entries' instant rule (range, precision, offsets Postgres accepts). */
 function instant(field: 'from' | 'to', value: string | undefined): number | undefined {
   if (value === undefined) return undefined
-  const ms = RFC3339.test(value) ? Date.parse(value) : Number.NaN
-  if (!(ms >= START_OF_0001 && ms < END_OF_9999)) {
-    throw badRequest(`\`${field}\` must be an RFC 3339 date-time with offset between years 0001 and 9999.`, [
-      { field: `query.${field}`, message: 'must be an RFC 3339 date-time with offset, e.g. 2026-03-01T00:00:00-05:00' },
-    ])
-  }
-  return ms
+  const checked = checkInstant(value, `query.${field}`)
+  if (checked.errors) throw badRequest(`\`${field}\` ${checked.errors[0]!.message}.`, checked.errors)
+  return instantMillis(checked.value)
 }
 
 export async function getStats(deps: StatsDeps, userId: number, request: StatsRequest): Promise<Stats> {

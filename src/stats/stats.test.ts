@@ -220,6 +220,27 @@ describeEachBackend('statistics', (h) => {
     }
   })
 
+  test('when the window is the whole instant range, then every entry in it is counted and the bounds are echoed', async () => {
+    const user = await signUp(h)
+    const seeds: Seed[] = [
+      { at: '1900-01-01T00:00:00.000Z', mood: 2, category: 'old' },
+      { at: '2026-03-01T12:00:00.000Z', mood: 6, category: 'now' },
+      { at: '9999-12-31T23:59:59.999Z', mood: 9, category: 'far' },
+    ]
+    await seed(h, user.id, seeds)
+    const from = '1900-01-01T00:00:00Z'
+    const to = '9999-12-31T23:59:59.999Z'
+    for (const bucket of ['day', 'month'] as const) {
+      const res = await stats(user, { from, to, bucket, tz: 'Europe/Amsterdam' })
+      assert.equal(res.statusCode, 200, res.body)
+      const body = res.json()
+      assert.deepEqual([body.from, body.to], [from, to])
+      const model = expectedStats(seeds, { tz: 'Europe/Amsterdam', bucket, from, to })
+      assert.deepEqual(body.overall, model.overall)
+      assert.deepEqual(body.buckets, model.buckets)
+    }
+  })
+
   test('when another user has entries on the same days, then they are never counted', async () => {
     const mine = BOUNDARY_SEEDS.slice(0, 6)
     const theirs: Seed[] = [
@@ -349,6 +370,11 @@ describeEachBackend('statistics', (h) => {
       [{ to: '2026-03-01T00:00:00+20:00' }, 'query.to'], // past what Postgres accepts as an offset
       [{ to: '2026-03-01T00:00:00+0530' }, 'query.to'],
       [{ from: '0000-06-01T00:00:00Z' }, 'query.from'],
+      [{ from: '1899-12-31T23:59:59.999Z' }, 'query.from'],
+      [{ from: '0001-01-01T00:00:00Z' }, 'query.from'],
+      [{ to: '9999-12-31T23:59:59-01:00' }, 'query.to'],
+      [{ to: '2026-03-01T00:00:00.0001Z' }, 'query.to'],
+      [{ tz: 'UTC\u0000' }, 'query.tz'],
       [{ limit: '10' }, 'query.limit'],
     ]
     for (const [query, field] of cases) {
