@@ -80,7 +80,7 @@ export interface paths {
           category?: string
           /** @description `nextCursor` of the previous page, sent with the same filters. */
           cursor?: string
-          /** @description occurredAt >= from (inclusive); RFC 3339 with an offset. */
+          /** @description occurredAt >= from (inclusive); RFC 3339 with an offset, between 1900-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, at most millisecond precision. */
           from?: string
           limit: number
           moodMax?: number
@@ -89,7 +89,7 @@ export interface paths {
           page?: number
           /** @description Full-text search (web search syntax: "phrase", or, -not). */
           q?: string
-          /** @description occurredAt < to (exclusive); RFC 3339 with an offset. */
+          /** @description occurredAt < to (exclusive); RFC 3339 with an offset, between 1900-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, at most millisecond precision. */
           to?: string
         }
         header?: never
@@ -161,7 +161,7 @@ export interface paths {
             mood: number
             /**
              * Format: date-time
-             * @description RFC 3339 date-time with an offset, e.g. 2024-05-01T18:30:00+02:00; defaults to now.
+             * @description RFC 3339 date-time with an offset, e.g. 2024-05-01T18:30:00+02:00; defaults to now; between 1900-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, at most millisecond precision.
              */
             occurredAt?: string
             /** @description 1 to 10,000 characters; no NUL. */
@@ -335,7 +335,7 @@ export interface paths {
             mood?: number
             /**
              * Format: date-time
-             * @description RFC 3339 date-time with an offset, e.g. 2024-05-01T18:30:00+02:00; defaults to now.
+             * @description RFC 3339 date-time with an offset, e.g. 2024-05-01T18:30:00+02:00; defaults to now; between 1900-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, at most millisecond precision.
              */
             occurredAt?: string
             /** @description 1 to 10,000 characters; no NUL. */
