@@ -213,6 +213,27 @@ describe('the web journal', () => {
     assert.equal(await page.getByRole('region', { name: 'Today' }).getByRole('article').count(), 2)
   })
 
+  test("when insights open, then the chart, the streak and today's pixel show the remaining entries", async () => {
+    await page.getByRole('link', { name: 'Insights' }).click()
+    assert.equal(new URL(page.url()).pathname, '/insights')
+    const chart = page.getByRole('img', { name: 'Mood over time' })
+    await chart.waitFor()
+    // Two entries are left today, moods 8 and 6: the day's average is 7.0.
+    assert.match((await chart.getAttribute('aria-labelledby')) ?? '', /mood-chart-desc/)
+    await page.getByText('Average mood 7.0 Good.').first().waitFor({ state: 'attached' })
+    const streaks = page.getByRole('region', { name: 'Streaks' })
+    assert.equal(await streaks.getByText('Current streak').locator('..').getByRole('definition').textContent(), '1 day')
+    await page.getByRole('cell', { name: /^Today, .*: 7\.0 Good, 2 entries$/ }).waitFor()
+    await page.getByRole('region', { name: 'Average mood per category' }).getByText('work').waitFor()
+    await screenshot(page, 'insights')
+    await page.getByRole('link', { name: 'Settings' }).click()
+    await page.getByRole('button', { name: 'Delete account' }).waitFor()
+    await page.getByText(`Signed in as ${email}`, { exact: false }).waitFor()
+    await screenshot(page, 'settings')
+    await page.getByRole('link', { name: 'Journal' }).click()
+    await page.getByRole('button', { name: 'Save entry' }).waitFor()
+  })
+
   test('when the journal is reloaded, then the session survives and the first screen needs at most 3 API requests', async () => {
     const requests = await apiRequestsDuring(page, async () => {
       await page.reload()

@@ -1,0 +1,129 @@
+/**
+ * Accessibility of every screen, checked by axe-core in a real browser: no serious or critical
+ * violation in light and dark, at 360 px and 1280 px wide.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { AxeBuilder } from '@axe-core/playwright'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { assertFreshBuild, launchBrowser, newContext, screenshot, startServer, type RunningServer } from './browser.js'
+
+let server: RunningServer
+let browser: Browser
+
+before(async () => {
+  await assertFreshBuild()
+  server = await startServer()
+  browser = await launchBrowser()
+})
+
+after(async () => {
+  await browser?.close()
+  await server?.stop()
+})
+
+const MODES = [
+  { width: 360, scheme: 'light' },
+  { width: 360, scheme: 'dark' },
+  { width: 1280, scheme: 'light' },
+  { width: 1280, scheme: 'dark' },
+] as const
+
+async function seriousViolations(page: Page): Promise<string[]> {
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']).analyze()
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+}
+
+async function check(page: Page, screen: string, mode: (typeof MODES)[number]): Promise<void> {
+  const found = await seriousViolations(page)
+  await screenshot(page, `${screen}-${mode.width}-${mode.scheme}`)
+  assert.deepEqual(found, [], `${screen} at ${mode.width} px, ${mode.scheme}`)
+}
+
+/** An account with a few entries, made through the API as any client would. */
+async function seedAccount(email: string, password: string): Promise<void> {
+  const post = (path: string, body: unknown, token?: string) =>
+    fetch(new URL(path, server.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    })
+  assert.equal((await post('/register', { email, password })).status, 201)
+  const { accessToken } = (await (await post('/login', { email, password })).json()) as { accessToken: string }
+  const now = Date.now()
+  const entries = [
+    {
+      mood: 9,
+      category: 'friends',
+      text: 'Dinner with old friends, laughed until late.',
+      occurredAt: new Date(now - 3600_000).toISOString(),
+    },
+    { mood: 5, category: 'work', text: 'A long meeting day; nothing moved much.', occurredAt: new Date(now - 26 * 3600_000).toISOString() },
+    { mood: 2, category: 'health', text: 'Migraine most of the afternoon.', occurredAt: new Date(now - 50 * 3600_000).toISOString() },
+  ]
+  for (const entry of entries) assert.equal((await post('/entries', entry, accessToken)).status, 201)
+}
+
+describe('accessibility (axe: no serious or critical violations)', () => {
+  let context: BrowserContext
+  let page: Page
+  const email = `a11y-${Date.now()}@example.com`
+  const password = 'lanterns by the lake'
+
+  before(async () => {
+    await seedAccount(email, password)
+    context = await newContext(browser, server.url)
+    page = await context.newPage()
+  })
+  after(() => context?.close())
+
+  test('the sign-in and sign-up screens', async () => {
+    for (const mode of MODES) {
+      await page.setViewportSize({ width: mode.width, height: 800 })
+      await page.emulateMedia({ colorScheme: mode.scheme })
+      await page.goto('/signin')
+      await page.getByRole('button', { name: 'Sign in' }).click()
+      // With the errors showing next to the fields, too.
+      await page.getByText('Enter your email address.').waitFor()
+      await check(page, 'signin', mode)
+      await page.goto('/signup')
+      await page.getByRole('button', { name: 'Create account' }).waitFor()
+      await check(page, 'signup', mode)
+    }
+  })
+
+  test('the journal, the editor, insights and settings', async () => {
+    await page.goto('/signin')
+    await page.getByLabel('Email').fill(email)
+    await page.getByLabel('Password').fill(password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('button', { name: 'Save entry' }).waitFor()
+
+    for (const mode of MODES) {
+      await page.setViewportSize({ width: mode.width, height: 800 })
+      await page.emulateMedia({ colorScheme: mode.scheme })
+
+      await page.getByRole('link', { name: 'Journal' }).click()
+      await page.getByRole('article').nth(2).waitFor()
+      await check(page, 'journal', mode)
+
+      await page.getByRole('article').first().getByRole('button', { name: 'Edit' }).click()
+      const dialog = page.getByRole('dialog', { name: 'Edit entry' })
+      await dialog.getByRole('button', { name: 'Save changes' }).waitFor()
+      await check(page, 'edit', mode)
+      await dialog.getByRole('button', { name: 'Cancel' }).click()
+      await dialog.waitFor({ state: 'detached' })
+
+      await page.getByRole('link', { name: 'Insights' }).click()
+      await page.getByRole('img', { name: 'Mood over time' }).waitFor()
+      await page.getByRole('region', { name: 'On this day' }).waitFor()
+      await check(page, 'insights', mode)
+
+      await page.getByRole('link', { name: 'Settings' }).click()
+      await page.getByText(`Signed in as ${email}`, { exact: false }).waitFor()
+      await check(page, 'settings', mode)
+    }
+  })
+})
