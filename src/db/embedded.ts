@@ -2,6 +2,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import lockfile from 'proper-lockfile'
+import { currentDeadline } from './deadline.js'
 import type { Database, Lane, Queryable } from './types.js'
 
 /** Another process holds the data directory; PGlite corrupts a directory opened twice. */
@@ -15,13 +16,19 @@ export class DataDirLockedError extends Error {
   }
 }
 
-/** `counted`: statements outside a transaction count towards `usage().inFlight`. */
-function queryable(pg: Pick<PGlite, 'query'>, counted?: { inFlight: number }): Queryable {
+/**
+ * `counted`: statements outside a transaction count towards `usage().inFlight`. `autocommit`: each
+ * statement commits by itself, so for a request's deadline it counts as a commit (PGlite cannot
+ * cancel a statement; one under way is waited for).
+ */
+function queryable(pg: Pick<PGlite, 'query'>, counted?: { inFlight: number }, autocommit = false): Queryable {
   return {
     async query(text, params = []) {
       if (counted) counted.inFlight += 1
       try {
-        const result = await pg.query(text, params as unknown[])
+        const run = () => pg.query(text, params as unknown[])
+        const deadline = currentDeadline()
+        const result = await (deadline ? deadline.track(run, { commits: autocommit }) : run())
         return result.rows as never
       } finally {
         if (counted) counted.inFlight -= 1
@@ -34,18 +41,35 @@ function queryable(pg: Pick<PGlite, 'query'>, counted?: { inFlight: number }): Q
 export function wrapPglite(pg: PGlite, onClose: () => Promise<void> = async () => {}): Database {
   const usage = { inFlight: 0 }
   const lane: Lane = {
-    ...queryable(pg, usage),
+    ...queryable(pg, usage, true),
     async transaction(fn) {
+      const deadline = currentDeadline()
+      deadline?.check()
       usage.inFlight += 1
+      // PGlite commits once the callback resolves; from the last check on, that commit is the request's.
+      let commitSettled: ((committed: boolean) => void) | undefined
       try {
-        return await pg.transaction((tx) =>
-          fn({
+        const result = await pg.transaction(async (tx) => {
+          const value = await fn({
             ...queryable(tx),
             async exec(script) {
               await tx.exec(script)
             },
-          }),
-        )
+          })
+          if (deadline) {
+            deadline.check()
+            const commit = new Promise<void>((resolve, reject) => {
+              commitSettled = (committed) => (committed ? resolve() : reject(new Error('not committed')))
+            })
+            deadline.track(() => commit, { commits: true }).catch(() => {})
+          }
+          return value
+        })
+        commitSettled?.(true)
+        return result
+      } catch (error) {
+        commitSettled?.(false)
+        throw error
       } finally {
         usage.inFlight -= 1
       }

@@ -1,6 +1,7 @@
 import postgres from 'postgres'
 import type { Database, Lane } from './types.js'
 import { CircuitBreaker, type BreakerLog } from './breaker.js'
+import { currentDeadline, DeadlineExceededError, requestDeadlines } from './deadline.js'
 import { DatabaseUnavailableError, isConnectionError } from './errors.js'
 
 export interface ServerDatabaseOptions {
@@ -44,25 +45,35 @@ function acquireTimeout(ms: number): DatabaseUnavailableError {
 }
 
 /**
+ * Cancels a statement: taken out of the queue when not sent yet, otherwise a cancel request on a
+ * connection of its own. postgres.js's `cancel()` drops the promise of that request, so a failed
+ * one (server unreachable) would be an unhandled rejection; this keeps and swallows it.
+ */
+function cancelQuietly(pending: Promise<unknown>): void {
+  const query = pending as unknown as { canceller: ((query: unknown) => Promise<void> | undefined) | null }
+  const canceller = query.canceller
+  if (!canceller) return
+  query.canceller = null
+  canceller(pending)?.catch(() => {})
+}
+
+/**
  * Awaits a statement of the root pool, cancelling it if no connection has taken it within `ms`.
  * postgres.js sets `state` when it hands a query to a connection; until then the query waits for
  * one (all connecting, full or reserved), and `cancel()` only takes it out of that queue. A query
  * that was sent is never cancelled here: `statement_timeout` bounds it on the server.
  */
-async function withinAcquireTimeout<T>(
-  pending: postgres.PendingQuery<postgres.Row[]>,
-  ms: number,
-  map: (rows: postgres.RowList<postgres.Row[]>) => T,
-): Promise<T> {
+async function withinAcquireTimeout(pending: Promise<Iterable<postgres.Row>>, ms: number): Promise<postgres.Row[]> {
   let expired = false
   const timer = setTimeout(() => {
     if ((pending as unknown as { state: unknown }).state == null) {
       expired = true
-      void pending.cancel()
+      cancelQuietly(pending)
     }
   }, ms)
   try {
-    return map(await pending)
+    // A plain array, as PGlite returns: postgres.js results carry extra fields.
+    return Array.from(await pending)
   } catch (error) {
     throw expired ? acquireTimeout(ms) : error
   } finally {
@@ -89,9 +100,6 @@ async function reserveWithin(sql: postgres.Sql, ms: number): Promise<postgres.Re
     clearTimeout(timer)
   }
 }
-
-/** A plain array, as PGlite returns: postgres.js results carry extra fields. */
-const plainRows = (rows: postgres.RowList<postgres.Row[]>) => Array.from(rows)
 
 interface Pool {
   sql: postgres.Sql
@@ -131,6 +139,7 @@ function openPool(options: ServerDatabaseOptions, limits: Limits, breaker: Circu
       breaker.succeeded()
       return result
     } catch (error) {
+      if (error instanceof DeadlineExceededError) throw error
       const cause = error instanceof DatabaseUnavailableError ? error.cause : error
       // A wait for a connection counts as a failure only when nothing has completed meanwhile: a
       // busy pool keeps finishing statements, an unreachable server (connects that never complete) does not.
@@ -141,12 +150,13 @@ function openPool(options: ServerDatabaseOptions, limits: Limits, breaker: Circu
     }
   }
 
-  const rootQuery = (text: string, params: readonly unknown[]) =>
-    withinAcquireTimeout(
-      sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }),
-      limits.acquireTimeoutMs,
-      plainRows,
-    )
+  const rootQuery = (text: string, params: readonly unknown[]) => {
+    const pending = sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })
+    const run = () => withinAcquireTimeout(pending, limits.acquireTimeoutMs)
+    const deadline = currentDeadline()
+    // Outside a transaction a statement commits by itself: it counts as a commit of the request.
+    return deadline ? deadline.track(run, { commits: true, cancel: () => cancelQuietly(pending) }) : run()
+  }
 
   const lane: Lane = {
     async query(text, params = []) {
@@ -164,14 +174,19 @@ function openPool(options: ServerDatabaseOptions, limits: Limits, breaker: Circu
      * `sql.reserve()` takes an idle connection out of the pool first, so that cannot happen.
      */
     async transaction(fn) {
+      const deadline = currentDeadline()
+      deadline?.check()
       usage.inFlight += 1
       let reserved: postgres.ReservedSql | undefined
       // A connection that failed under us was already taken back by the pool (and will reconnect);
       // releasing it as well would hand a socketless connection to the next query.
       let broken = false
-      const run = async (statement: () => Promise<unknown>) => {
+      /** One statement of the transaction; a commit is never cancelled, only waited for. */
+      const run = async <T>(pending: Promise<T>, commits = false): Promise<T> => {
         try {
-          const result = await statement()
+          const result = await (deadline
+            ? deadline.track(() => pending, { commits, cancel: commits ? undefined : () => cancelQuietly(pending) })
+            : pending)
           breaker.succeeded()
           return result
         } catch (error) {
@@ -183,25 +198,24 @@ function openPool(options: ServerDatabaseOptions, limits: Limits, breaker: Circu
         return await guarded(async () => {
           reserved = await reserveWithin(sql, limits.acquireTimeoutMs)
           const connection = reserved
-          await run(() => connection.unsafe('begin'))
+          await run(connection.unsafe('begin'))
           try {
             const result = await fn({
               async query(text, params = []) {
                 try {
                   return Array.from(
-                    (await run(() =>
-                      connection.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }),
-                    )) as postgres.Row[],
+                    await run(connection.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })),
                   ) as never
                 } catch (error) {
                   rethrow(error)
                 }
               },
               async exec(script) {
-                await run(() => connection.unsafe(script).simple())
+                await run(connection.unsafe(script).simple())
               },
             })
-            await run(() => connection.unsafe('commit'))
+            // Checked and sent in one turn of the event loop: a request given up before this commits nothing.
+            await run(connection.unsafe('commit'), true)
             return result
           } catch (error) {
             if (!broken) await connection.unsafe('rollback').catch(() => {})
@@ -218,7 +232,8 @@ function openPool(options: ServerDatabaseOptions, limits: Limits, breaker: Circu
     sql,
     lane,
     usage,
-    probe: async () => void (await rootQuery('select 1', [])),
+    // Outside any request's deadline: the probe runs from a timer started by some request.
+    probe: () => requestDeadlines.exit(async () => void (await rootQuery('select 1', []))),
   }
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { giveUp, installDeadlineScope, startDeadline } from './deadline.js'
 import { sendProblem } from './problem.js'
 
 /** A client-supplied request id is kept only when it is short and plain (it ends up in logs). */
@@ -42,6 +43,7 @@ export class Lifecycle {
 const DRAIN_EXEMPT = new Set(['/livez', '/readyz', '/health'])
 
 export function installLifecycleHooks(app: FastifyInstance, lifecycle: Lifecycle, requestTimeoutMs: number): void {
+  installDeadlineScope(app)
   // `app.close()` without `drainAndClose` (tests, embedding) drains too: 503 problems, not Fastify's own 503.
   app.addHook('preClose', async () => {
     lifecycle.draining = true
@@ -65,16 +67,15 @@ export function installLifecycleHooks(app: FastifyInstance, lifecycle: Lifecycle
       })
     }
 
-    // A request that outlives REQUEST_TIMEOUT_SECONDS is answered 503; whatever it was doing is
-    // bounded separately (statement_timeout on the database side). A response already streaming
-    // (an export) has answered: it is not cut short.
+    // A request that outlives REQUEST_TIMEOUT_SECONDS is given up and answered 503, with nothing of
+    // it written (src/http/deadline.ts). A response already streaming (an export) has answered: it
+    // is not cut short.
     const timeoutMs = request.routeOptions.config?.requestTimeoutMs ?? requestTimeoutMs
+    startDeadline(request, timeoutMs)
     const timer = setTimeout(() => {
       if (!reply.sent && !reply.raw.headersSent) {
         request.log.warn({ timeoutMs }, 'request timed out')
-        sendProblem(request, reply, 503, 'request-timeout', `The request took longer than ${timeoutMs / 1000} s.`, {
-          headers: { 'retry-after': '1' },
-        })
+        void giveUp(request, reply, timeoutMs)
       }
     }, timeoutMs)
     reply.raw.once('close', () => {

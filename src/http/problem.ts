@@ -1,5 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DatabaseUnavailableError } from '../db/index.js'
+import { DeadlineExceededError } from '../db/deadline.js'
+import { answerAfterDeadline } from './deadline.js'
 import type { RouteIndex } from './conventions.js'
 import { HttpError, type FieldError } from './errors.js'
 import { fieldErrors } from './validation.js'
@@ -96,6 +98,8 @@ export function installProblemHandlers(app: FastifyInstance): void {
       const where = fastifyError.validationContext === 'querystring' ? 'query parameters' : fastifyError.validationContext
       return sendProblem(request, reply, 400, 'invalid-request', `The ${where ?? 'request'} did not pass validation.`, { errors })
     }
+    // The request was given up at its deadline: answered once its statements have settled.
+    if (error instanceof DeadlineExceededError) return answerAfterDeadline(request, reply, error.deadline)
     if (error instanceof DatabaseUnavailableError) {
       request.log.error({ err: error.cause }, 'database unavailable')
       return sendProblem(request, reply, 503, 'database-unavailable', 'The database is unavailable; retry shortly.', {
