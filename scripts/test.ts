@@ -5,7 +5,7 @@
  *  - server: `CREATE DATABASE … TEMPLATE` of a database migrated once (when TEST_DATABASE_URL is set).
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
@@ -14,6 +14,7 @@ import { migrate } from '../src/db/index.js'
 import { wrapPglite } from '../src/db/embedded.js'
 import { openServerDatabase } from '../src/db/server.js'
 import { databaseUrlFor, TEST_DB_PREFIX } from '../test/support/naming.js'
+import { undocumentedStatuses } from './check-statuses.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 
@@ -79,7 +80,9 @@ async function main(): Promise<number> {
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'moodlog-test-'))
   const runId = `${Math.floor(Date.now() / 1000)}_${process.pid}`
   const adminUrl = process.env.TEST_DATABASE_URL || undefined
-  const env: NodeJS.ProcessEnv = { ...process.env, MOODLOG_TEST_RUN_ID: runId }
+  const statusDir = path.join(workDir, 'statuses')
+  await mkdir(statusDir)
+  const env: NodeJS.ProcessEnv = { ...process.env, MOODLOG_TEST_RUN_ID: runId, MOODLOG_TEST_STATUS_DIR: statusDir }
   try {
     const started = Date.now()
     env.MOODLOG_TEST_PGLITE_TEMPLATE = await pgliteTemplate(workDir)
@@ -91,10 +94,26 @@ async function main(): Promise<number> {
     const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(2, os.availableParallelism() + 1)
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+      [
+        '--import',
+        'tsx',
+        '--import',
+        './test/support/record-statuses.ts',
+        '--test',
+        `--test-concurrency=${concurrency}`,
+        '--test-reporter=spec',
+        ...files,
+      ],
       { stdio: 'inherit', env, cwd: root },
     )
-    return await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))))
+    const code = await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))))
+    // The contract: a status an operation sends in the suite is a status its document lists.
+    const offenders = await undocumentedStatuses(statusDir)
+    if (offenders.length > 0) {
+      console.error(`\nresponses with a status the OpenAPI document does not list for the operation:\n  ${offenders.join('\n  ')}`)
+      return code || 1
+    }
+    return code
   } finally {
     if (adminUrl) await dropRunDatabases(adminUrl, runId).catch((error) => console.error('cleanup failed:', error))
     await rm(workDir, { recursive: true, force: true })

@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { after, before, describe, test } from 'node:test'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.js'
 import testRoutes from './fixtures/slow-routes.js'
 import { createTestDatabase, testConfig, type TestDatabase } from './support/harness.js'
+
+const run = promisify(execFile)
 
 /** Every method and path the app answers, read back from Fastify's route tree. */
 function registeredRoutes(app: FastifyInstance): Array<{ method: string; path: string }> {
@@ -84,7 +91,7 @@ describe('API documentation', () => {
   test('when an operation needs a token, then it says so with the bearerAuth scheme', () => {
     assert.deepEqual(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     assert.deepEqual(doc.paths['/me'].get.security, [{ bearerAuth: [] }])
-    assert.equal(doc.paths['/login'].post.security, undefined)
+    assert.deepEqual(doc.paths['/login'].post.security, [])
     for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
       for (const [method, operation] of Object.entries(item)) {
         assert.ok(operation.summary && operation.tags?.length, `${method} ${path} has a summary and tags`)
@@ -93,14 +100,87 @@ describe('API documentation', () => {
             doc.tags.some((t: { name: string }) => t.name === tag),
             `tag ${tag} is declared`,
           )
-        assert.equal(
-          operation.responses.default.content['application/problem+json'].schema.$ref,
-          '#/components/schemas/Problem',
-          `${method} ${path} documents its errors`,
-        )
+        if (!operation.security?.some((scheme: Record<string, unknown>) => 'bearerAuth' in scheme)) {
+          assert.deepEqual(operation.security, [], `${method} ${path} says it is public`)
+        }
       }
     }
     assert.deepEqual(doc.components.schemas.Problem.required, ['type', 'title', 'status', 'detail', 'instance', 'requestId'])
+  })
+
+  test('when the operations are listed, then each has a unique camelCase operationId and says what its answers mean', () => {
+    const ids = new Set<string>()
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      for (const [method, operation] of Object.entries(item)) {
+        const where = `${method.toUpperCase()} ${path}`
+        assert.match(operation.operationId ?? '', /^[a-z][a-zA-Z0-9]*$/, `${where} has a camelCase operationId`)
+        assert.ok(!ids.has(operation.operationId), `${where}: operationId ${operation.operationId} is unique`)
+        ids.add(operation.operationId)
+        assert.equal(operation.responses.default, undefined, `${where} lists its statuses instead of a catch-all default`)
+        for (const [status, response] of Object.entries(operation.responses as Record<string, any>)) {
+          assert.ok(response.description && response.description !== 'Default Response', `${where} ${status} is described`)
+          assert.ok(response.headers?.['X-Request-Id'], `${where} ${status} documents X-Request-Id`)
+        }
+      }
+    }
+    const id = (path: string, method: string) => doc.paths[path][method].operationId
+    assert.equal(id('/register', 'post'), 'register')
+    assert.equal(id('/entries', 'post'), 'createEntry')
+    assert.equal(id('/entries', 'get'), 'listEntries')
+    assert.equal(id('/stats', 'get'), 'getStats')
+  })
+
+  test('when an operation can fail, then each status it sends is listed with the Problem schema and its headers', () => {
+    const problem = (path: string, method: string, status: number) =>
+      doc.paths[path][method].responses[status]?.content?.['application/problem+json']?.schema?.$ref
+    for (const status of [400, 401, 404, 412, 413, 415, 429, 503]) {
+      assert.equal(problem('/entries/{id}', 'patch', status), '#/components/schemas/Problem', `PATCH /entries/{id} lists ${status}`)
+    }
+    assert.equal(problem('/register', 'post', 409), '#/components/schemas/Problem')
+    assert.equal(problem('/register', 'post', 401), undefined, 'a public route does not list 401')
+    assert.equal(problem('/entries', 'post', 422), '#/components/schemas/Problem')
+    assert.equal(problem('/livez', 'get', 429), undefined, 'probes are never rate limited')
+    // Readiness documents its own 503 body, which stays.
+    assert.equal(doc.paths['/readyz'].get.responses[503].content['application/json'].schema.type, 'object')
+
+    const headers = (path: string, method: string, status: number) => Object.keys(doc.paths[path][method].responses[status].headers ?? {})
+    for (const name of [
+      'Location',
+      'ETag',
+      'Idempotent-Replayed',
+      'X-Request-Id',
+      'X-RateLimit-Limit',
+      'X-RateLimit-Remaining',
+      'X-RateLimit-Reset',
+    ])
+      assert.ok(headers('/entries', 'post', 201).includes(name), `POST /entries 201 documents ${name}`)
+    assert.ok(headers('/entries/{id}', 'get', 304).includes('ETag'))
+    assert.ok(headers('/register', 'post', 201).includes('Location'))
+    assert.ok(headers('/login', 'post', 429).includes('Retry-After'))
+    assert.ok(headers('/entries', 'get', 503).includes('Retry-After'))
+    for (const name of Object.keys(doc.components.headers)) assert.ok(doc.components.headers[name].description, `${name} is described`)
+    assert.deepEqual(doc.servers, [{ url: '/', description: 'This moodlog instance' }])
+  })
+
+  test('when Redocly lints the document with its recommended rules, then it finds no error and no warning', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'moodlog-openapi-'))
+    try {
+      const file = path.join(dir, 'openapi.json')
+      await writeFile(file, JSON.stringify(doc))
+      const cli = fileURLToPath(import.meta.resolve('@redocly/cli/bin/cli.js'))
+      const { stdout } = await run(process.execPath, [cli, 'lint', file, '--format=json'], {
+        env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+      }).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }))
+      const report = JSON.parse(stdout.slice(stdout.indexOf('{')))
+      const problems = report.problems.map(
+        (p: { severity: string; ruleId: string; message: string; location: Array<{ pointer: string }> }) =>
+          `${p.severity} ${p.ruleId} ${p.location[0]?.pointer}: ${p.message}`,
+      )
+      assert.deepEqual(problems, [])
+      assert.deepEqual(report.totals, { errors: 0, warnings: 0, ignored: 0 })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   test('when /docs is opened, then Swagger UI is served with a CSP its own assets satisfy on plain http', async () => {

@@ -10,14 +10,23 @@ import { clientGoneSignal } from '../http/lifecycle.js'
 import { clientAddress } from '../http/rate-limit.js'
 
 const bearer = [{ bearerAuth: [] }]
-const NoContent = { 204: Type.Null({ description: 'Done' }) }
+const NoContent = { 204: Type.Null({ description: 'Done; no content' }) }
 
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const deps = app.auth
 
   app.post(
     '/register',
-    { schema: { tags: ['accounts'], summary: 'Create an account', body: schemas.Credentials, response: { 201: schemas.User } } },
+    {
+      config: { openapi: { errors: [409], headers: { 201: ['Location'] }, responses: { 201: 'The new account' } } },
+      schema: {
+        operationId: 'register',
+        tags: ['accounts'],
+        summary: 'Create an account',
+        body: schemas.Credentials,
+        response: { 201: schemas.User },
+      },
+    },
     async (request, reply) => {
       const user = await auth.register(deps, request.body.email, request.body.password)
       return reply.code(201).send(user as never)
@@ -27,7 +36,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/login',
     {
+      config: { openapi: { errors: [401], responses: { 200: 'Signed in: a new access token and refresh token' } } },
       schema: {
+        operationId: 'login',
         tags: ['accounts'],
         summary: 'Sign in: an access token and a refresh token',
         description: 'Unknown email and wrong password get the same 401. Repeated failures are throttled (429).',
@@ -49,7 +60,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/token/refresh',
     {
       ...web.cookieRoute,
+      config: { openapi: { errors: [401, 403], responses: { 200: 'A new access token and refresh token; the presented one is spent' } } },
       schema: {
+        operationId: 'refreshToken',
         tags: ['accounts'],
         summary: 'Exchange a refresh token for a new pair (the old one is spent)',
         headers: web.ClientHeaders,
@@ -65,7 +78,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/logout',
     {
       ...web.cookieRoute,
+      config: { openapi: { errors: [401, 403] } },
       schema: {
+        operationId: 'logout',
         tags: ['accounts'],
         summary: 'End the session of this refresh token',
         headers: web.ClientHeaders,
@@ -84,7 +99,13 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/logout/all',
     {
       preHandler: app.authenticate,
-      schema: { tags: ['accounts'], summary: 'End every session of the user', security: bearer, response: NoContent },
+      schema: {
+        operationId: 'logoutAll',
+        tags: ['accounts'],
+        summary: 'End every session of the user',
+        security: bearer,
+        response: NoContent,
+      },
     },
     async (request, reply) => {
       await auth.logoutAll(deps, currentUser(request).userId)
@@ -96,7 +117,14 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/me',
     {
       preHandler: app.authenticate,
-      schema: { tags: ['accounts'], summary: 'The signed-in user', security: bearer, response: { 200: schemas.User } },
+      config: { openapi: { errors: [404], responses: { 200: 'The account of the access token' } } },
+      schema: {
+        operationId: 'getMe',
+        tags: ['accounts'],
+        summary: 'The signed-in user',
+        security: bearer,
+        response: { 200: schemas.User },
+      },
     },
     async (request) => {
       const user = await findUserById(app.db, currentUser(request).userId)
@@ -109,7 +137,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/me/password',
     {
       preHandler: app.authenticate,
+      config: { openapi: { errors: [403] } },
       schema: {
+        operationId: 'changePassword',
         tags: ['accounts'],
         summary: 'Change the password; every other session is signed out',
         security: bearer,
@@ -127,7 +157,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/me',
     {
       preHandler: app.authenticate,
+      config: { openapi: { errors: [403] } },
       schema: {
+        operationId: 'deleteAccount',
         tags: ['accounts'],
         summary: 'Delete the account and every entry',
         security: bearer,

@@ -23,7 +23,15 @@ const entriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/entries',
     {
       preHandler: app.authenticate,
+      config: {
+        openapi: {
+          errors: [409, 422],
+          headers: { 201: ['Location', 'ETag', 'Idempotent-Replayed'] },
+          responses: { 201: 'The new entry (or, on a replay, the entry the first request created)' },
+        },
+      },
       schema: {
+        operationId: 'createEntry',
         tags,
         security,
         summary: 'Create an entry',
@@ -46,7 +54,9 @@ const entriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/entries',
     {
       preHandler: app.authenticate,
+      config: { openapi: { responses: { 200: 'A page of entries' } } },
       schema: {
+        operationId: 'listEntries',
         tags,
         security,
         summary: 'List entries, newest first',
@@ -67,7 +77,9 @@ const entriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/entries/:id',
     {
       preHandler: app.authenticate,
+      config: { openapi: { errors: [404], headers: { 200: ['ETag'] }, responses: { 200: 'The entry' } } },
       schema: {
+        operationId: 'getEntry',
         tags,
         security,
         summary: 'One entry',
@@ -89,7 +101,9 @@ const entriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/entries/:id',
     {
       preHandler: app.authenticate,
+      config: { openapi: { errors: [404, 412], headers: { 200: ['ETag'] }, responses: { 200: 'The entry as changed' } } },
       schema: {
+        operationId: 'updateEntry',
         tags,
         security,
         summary: 'Change some fields of an entry',
@@ -110,7 +124,9 @@ const entriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/entries/:id',
     {
       preHandler: app.authenticate,
+      config: { openapi: { errors: [404, 412] } },
       schema: {
+        operationId: 'deleteEntry',
         tags,
         security,
         summary: 'Delete an entry',

@@ -58,7 +58,9 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/livez',
     {
+      config: { openapi: { responses: { 200: 'The process is running' } } },
       schema: {
+        operationId: 'getLiveness',
         tags: ['health'],
         summary: 'Liveness: the process is running',
         response: { 200: Type.Object({ status: Type.Literal('ok') }) },
@@ -70,7 +72,9 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/readyz',
     {
+      config: { openapi: { responses: { 200: 'Ready for traffic', 503: 'Not ready: shutting down, or a dependency is down' } } },
       schema: {
+        operationId: 'getReadiness',
         tags: ['health'],
         summary: 'Readiness: 503 while shutting down or while the database is unreachable',
         description: 'A Redis outage leaves the instance ready (status `degraded`): it still serves every request.',
@@ -83,7 +87,9 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/health',
     {
+      config: { openapi: { responses: { 200: 'Every configured dependency answers', 503: 'A dependency is down' } } },
       schema: {
+        operationId: 'getHealth',
         tags: ['health'],
         summary: 'Dependency status: database and Redis',
         description: '503 when the database is unreachable; 200 with status `degraded` when only Redis is down.',

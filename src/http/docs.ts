@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
+import { contractCollector, type OpenApiDocument } from './openapi-contract.js'
 
 /** Same path from `src/http` (tsx) and `dist/http` (build). */
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -29,17 +30,13 @@ const Problem = {
   },
 }
 
-const problemResponse = {
-  description: 'An error, as RFC 9457 problem details',
-  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
-}
-
 /**
  * OpenAPI 3.1 at `/openapi.json` and Swagger UI at `/docs`, generated from the route schemas.
  * Must be installed before any route: @fastify/swagger collects routes as they are added.
  * Routes without `tags` (the test-only routes) are left out; every product route carries tags.
  */
 export async function installDocs(app: FastifyInstance): Promise<void> {
+  const completeContract = contractCollector(app)
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -52,6 +49,8 @@ export async function installDocs(app: FastifyInstance): Promise<void> {
           'Every operation accepts only the query parameters it lists: an unknown one is 400, naming it in `errors`.',
         license: { name: 'MIT', identifier: 'MIT' },
       },
+      // Relative: the document is served by the instance it describes, behind whatever host name.
+      servers: [{ url: '/', description: 'This moodlog instance' }],
       // Listed here so the UI shows them in this order rather than in route registration order.
       tags: [
         { name: 'accounts', description: 'Registration, sign-in, tokens and sessions' },
@@ -67,12 +66,7 @@ export async function installDocs(app: FastifyInstance): Promise<void> {
       },
     },
     hideUntagged: true,
-    // The error shape is the same for every route, so it is documented once as the default response.
-    transform: ({ schema, url }) => {
-      if (!schema || schema.hide) return { schema, url }
-      const response = (schema.response ?? {}) as Record<string, unknown>
-      return { schema: { ...schema, response: { ...response, default: problemResponse } } as never, url }
-    },
+    transformObject: (document) => completeContract((document as { openapiObject: OpenApiDocument }).openapiObject) as never,
   })
 
   await app.register(swaggerUi, {

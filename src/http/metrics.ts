@@ -132,6 +132,7 @@ export async function installMetrics(app: FastifyInstance): Promise<void> {
       '/metrics',
       {
         schema: {
+          operationId: 'getMetrics',
           tags: ['operations'],
           summary: 'Prometheus metrics (text exposition format)',
           description: 'When the server sets `METRICS_TOKEN`, only with `Authorization: Bearer <METRICS_TOKEN>` (else 401).',

@@ -11,7 +11,9 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/stats',
     {
       preHandler: app.authenticate,
+      config: { openapi: { responses: { 200: 'Statistics of the window, and the streaks' } } },
       schema: {
+        operationId: 'getStats',
         tags: ['stats'],
         summary: 'Mood statistics per bucket and per category, and daily streaks',
         description:

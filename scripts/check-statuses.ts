@@ -1,0 +1,53 @@
+import { readdir, readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { wrapPglite } from '../src/db/embedded.js'
+import { openApiPath } from '../src/http/openapi-contract.js'
+
+interface Recorded {
+  method: string
+  route: string
+  status: number
+}
+
+async function documentedStatuses(): Promise<Map<string, Set<string>>> {
+  const db = wrapPglite(new PGlite())
+  const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent', JWT_SECRET: 'x'.repeat(40), MIGRATE_ON_START: 'false' }), {
+    db,
+    logger: false,
+  })
+  try {
+    await app.ready()
+    const doc = app.swagger() as unknown as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> }
+    const statuses = new Map<string, Set<string>>()
+    for (const [route, item] of Object.entries(doc.paths))
+      for (const [method, operation] of Object.entries(item))
+        statuses.set(`${method.toUpperCase()} ${route}`, new Set(Object.keys(operation.responses)))
+    return statuses
+  } finally {
+    await app.close()
+    await db.close()
+  }
+}
+
+/**
+ * Every status the suite saw a documented operation send must be listed for that operation.
+ * Returns the offenders as `METHOD /path STATUS` lines.
+ */
+export async function undocumentedStatuses(dir: string): Promise<string[]> {
+  const recorded = new Set<string>()
+  for (const file of await readdir(dir)) {
+    for (const line of (await readFile(path.join(dir, file), 'utf8')).split('\n')) if (line) recorded.add(line)
+  }
+  const documented = await documentedStatuses()
+  const offenders: string[] = []
+  for (const line of recorded) {
+    const { method, route, status } = JSON.parse(line) as Recorded
+    const operation = `${method} ${openApiPath(route)}`
+    const listed = documented.get(operation)
+    if (listed && !listed.has(String(status))) offenders.push(`${operation} ${status}`)
+  }
+  return offenders.sort()
+}
