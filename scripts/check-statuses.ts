@@ -1,10 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { PGlite } from '@electric-sql/pglite'
-import { buildApp } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
-import { wrapPglite } from '../src/db/embedded.js'
 import { openApiPath } from '../src/http/openapi-contract.js'
+import { openApiDocument } from './api-client.js'
 
 interface Recorded {
   method: string
@@ -13,23 +10,12 @@ interface Recorded {
 }
 
 async function documentedStatuses(): Promise<Map<string, Set<string>>> {
-  const db = wrapPglite(new PGlite())
-  const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent', JWT_SECRET: 'x'.repeat(40), MIGRATE_ON_START: 'false' }), {
-    db,
-    logger: false,
-  })
-  try {
-    await app.ready()
-    const doc = app.swagger() as unknown as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> }
-    const statuses = new Map<string, Set<string>>()
-    for (const [route, item] of Object.entries(doc.paths))
-      for (const [method, operation] of Object.entries(item))
-        statuses.set(`${method.toUpperCase()} ${route}`, new Set(Object.keys(operation.responses)))
-    return statuses
-  } finally {
-    await app.close()
-    await db.close()
-  }
+  const doc = (await openApiDocument()) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> }
+  const statuses = new Map<string, Set<string>>()
+  for (const [route, item] of Object.entries(doc.paths))
+    for (const [method, operation] of Object.entries(item))
+      statuses.set(`${method.toUpperCase()} ${route}`, new Set(Object.keys(operation.responses)))
+  return statuses
 }
 
 /**
