@@ -23,7 +23,9 @@ const categoriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/categories',
     {
       preHandler: app.authenticate,
+      config: { openapi: { responses: { 200: 'Your categories with their entry count and last use' } } },
       schema: {
+        operationId: 'listCategories',
         tags: ['entries'],
         summary: 'The categories of your entries, most recently used first',
         security: [{ bearerAuth: [] }],
