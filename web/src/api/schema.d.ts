@@ -12,48 +12,7 @@ export interface paths {
       cookie?: never
     }
     /** The categories of your entries, most recently used first */
-    get: {
-      parameters: {
-        query?: never
-        header?: never
-        path?: never
-        cookie?: never
-      }
-      requestBody?: never
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/json': {
-              /** @description Most recently used first; at most 500. */
-              items: {
-                /** @description Entries in the category. */
-                count: number
-                /**
-                 * Format: date-time
-                 * @description The newest occurredAt among them.
-                 */
-                lastUsedAt: string
-                /** @description As written in the newest entry of the category (categories compare case-insensitively). */
-                name: string
-              }[]
-            }
-          }
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    get: operations['listCategories']
     put?: never
     post?: never
     delete?: never
@@ -73,136 +32,13 @@ export interface paths {
      * List entries, newest first
      * @description Keyset pages: pass `nextCursor` back as `cursor` with the same filters (a cursor is bound to them; other filters → 400). Offset pages: `page` (adds `page` and `totalPages`). `from` is inclusive, `to` exclusive.
      */
-    get: {
-      parameters: {
-        query: {
-          /** @description Case-insensitive equality. */
-          category?: string
-          /** @description `nextCursor` of the previous page, sent with the same filters. */
-          cursor?: string
-          /** @description occurredAt >= from (inclusive); RFC 3339 with an offset, between 1900-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, at most millisecond precision. */
-          from?: string
-          limit: number
-          moodMax?: number
-          moodMin?: number
-          /** @description Offset pages (1-based); not with `cursor`. */
-          page?: number
-          /** @description Full-text search (web search syntax: "phrase", or, -not). */
-          q?: string
-          /** @description occurredAt < to (exclusive); RFC 3339 with an offset, between 1900-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, at most millisecond precision. */
-          to?: string
-        }
-        header?: never
-        path?: never
-        cookie?: never
-      }
-      requestBody?: never
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/json': {
-              items: {
-                category: string
-                /** Format: date-time */
-                createdAt: string
-                id: number
-                mood: number
-                /** Format: date-time */
-                occurredAt: string
-                text: string
-                /** Format: date-time */
-                updatedAt: string
-                /** @description Increases with every change; the ETag is derived from it. */
-                version: number
-              }[]
-              nextCursor: string | null
-              page?: number
-              /** @description Entries matching the filters. */
-              total: number
-              totalPages?: number
-            }
-          }
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    get: operations['listEntries']
     put?: never
     /**
      * Create an entry
      * @description With `Idempotency-Key`, a retry with the same body returns the original response (and creates nothing); the same key with another body is 422; while the first request is still running, 409.
      */
-    post: {
-      parameters: {
-        query?: never
-        header?: {
-          /** @description Visible ASCII, up to 255 characters; kept 24 hours per user. */
-          'idempotency-key'?: string
-        }
-        path?: never
-        cookie?: never
-      }
-      requestBody: {
-        content: {
-          'application/json': {
-            /** @description 1 to 50 characters after trimming. */
-            category: string
-            mood: number
-            /**
-             * Format: date-time
-             * @description RFC 3339 date-time with an offset, e.g. 2024-05-01T18:30:00+02:00; defaults to now; between 1900-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, at most millisecond precision.
-             */
-            occurredAt?: string
-            /** @description 1 to 10,000 characters; no NUL. */
-            text: string
-          }
-        }
-      }
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/json': {
-              category: string
-              /** Format: date-time */
-              createdAt: string
-              id: number
-              mood: number
-              /** Format: date-time */
-              occurredAt: string
-              text: string
-              /** Format: date-time */
-              updatedAt: string
-              /** @description Increases with every change; the ETag is derived from it. */
-              version: number
-            }
-          }
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    post: operations['createEntry']
     delete?: never
     options?: never
     head?: never
@@ -217,166 +53,21 @@ export interface paths {
       cookie?: never
     }
     /** One entry */
-    get: {
-      parameters: {
-        query?: never
-        header?: {
-          'if-none-match'?: string
-        }
-        path: {
-          /** @description Entry id */
-          id: string
-        }
-        cookie?: never
-      }
-      requestBody?: never
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/json': {
-              category: string
-              /** Format: date-time */
-              createdAt: string
-              id: number
-              mood: number
-              /** Format: date-time */
-              occurredAt: string
-              text: string
-              /** Format: date-time */
-              updatedAt: string
-              /** @description Increases with every change; the ETag is derived from it. */
-              version: number
-            }
-          }
-        }
-        /** @description Not modified: the If-None-Match tag is current. */
-        304: {
-          headers: {
-            [name: string]: unknown
-          }
-          content?: never
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    get: operations['getEntry']
     put?: never
     post?: never
     /**
      * Delete an entry
      * @description With `If-Match: "<etag>"`, only if the entry is still that version (else 412).
      */
-    delete: {
-      parameters: {
-        query?: never
-        header?: {
-          'if-match'?: string
-        }
-        path: {
-          /** @description Entry id */
-          id: string
-        }
-        cookie?: never
-      }
-      requestBody?: never
-      responses: {
-        /** @description Deleted */
-        204: {
-          headers: {
-            [name: string]: unknown
-          }
-          content?: never
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    delete: operations['deleteEntry']
     options?: never
     head?: never
     /**
      * Change some fields of an entry
      * @description With `If-Match: "<etag>"`, only if the entry is still that version (else 412).
      */
-    patch: {
-      parameters: {
-        query?: never
-        header?: {
-          'if-match'?: string
-        }
-        path: {
-          /** @description Entry id */
-          id: string
-        }
-        cookie?: never
-      }
-      requestBody: {
-        content: {
-          'application/json': {
-            /** @description 1 to 50 characters after trimming. */
-            category?: string
-            mood?: number
-            /**
-             * Format: date-time
-             * @description RFC 3339 date-time with an offset, e.g. 2024-05-01T18:30:00+02:00; defaults to now; between 1900-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, at most millisecond precision.
-             */
-            occurredAt?: string
-            /** @description 1 to 10,000 characters; no NUL. */
-            text?: string
-          }
-        }
-      }
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/json': {
-              category: string
-              /** Format: date-time */
-              createdAt: string
-              id: number
-              mood: number
-              /** Format: date-time */
-              occurredAt: string
-              text: string
-              /** Format: date-time */
-              updatedAt: string
-              /** @description Increases with every change; the ETag is derived from it. */
-              version: number
-            }
-          }
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    patch: operations['updateEntry']
     trace?: never
   }
   '/export': {
@@ -410,54 +101,7 @@ export interface paths {
      * Dependency status: database and Redis
      * @description 503 when the database is unreachable; 200 with status `degraded` when only Redis is down.
      */
-    get: {
-      parameters: {
-        query?: never
-        header?: never
-        path?: never
-        cookie?: never
-      }
-      requestBody?: never
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/json': {
-              database: 'up' | 'down'
-              redis: 'up' | 'down' | 'disabled'
-              /** @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped). */
-              status: 'ok' | 'degraded' | 'unavailable'
-            }
-          }
-        }
-        /** @description Default Response */
-        503: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/json': {
-              database: 'up' | 'down'
-              redis: 'up' | 'down' | 'disabled'
-              /** @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped). */
-              status: 'ok' | 'degraded' | 'unavailable'
-            }
-          }
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    get: operations['getHealth']
     put?: never
     post?: never
     delete?: never
@@ -474,38 +118,7 @@ export interface paths {
       cookie?: never
     }
     /** Liveness: the process is running */
-    get: {
-      parameters: {
-        query?: never
-        header?: never
-        path?: never
-        cookie?: never
-      }
-      requestBody?: never
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/json': {
-              /** @enum {string} */
-              status: 'ok'
-            }
-          }
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    get: operations['getLiveness']
     put?: never
     post?: never
     delete?: never
@@ -527,56 +140,7 @@ export interface paths {
      * Sign in: an access token and a refresh token
      * @description Unknown email and wrong password get the same 401. Repeated failures are throttled (429).
      */
-    post: {
-      parameters: {
-        query?: never
-        header?: {
-          /** @description Web session: the refresh token is set as the HttpOnly cookie `moodlog_refresh` instead of being returned, and /token/refresh and /logout read it from there when the body has none. */
-          'x-moodlog-client'?: 'web'
-        }
-        path?: never
-        cookie?: never
-      }
-      requestBody: {
-        content: {
-          'application/json': {
-            /** @description Trimmed; A–Z compared case-insensitively (other characters exactly). */
-            email: string
-            password: string
-          }
-        }
-      }
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            /** @description With `X-Moodlog-Client: web`: the new refresh token (`moodlog_refresh`, once per path: /token/refresh, /logout). */
-            'set-cookie'?: string
-            [name: string]: unknown
-          }
-          content: {
-            'application/json': {
-              accessToken: string
-              /** @description Access token lifetime in seconds. */
-              expiresIn: number
-              /** @description Absent with `X-Moodlog-Client: web`: it is in the `moodlog_refresh` cookie. */
-              refreshToken?: string
-              /** @enum {string} */
-              tokenType: 'Bearer'
-            }
-          }
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    post: operations['login']
     delete?: never
     options?: never
     head?: never
@@ -593,48 +157,7 @@ export interface paths {
     get?: never
     put?: never
     /** End the session of this refresh token */
-    post: {
-      parameters: {
-        query?: never
-        header?: {
-          /** @description Web session: the refresh token is set as the HttpOnly cookie `moodlog_refresh` instead of being returned, and /token/refresh and /logout read it from there when the body has none. */
-          'x-moodlog-client'?: 'web'
-        }
-        path?: never
-        cookie?: {
-          /** @description `moodlog_refresh`: the refresh token of a web session (HttpOnly; SameSite=Strict; Secure over https; Path=/token/refresh and Path=/logout), set with `X-Moodlog-Client: web`. */
-          moodlog_refresh?: string
-        }
-      }
-      requestBody: {
-        content: {
-          'application/json': {
-            /** @description Required unless the `moodlog_refresh` cookie is sent (web clients). */
-            refreshToken?: string
-          }
-        }
-      }
-      responses: {
-        /** @description Done; no content */
-        204: {
-          headers: {
-            /** @description With `X-Moodlog-Client: web`: the cookie cleared (`moodlog_refresh`, once per path: /token/refresh, /logout). */
-            'set-cookie'?: string
-            [name: string]: unknown
-          }
-          content?: never
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    post: operations['logout']
     delete?: never
     options?: never
     head?: never
@@ -651,33 +174,7 @@ export interface paths {
     get?: never
     put?: never
     /** End every session of the user */
-    post: {
-      parameters: {
-        query?: never
-        header?: never
-        path?: never
-        cookie?: never
-      }
-      requestBody?: never
-      responses: {
-        /** @description Done */
-        204: {
-          headers: {
-            [name: string]: unknown
-          }
-          content?: never
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    post: operations['logoutAll']
     delete?: never
     options?: never
     head?: never
@@ -692,76 +189,11 @@ export interface paths {
       cookie?: never
     }
     /** The signed-in user */
-    get: {
-      parameters: {
-        query?: never
-        header?: never
-        path?: never
-        cookie?: never
-      }
-      requestBody?: never
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/json': {
-              /** Format: date-time */
-              createdAt: string
-              email: string
-              id: number
-            }
-          }
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    get: operations['getMe']
     put?: never
     post?: never
     /** Delete the account and every entry */
-    delete: {
-      parameters: {
-        query?: never
-        header?: never
-        path?: never
-        cookie?: never
-      }
-      requestBody: {
-        content: {
-          'application/json': {
-            password: string
-          }
-        }
-      }
-      responses: {
-        /** @description Done */
-        204: {
-          headers: {
-            [name: string]: unknown
-          }
-          content?: never
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    delete: operations['deleteAccount']
     options?: never
     head?: never
     patch?: never
@@ -781,41 +213,7 @@ export interface paths {
     options?: never
     head?: never
     /** Change the password; every other session is signed out */
-    patch: {
-      parameters: {
-        query?: never
-        header?: never
-        path?: never
-        cookie?: never
-      }
-      requestBody: {
-        content: {
-          'application/json': {
-            currentPassword: string
-            /** @description 8 to 256 characters; no composition rules; the most common passwords are refused. */
-            newPassword: string
-          }
-        }
-      }
-      responses: {
-        /** @description Done */
-        204: {
-          headers: {
-            [name: string]: unknown
-          }
-          content?: never
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    patch: operations['changePassword']
     trace?: never
   }
   '/metrics': {
@@ -829,35 +227,7 @@ export interface paths {
      * Prometheus metrics (text exposition format)
      * @description When the server sets `METRICS_TOKEN`, only with `Authorization: Bearer <METRICS_TOKEN>` (else 401).
      */
-    get: {
-      parameters: {
-        query?: never
-        header?: never
-        path?: never
-        cookie?: never
-      }
-      requestBody?: never
-      responses: {
-        /** @description Prometheus text format */
-        200: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'text/plain': string
-          }
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    get: operations['getMetrics']
     put?: never
     post?: never
     delete?: never
@@ -877,54 +247,7 @@ export interface paths {
      * Readiness: 503 while shutting down or while the database is unreachable
      * @description A Redis outage leaves the instance ready (status `degraded`): it still serves every request.
      */
-    get: {
-      parameters: {
-        query?: never
-        header?: never
-        path?: never
-        cookie?: never
-      }
-      requestBody?: never
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/json': {
-              database: 'up' | 'down'
-              redis: 'up' | 'down' | 'disabled'
-              /** @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped). */
-              status: 'ok' | 'degraded' | 'unavailable'
-            }
-          }
-        }
-        /** @description Default Response */
-        503: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/json': {
-              database: 'up' | 'down'
-              redis: 'up' | 'down' | 'disabled'
-              /** @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped). */
-              status: 'ok' | 'degraded' | 'unavailable'
-            }
-          }
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    get: operations['getReadiness']
     put?: never
     post?: never
     delete?: never
@@ -943,49 +266,7 @@ export interface paths {
     get?: never
     put?: never
     /** Create an account */
-    post: {
-      parameters: {
-        query?: never
-        header?: never
-        path?: never
-        cookie?: never
-      }
-      requestBody: {
-        content: {
-          'application/json': {
-            /** @description Trimmed; A–Z compared case-insensitively (other characters exactly). */
-            email: string
-            /** @description 8 to 256 characters; no composition rules; the most common passwords are refused. */
-            password: string
-          }
-        }
-      }
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/json': {
-              /** Format: date-time */
-              createdAt: string
-              email: string
-              id: number
-            }
-          }
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    post: operations['register']
     delete?: never
     options?: never
     head?: never
@@ -1003,91 +284,7 @@ export interface paths {
      * Mood statistics per bucket and per category, and daily streaks
      * @description Entries with `from` <= occurredAt < `to` (both optional) are grouped by local day, ISO week or month in `tz`. Streaks count consecutive local days with at least one entry over all entries, regardless of the window.
      */
-    get: {
-      parameters: {
-        query?: {
-          /** @description Size of the buckets: local days, ISO weeks (starting Monday) or calendar months. */
-          bucket?: 'day' | 'week' | 'month'
-          /** @description Inclusive lower bound, RFC 3339 with offset (`2026-03-01T00:00:00-05:00`). Default: the beginning of time. */
-          from?: string
-          /** @description Exclusive upper bound, RFC 3339 with offset. Default: no upper bound. Must not be before `from`. */
-          to?: string
-          /** @description IANA time zone (`Europe/Berlin`) that decides local days, weeks and months. Matched case-insensitively. */
-          tz?: string
-        }
-        header?: never
-        path?: never
-        cookie?: never
-      }
-      requestBody?: never
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/json': {
-              /** @enum {unknown} */
-              bucket: 'day' | 'week' | 'month'
-              /** @description Buckets in [from, to) that have entries, oldest first. */
-              buckets: {
-                /** @description Mean mood, rounded to 2 decimals (half away from zero). */
-                average: number
-                /** @description Number of entries. */
-                count: number
-                max: number
-                min: number
-                /**
-                 * Format: date
-                 * @description Local date (in `tz`) on which the bucket starts: the day, its Monday, or the 1st of the month.
-                 */
-                start: string
-              }[]
-              /** @description Categories in [from, to), most entries first, then by name. */
-              categories: {
-                /** @description Mean mood, rounded to 2 decimals (half away from zero). */
-                average: number
-                /** @description Category exactly as stored (grouping is case-sensitive). */
-                category: string
-                /** @description Number of entries. */
-                count: number
-              }[]
-              /** @description As requested; null = unbounded. */
-              from: string | null
-              /** @description Every entry in [from, to); average, min and max are null when there is none. */
-              overall: {
-                average: number | null
-                /** @description Number of entries. */
-                count: number
-                max: number | null
-                min: number | null
-              }
-              /** @description Over all of the user's entries, whatever `from` and `to` say; entries dated after today (in `tz`) do not count. */
-              streaks: {
-                /** @description Consecutive local days with an entry, ending today or, while today has none yet, yesterday; otherwise 0. */
-                current: number
-                /** @description Longest run of consecutive local days with an entry. */
-                longest: number
-              }
-              /** @description As requested; null = unbounded. */
-              to: string | null
-              /** @description The time zone used, in its canonical spelling. */
-              tz: string
-            }
-          }
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    get: operations['getStats']
     put?: never
     post?: never
     delete?: never
@@ -1106,58 +303,7 @@ export interface paths {
     get?: never
     put?: never
     /** Exchange a refresh token for a new pair (the old one is spent) */
-    post: {
-      parameters: {
-        query?: never
-        header?: {
-          /** @description Web session: the refresh token is set as the HttpOnly cookie `moodlog_refresh` instead of being returned, and /token/refresh and /logout read it from there when the body has none. */
-          'x-moodlog-client'?: 'web'
-        }
-        path?: never
-        cookie?: {
-          /** @description `moodlog_refresh`: the refresh token of a web session (HttpOnly; SameSite=Strict; Secure over https; Path=/token/refresh and Path=/logout), set with `X-Moodlog-Client: web`. */
-          moodlog_refresh?: string
-        }
-      }
-      requestBody: {
-        content: {
-          'application/json': {
-            /** @description Required unless the `moodlog_refresh` cookie is sent (web clients). */
-            refreshToken?: string
-          }
-        }
-      }
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            /** @description With `X-Moodlog-Client: web`: the new refresh token (`moodlog_refresh`, once per path: /token/refresh, /logout). */
-            'set-cookie'?: string
-            [name: string]: unknown
-          }
-          content: {
-            'application/json': {
-              accessToken: string
-              /** @description Access token lifetime in seconds. */
-              expiresIn: number
-              /** @description Absent with `X-Moodlog-Client: web`: it is in the `moodlog_refresh` cookie. */
-              refreshToken?: string
-              /** @enum {string} */
-              tokenType: 'Bearer'
-            }
-          }
-        }
-        /** @description An error, as RFC 9457 problem details */
-        default: {
-          headers: {
-            [name: string]: unknown
-          }
-          content: {
-            'application/problem+json': components['schemas']['Problem']
-          }
-        }
-      }
-    }
+    post: operations['refreshToken']
     delete?: never
     options?: never
     head?: never
@@ -1188,11 +334,868 @@ export interface components {
   responses: never
   parameters: never
   requestBodies: never
-  headers: never
+  headers: {
+    /** @description The entry version as a strong entity tag, for `If-Match` and `If-None-Match`. */
+    ETag: string
+    /** @description `true` when this answer is the replay of an earlier request with the same `Idempotency-Key`. */
+    'Idempotent-Replayed': string
+    /** @description Where the created resource lives. */
+    Location: string
+    /** @description Seconds to wait before trying again. */
+    'Retry-After': string
+    /** @description Requests allowed per window for this client. */
+    'X-RateLimit-Limit': string
+    /** @description Requests left in the current window. */
+    'X-RateLimit-Remaining': string
+    /** @description Seconds until the window resets. */
+    'X-RateLimit-Reset': string
+    /** @description The request id: the sane value the client sent, or a generated one. Also in logs and problem bodies. */
+    'X-Request-Id': string
+  }
   pathItems: never
 }
 export type $defs = Record<string, never>
 export interface operations {
+  listCategories: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Your categories with their entry count and last use */
+      200: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            /** @description Most recently used first; at most 500. */
+            items: {
+              /** @description Entries in the category. */
+              count: number
+              /**
+               * Format: date-time
+               * @description The newest occurredAt among them.
+               */
+              lastUsedAt: string
+              /** @description As written in the newest entry of the category (categories compare case-insensitively). */
+              name: string
+            }[]
+          }
+        }
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Missing, invalid or expired credentials */
+      401: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Too many requests; `Retry-After` says when to try again */
+      429: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  listEntries: {
+    parameters: {
+      query: {
+        /** @description Case-insensitive equality. */
+        category?: string
+        /** @description `nextCursor` of the previous page, sent with the same filters. */
+        cursor?: string
+        /** @description occurredAt >= from (inclusive); RFC 3339 with an offset, between 1900-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, at most millisecond precision. */
+        from?: string
+        limit: number
+        moodMax?: number
+        moodMin?: number
+        /** @description Offset pages (1-based); not with `cursor`. */
+        page?: number
+        /** @description Full-text search (web search syntax: "phrase", or, -not). */
+        q?: string
+        /** @description occurredAt < to (exclusive); RFC 3339 with an offset, between 1900-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, at most millisecond precision. */
+        to?: string
+      }
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description A page of entries */
+      200: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            items: {
+              category: string
+              /** Format: date-time */
+              createdAt: string
+              id: number
+              mood: number
+              /** Format: date-time */
+              occurredAt: string
+              text: string
+              /** Format: date-time */
+              updatedAt: string
+              /** @description Increases with every change; the ETag is derived from it. */
+              version: number
+            }[]
+            nextCursor: string | null
+            page?: number
+            /** @description Entries matching the filters. */
+            total: number
+            totalPages?: number
+          }
+        }
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Missing, invalid or expired credentials */
+      401: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Too many requests; `Retry-After` says when to try again */
+      429: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  createEntry: {
+    parameters: {
+      query?: never
+      header?: {
+        /** @description Visible ASCII, up to 255 characters; kept 24 hours per user. */
+        'idempotency-key'?: string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description 1 to 50 characters after trimming. */
+          category: string
+          mood: number
+          /**
+           * Format: date-time
+           * @description RFC 3339 date-time with an offset, e.g. 2024-05-01T18:30:00+02:00; defaults to now; between 1900-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, at most millisecond precision.
+           */
+          occurredAt?: string
+          /** @description 1 to 10,000 characters; no NUL. */
+          text: string
+        }
+      }
+    }
+    responses: {
+      /** @description The new entry (or, on a replay, the entry the first request created) */
+      201: {
+        headers: {
+          ETag: components['headers']['ETag']
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed']
+          Location: components['headers']['Location']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            category: string
+            /** Format: date-time */
+            createdAt: string
+            id: number
+            mood: number
+            /** Format: date-time */
+            occurredAt: string
+            text: string
+            /** Format: date-time */
+            updatedAt: string
+            /** @description Increases with every change; the ETag is derived from it. */
+            version: number
+          }
+        }
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Missing, invalid or expired credentials */
+      401: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Conflicts with the current state */
+      409: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is larger than the limit */
+      413: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is not of a supported media type */
+      415: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Understood but cannot be processed */
+      422: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Too many requests; `Retry-After` says when to try again */
+      429: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  getEntry: {
+    parameters: {
+      query?: never
+      header?: {
+        'if-none-match'?: string
+      }
+      path: {
+        /** @description Entry id */
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description The entry */
+      200: {
+        headers: {
+          ETag: components['headers']['ETag']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            category: string
+            /** Format: date-time */
+            createdAt: string
+            id: number
+            mood: number
+            /** Format: date-time */
+            occurredAt: string
+            text: string
+            /** Format: date-time */
+            updatedAt: string
+            /** @description Increases with every change; the ETag is derived from it. */
+            version: number
+          }
+        }
+      }
+      /** @description Not modified: the If-None-Match tag is current. */
+      304: {
+        headers: {
+          ETag: components['headers']['ETag']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Missing, invalid or expired credentials */
+      401: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description No such resource (another user’s resources are not found either) */
+      404: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Too many requests; `Retry-After` says when to try again */
+      429: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  deleteEntry: {
+    parameters: {
+      query?: never
+      header?: {
+        'if-match'?: string
+      }
+      path: {
+        /** @description Entry id */
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Deleted */
+      204: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Missing, invalid or expired credentials */
+      401: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description No such resource (another user’s resources are not found either) */
+      404: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The precondition (`If-Match` / `If-None-Match`) failed */
+      412: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Too many requests; `Retry-After` says when to try again */
+      429: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  updateEntry: {
+    parameters: {
+      query?: never
+      header?: {
+        'if-match'?: string
+      }
+      path: {
+        /** @description Entry id */
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description 1 to 50 characters after trimming. */
+          category?: string
+          mood?: number
+          /**
+           * Format: date-time
+           * @description RFC 3339 date-time with an offset, e.g. 2024-05-01T18:30:00+02:00; defaults to now; between 1900-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, at most millisecond precision.
+           */
+          occurredAt?: string
+          /** @description 1 to 10,000 characters; no NUL. */
+          text?: string
+        }
+      }
+    }
+    responses: {
+      /** @description The entry as changed */
+      200: {
+        headers: {
+          ETag: components['headers']['ETag']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            category: string
+            /** Format: date-time */
+            createdAt: string
+            id: number
+            mood: number
+            /** Format: date-time */
+            occurredAt: string
+            text: string
+            /** Format: date-time */
+            updatedAt: string
+            /** @description Increases with every change; the ETag is derived from it. */
+            version: number
+          }
+        }
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Missing, invalid or expired credentials */
+      401: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description No such resource (another user’s resources are not found either) */
+      404: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The precondition (`If-Match` / `If-None-Match`) failed */
+      412: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is larger than the limit */
+      413: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is not of a supported media type */
+      415: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Too many requests; `Retry-After` says when to try again */
+      429: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
   exportEntries: {
     parameters: {
       query: {
@@ -1210,6 +1213,10 @@ export interface operations {
       /** @description The journal as a file (`Content-Disposition: attachment; filename=moodlog-<date>.<ext>`). */
       200: {
         headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
           [name: string]: unknown
         }
         content: {
@@ -1218,9 +1225,1477 @@ export interface operations {
           'text/markdown': string
         }
       }
-      /** @description An error, as RFC 9457 problem details */
-      default: {
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
         headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Missing, invalid or expired credentials */
+      401: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Too many requests; `Retry-After` says when to try again */
+      429: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  getHealth: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Every configured dependency answers */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            database: 'up' | 'down'
+            redis: 'up' | 'down' | 'disabled'
+            /** @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped). */
+            status: 'ok' | 'degraded' | 'unavailable'
+          }
+        }
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description A dependency is down */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            database: 'up' | 'down'
+            redis: 'up' | 'down' | 'disabled'
+            /** @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped). */
+            status: 'ok' | 'degraded' | 'unavailable'
+          }
+        }
+      }
+    }
+  }
+  getLiveness: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description The process is running */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            /** @enum {string} */
+            status: 'ok'
+          }
+        }
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  login: {
+    parameters: {
+      query?: never
+      header?: {
+        /** @description Web session: the refresh token is set as the HttpOnly cookie `moodlog_refresh` instead of being returned, and /token/refresh and /logout read it from there when the body has none. */
+        'x-moodlog-client'?: 'web'
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description Trimmed; A–Z compared case-insensitively (other characters exactly). */
+          email: string
+          password: string
+        }
+      }
+    }
+    responses: {
+      /** @description Signed in: a new access token and refresh token */
+      200: {
+        headers: {
+          /** @description With `X-Moodlog-Client: web`: the new refresh token (`moodlog_refresh`, once per path: /token/refresh, /logout). */
+          'set-cookie'?: string
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            accessToken: string
+            /** @description Access token lifetime in seconds. */
+            expiresIn: number
+            /** @description Absent with `X-Moodlog-Client: web`: it is in the `moodlog_refresh` cookie. */
+            refreshToken?: string
+            /** @enum {string} */
+            tokenType: 'Bearer'
+          }
+        }
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Missing, invalid or expired credentials */
+      401: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is larger than the limit */
+      413: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is not of a supported media type */
+      415: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Too many requests; `Retry-After` says when to try again */
+      429: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  logout: {
+    parameters: {
+      query?: never
+      header?: {
+        /** @description Web session: the refresh token is set as the HttpOnly cookie `moodlog_refresh` instead of being returned, and /token/refresh and /logout read it from there when the body has none. */
+        'x-moodlog-client'?: 'web'
+      }
+      path?: never
+      cookie?: {
+        /** @description `moodlog_refresh`: the refresh token of a web session (HttpOnly; SameSite=Strict; Secure over https; Path=/token/refresh and Path=/logout), set with `X-Moodlog-Client: web`. */
+        moodlog_refresh?: string
+      }
+    }
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description Required unless the `moodlog_refresh` cookie is sent (web clients). */
+          refreshToken?: string
+        }
+      }
+    }
+    responses: {
+      /** @description Done; no content */
+      204: {
+        headers: {
+          /** @description With `X-Moodlog-Client: web`: the cookie cleared (`moodlog_refresh`, once per path: /token/refresh, /logout). */
+          'set-cookie'?: string
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Missing, invalid or expired credentials */
+      401: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Refused: the request may not do this */
+      403: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is larger than the limit */
+      413: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is not of a supported media type */
+      415: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Too many requests; `Retry-After` says when to try again */
+      429: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  logoutAll: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Done; no content */
+      204: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Missing, invalid or expired credentials */
+      401: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Too many requests; `Retry-After` says when to try again */
+      429: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  getMe: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description The account of the access token */
+      200: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            /** Format: date-time */
+            createdAt: string
+            email: string
+            id: number
+          }
+        }
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Missing, invalid or expired credentials */
+      401: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description No such resource (another user’s resources are not found either) */
+      404: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Too many requests; `Retry-After` says when to try again */
+      429: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  deleteAccount: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': {
+          password: string
+        }
+      }
+    }
+    responses: {
+      /** @description Done; no content */
+      204: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Missing, invalid or expired credentials */
+      401: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Refused: the request may not do this */
+      403: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is larger than the limit */
+      413: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is not of a supported media type */
+      415: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Too many requests; `Retry-After` says when to try again */
+      429: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  changePassword: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': {
+          currentPassword: string
+          /** @description 8 to 256 characters; no composition rules; the most common passwords are refused. */
+          newPassword: string
+        }
+      }
+    }
+    responses: {
+      /** @description Done; no content */
+      204: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Missing, invalid or expired credentials */
+      401: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Refused: the request may not do this */
+      403: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is larger than the limit */
+      413: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is not of a supported media type */
+      415: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Too many requests; `Retry-After` says when to try again */
+      429: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  getMetrics: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Prometheus text format */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'text/plain': string
+        }
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  getReadiness: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Ready for traffic */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            database: 'up' | 'down'
+            redis: 'up' | 'down' | 'disabled'
+            /** @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped). */
+            status: 'ok' | 'degraded' | 'unavailable'
+          }
+        }
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Not ready: shutting down, or a dependency is down */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            database: 'up' | 'down'
+            redis: 'up' | 'down' | 'disabled'
+            /** @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped). */
+            status: 'ok' | 'degraded' | 'unavailable'
+          }
+        }
+      }
+    }
+  }
+  register: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description Trimmed; A–Z compared case-insensitively (other characters exactly). */
+          email: string
+          /** @description 8 to 256 characters; no composition rules; the most common passwords are refused. */
+          password: string
+        }
+      }
+    }
+    responses: {
+      /** @description The new account */
+      201: {
+        headers: {
+          Location: components['headers']['Location']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            /** Format: date-time */
+            createdAt: string
+            email: string
+            id: number
+          }
+        }
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Conflicts with the current state */
+      409: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is larger than the limit */
+      413: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is not of a supported media type */
+      415: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Too many requests; `Retry-After` says when to try again */
+      429: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  getStats: {
+    parameters: {
+      query?: {
+        /** @description Size of the buckets: local days, ISO weeks (starting Monday) or calendar months. */
+        bucket?: 'day' | 'week' | 'month'
+        /** @description Inclusive lower bound, RFC 3339 with offset (`2026-03-01T00:00:00-05:00`). Default: the beginning of time. */
+        from?: string
+        /** @description Exclusive upper bound, RFC 3339 with offset. Default: no upper bound. Must not be before `from`. */
+        to?: string
+        /** @description IANA time zone (`Europe/Berlin`) that decides local days, weeks and months. Matched case-insensitively. */
+        tz?: string
+      }
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Statistics of the window, and the streaks */
+      200: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            /** @enum {unknown} */
+            bucket: 'day' | 'week' | 'month'
+            /** @description Buckets in [from, to) that have entries, oldest first. */
+            buckets: {
+              /** @description Mean mood, rounded to 2 decimals (half away from zero). */
+              average: number
+              /** @description Number of entries. */
+              count: number
+              max: number
+              min: number
+              /**
+               * Format: date
+               * @description Local date (in `tz`) on which the bucket starts: the day, its Monday, or the 1st of the month.
+               */
+              start: string
+            }[]
+            /** @description Categories in [from, to), most entries first, then by name. */
+            categories: {
+              /** @description Mean mood, rounded to 2 decimals (half away from zero). */
+              average: number
+              /** @description Category exactly as stored (grouping is case-sensitive). */
+              category: string
+              /** @description Number of entries. */
+              count: number
+            }[]
+            /** @description As requested; null = unbounded. */
+            from: string | null
+            /** @description Every entry in [from, to); average, min and max are null when there is none. */
+            overall: {
+              average: number | null
+              /** @description Number of entries. */
+              count: number
+              max: number | null
+              min: number | null
+            }
+            /** @description Over all of the user's entries, whatever `from` and `to` say; entries dated after today (in `tz`) do not count. */
+            streaks: {
+              /** @description Consecutive local days with an entry, ending today or, while today has none yet, yesterday; otherwise 0. */
+              current: number
+              /** @description Longest run of consecutive local days with an entry. */
+              longest: number
+            }
+            /** @description As requested; null = unbounded. */
+            to: string | null
+            /** @description The time zone used, in its canonical spelling. */
+            tz: string
+          }
+        }
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Missing, invalid or expired credentials */
+      401: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Too many requests; `Retry-After` says when to try again */
+      429: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  refreshToken: {
+    parameters: {
+      query?: never
+      header?: {
+        /** @description Web session: the refresh token is set as the HttpOnly cookie `moodlog_refresh` instead of being returned, and /token/refresh and /logout read it from there when the body has none. */
+        'x-moodlog-client'?: 'web'
+      }
+      path?: never
+      cookie?: {
+        /** @description `moodlog_refresh`: the refresh token of a web session (HttpOnly; SameSite=Strict; Secure over https; Path=/token/refresh and Path=/logout), set with `X-Moodlog-Client: web`. */
+        moodlog_refresh?: string
+      }
+    }
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description Required unless the `moodlog_refresh` cookie is sent (web clients). */
+          refreshToken?: string
+        }
+      }
+    }
+    responses: {
+      /** @description A new access token and refresh token; the presented one is spent */
+      200: {
+        headers: {
+          /** @description With `X-Moodlog-Client: web`: the new refresh token (`moodlog_refresh`, once per path: /token/refresh, /logout). */
+          'set-cookie'?: string
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            accessToken: string
+            /** @description Access token lifetime in seconds. */
+            expiresIn: number
+            /** @description Absent with `X-Moodlog-Client: web`: it is in the `moodlog_refresh` cookie. */
+            refreshToken?: string
+            /** @enum {string} */
+            tokenType: 'Bearer'
+          }
+        }
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Missing, invalid or expired credentials */
+      401: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Refused: the request may not do this */
+      403: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is larger than the limit */
+      413: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is not of a supported media type */
+      415: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Too many requests; `Retry-After` says when to try again */
+      429: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
           [name: string]: unknown
         }
         content: {
