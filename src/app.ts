@@ -10,6 +10,7 @@ import categoriesRoutes from './entries/categories.js'
 import healthRoutes from './health/routes.js'
 import statsRoutes from './stats/routes.js'
 import transferRoutes from './transfer/routes.js'
+import { installWebhooks } from './webhooks/plugin.js'
 import { installLifecycleHooks, Lifecycle, requestIdFrom } from './http/lifecycle.js'
 import { installNotFoundHandler, installProblemHandlers } from './http/problem.js'
 import { installValidators } from './http/validation.js'
@@ -112,6 +113,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(categoriesRoutes)
   await app.register(statsRoutes)
   await app.register(transferRoutes)
+  await installWebhooks(app)
   for (const plugin of options.plugins ?? []) await app.register(plugin)
   return app
 }

@@ -52,6 +52,15 @@ export interface Config {
   keepAliveTimeoutSeconds: number
   /** Connections beyond this many are closed as soon as they are accepted. */
   maxConnections: number
+  /** The webhook delivery worker of this instance (`WEBHOOKS=off`: events are still queued, for other instances). */
+  webhooksEnabled: boolean
+  /** Webhook deliveries this instance sends at once. */
+  webhooksConcurrency: number
+  /** Webhook URLs may use plain http. */
+  webhooksAllowHttp: boolean
+  /** Webhooks may target loopback, private and link-local addresses: unsafe on a shared host. */
+  webhooksAllowPrivateTargets: boolean
+  webhooksMaxPerUser: number
 }
 
 export class ConfigError extends Error {
@@ -195,5 +204,10 @@ export function loadConfig(env: Env = process.env): Config {
     bodyTimeoutSeconds,
     keepAliveTimeoutSeconds: integer(env, 'KEEP_ALIVE_TIMEOUT_SECONDS', 72, 1, 600),
     maxConnections: integer(env, 'MAX_CONNECTIONS', 1024, 1, 1_000_000),
+    webhooksEnabled: boolean(env, 'WEBHOOKS', true),
+    webhooksConcurrency: integer(env, 'WEBHOOKS_CONCURRENCY', 4, 1, 256),
+    webhooksAllowHttp: boolean(env, 'WEBHOOKS_ALLOW_HTTP', false),
+    webhooksAllowPrivateTargets: boolean(env, 'WEBHOOKS_ALLOW_PRIVATE_TARGETS', false),
+    webhooksMaxPerUser: integer(env, 'WEBHOOKS_MAX_PER_USER', 10, 1, 1000),
   }
 }

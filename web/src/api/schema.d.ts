@@ -310,6 +310,120 @@ export interface paths {
     patch?: never
     trace?: never
   }
+  '/webhooks': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** Your webhook endpoints */
+    get: operations['listWebhooks']
+    put?: never
+    /**
+     * Register a webhook endpoint
+     * @description Deliveries are signed per Standard Webhooks v1 with the returned secret, which is shown only here. At most 10 per account (409 beyond).
+     */
+    post: operations['createWebhook']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/webhooks/{id}': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** One webhook endpoint */
+    get: operations['getWebhook']
+    put?: never
+    post?: never
+    /** Delete a webhook endpoint and its deliveries */
+    delete: operations['deleteWebhook']
+    options?: never
+    head?: never
+    /** Change a webhook endpoint */
+    patch: operations['updateWebhook']
+    trace?: never
+  }
+  '/webhooks/{id}/deliveries': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * Deliveries of this endpoint, newest first
+     * @description Pass `nextCursor` back as `cursor` for the next page. Finished deliveries are kept 30 days.
+     */
+    get: operations['listWebhookDeliveries']
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/webhooks/{id}/deliveries/{deliveryId}/retry': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /** Send a delivery again now, with a fresh retry schedule */
+    post: operations['retryWebhookDelivery']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/webhooks/{id}/secret': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * Rotate the signing secret
+     * @description For 24 hours the old secret keeps signing beside the new one (two signatures in `webhook-signature`).
+     */
+    post: operations['rotateWebhookSecret']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/webhooks/{id}/test': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /** Queue a webhook.test event for this endpoint */
+    post: operations['testWebhook']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
 }
 export type webhooks = Record<string, never>
 export interface components {
@@ -2696,6 +2810,437 @@ export interface operations {
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
           'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  listWebhooks: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            items: {
+              /** Format: date-time */
+              createdAt: string
+              description: string
+              /** @description Why moodlog turned the endpoint off (410 Gone, failing for 5 days); null when enabled or turned off by its owner. */
+              disabledReason: string | null
+              enabled: boolean
+              events: string[]
+              /** @description Set while every attempt fails. */
+              failingSince: string | null
+              id: number
+              /** @description Circuit breaker: no attempts before this time (after consecutive failures). */
+              pausedUntil: string | null
+              /** Format: date-time */
+              updatedAt: string
+              url: string
+            }[]
+          }
+        }
+      }
+      /** @description An error, as RFC 9457 problem details */
+      default: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  createWebhook: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': {
+          description?: string
+          /** @description Default: every entry event. */
+          events?: ('entry.created' | 'entry.updated' | 'entry.deleted')[]
+          /** @description https URL whose host resolves to public addresses only (checked now and at every delivery). */
+          url: string
+        }
+      }
+    }
+    responses: {
+      /** @description Default Response */
+      201: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            /** Format: date-time */
+            createdAt: string
+            description: string
+            /** @description Why moodlog turned the endpoint off (410 Gone, failing for 5 days); null when enabled or turned off by its owner. */
+            disabledReason: string | null
+            enabled: boolean
+            events: string[]
+            /** @description Set while every attempt fails. */
+            failingSince: string | null
+            id: number
+            /** @description Circuit breaker: no attempts before this time (after consecutive failures). */
+            pausedUntil: string | null
+            /** @description Signing secret (`whsec_` + base64). Shown only now: store it. */
+            secret: string
+            /** Format: date-time */
+            updatedAt: string
+            url: string
+          }
+        }
+      }
+      /** @description An error, as RFC 9457 problem details */
+      default: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  getWebhook: {
+    parameters: {
+      query?: never
+      header?: never
+      path: {
+        /** @description Webhook id */
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            /** Format: date-time */
+            createdAt: string
+            description: string
+            /** @description Why moodlog turned the endpoint off (410 Gone, failing for 5 days); null when enabled or turned off by its owner. */
+            disabledReason: string | null
+            enabled: boolean
+            events: string[]
+            /** @description Set while every attempt fails. */
+            failingSince: string | null
+            id: number
+            /** @description Circuit breaker: no attempts before this time (after consecutive failures). */
+            pausedUntil: string | null
+            /** Format: date-time */
+            updatedAt: string
+            url: string
+          }
+        }
+      }
+      /** @description An error, as RFC 9457 problem details */
+      default: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  deleteWebhook: {
+    parameters: {
+      query?: never
+      header?: never
+      path: {
+        /** @description Webhook id */
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Deleted */
+      204: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description An error, as RFC 9457 problem details */
+      default: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  updateWebhook: {
+    parameters: {
+      query?: never
+      header?: never
+      path: {
+        /** @description Webhook id */
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': {
+          description?: string
+          /** @description true also clears a disabled reason and the circuit breaker. */
+          enabled?: boolean
+          events?: ('entry.created' | 'entry.updated' | 'entry.deleted')[]
+          /** @description https URL whose host resolves to public addresses only (checked now and at every delivery). */
+          url?: string
+        }
+      }
+    }
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            /** Format: date-time */
+            createdAt: string
+            description: string
+            /** @description Why moodlog turned the endpoint off (410 Gone, failing for 5 days); null when enabled or turned off by its owner. */
+            disabledReason: string | null
+            enabled: boolean
+            events: string[]
+            /** @description Set while every attempt fails. */
+            failingSince: string | null
+            id: number
+            /** @description Circuit breaker: no attempts before this time (after consecutive failures). */
+            pausedUntil: string | null
+            /** Format: date-time */
+            updatedAt: string
+            url: string
+          }
+        }
+      }
+      /** @description An error, as RFC 9457 problem details */
+      default: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  listWebhookDeliveries: {
+    parameters: {
+      query: {
+        /** @description The `nextCursor` of the previous page. */
+        cursor?: string
+        limit: number
+      }
+      header?: never
+      path: {
+        /** @description Webhook id */
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            items: {
+              /** @description Oldest first. */
+              attempts: {
+                /** Format: date-time */
+                at: string
+                durationMs: number
+                error: string | null
+                /** @description The first 1 KB of the response body. */
+                response: string | null
+                statusCode: number | null
+              }[]
+              /** Format: date-time */
+              createdAt: string
+              /** @description The `webhook-id` header, the same on every attempt. */
+              eventId: string
+              eventType: string
+              finishedAt: string | null
+              id: number
+              /** @description When pending: when the next attempt is due. */
+              nextAttemptAt: string | null
+              status: 'pending' | 'succeeded' | 'failed'
+            }[]
+            nextCursor: string | null
+          }
+        }
+      }
+      /** @description An error, as RFC 9457 problem details */
+      default: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  retryWebhookDelivery: {
+    parameters: {
+      query?: never
+      header?: never
+      path: {
+        /** @description Delivery id */
+        deliveryId: string
+        /** @description Webhook id */
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Default Response */
+      202: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            /** @description Oldest first. */
+            attempts: {
+              /** Format: date-time */
+              at: string
+              durationMs: number
+              error: string | null
+              /** @description The first 1 KB of the response body. */
+              response: string | null
+              statusCode: number | null
+            }[]
+            /** Format: date-time */
+            createdAt: string
+            /** @description The `webhook-id` header, the same on every attempt. */
+            eventId: string
+            eventType: string
+            finishedAt: string | null
+            id: number
+            /** @description When pending: when the next attempt is due. */
+            nextAttemptAt: string | null
+            status: 'pending' | 'succeeded' | 'failed'
+          }
+        }
+      }
+      /** @description An error, as RFC 9457 problem details */
+      default: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  rotateWebhookSecret: {
+    parameters: {
+      query?: never
+      header?: never
+      path: {
+        /** @description Webhook id */
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            /**
+             * Format: date-time
+             * @description Until then the old secret signs beside the new one.
+             */
+            previousSecretExpiresAt: string
+            /** @description The new signing secret. Shown only now. */
+            secret: string
+          }
+        }
+      }
+      /** @description An error, as RFC 9457 problem details */
+      default: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
+  testWebhook: {
+    parameters: {
+      query?: never
+      header?: never
+      path: {
+        /** @description Webhook id */
+        id: string
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Default Response */
+      202: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            deliveryId: number
+            eventId: string
+          }
+        }
+      }
+      /** @description An error, as RFC 9457 problem details */
+      default: {
+        headers: {
           [name: string]: unknown
         }
         content: {

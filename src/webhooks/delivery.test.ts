@@ -1,0 +1,271 @@
+import assert from 'node:assert/strict'
+import { after, afterEach, test } from 'node:test'
+import { Webhook } from 'standardwebhooks'
+import { describeEachBackend } from '../../test/support/harness.js'
+import { createEntry } from '../../test/support/entries.js'
+import { signUp, type SignedIn } from '../../test/support/users.js'
+import { startReceiver, type Answer, type Receiver } from '../../test/support/webhook-receiver.js'
+import type { WorkerOptions } from './worker.js'
+
+// Loopback receivers: plain http and private addresses allowed here; the app's own worker is off
+// and each test drives a worker of its own with a clock it controls.
+const env = { WEBHOOKS: 'off', WEBHOOKS_ALLOW_HTTP: 'true', WEBHOOKS_ALLOW_PRIVATE_TARGETS: 'true' }
+
+describeEachBackend(
+  'webhook delivery',
+  (h) => {
+    const receivers: Receiver[] = []
+    after(() => Promise.all(receivers.map((r) => r.close())))
+    // Workers lease from the whole queue: each test starts with no endpoint of an earlier one left.
+    afterEach(() => h.db.query('delete from webhook_endpoints'))
+    const receiver = async (answers: Answer[] = []) => {
+      const r = await startReceiver(answers)
+      receivers.push(r)
+      return r
+    }
+    const clock = (start = Date.now() + 1000) => {
+      let now = start
+      return { now: () => new Date(now), advance: (ms: number) => (now += ms) }
+    }
+    const worker = (time: { now: () => Date }, overrides: Partial<WorkerOptions> = {}) =>
+      h.app.webhooks.createWorker({ clock: time.now, random: () => 0.5, ...overrides })
+    const register = async (user: SignedIn, url: string, extra: Record<string, unknown> = {}) => {
+      const res = await h.request({ method: 'POST', url: '/webhooks', headers: user.auth, payload: { url, ...extra } })
+      assert.equal(res.statusCode, 201, res.body)
+      return res.json()
+    }
+    const deliveries = async (user: SignedIn, webhookId: number) => {
+      const res = await h.request({ method: 'GET', url: `/webhooks/${webhookId}/deliveries`, headers: user.auth })
+      assert.equal(res.statusCode, 200, res.body)
+      return res.json().items
+    }
+    const webhook = async (user: SignedIn, id: number) =>
+      (await h.request({ method: 'GET', url: `/webhooks/${id}`, headers: user.auth })).json()
+
+    test('when an entry is created, then the receiver gets it signed per Standard Webhooks and the delivery is recorded', async () => {
+      const r = await receiver([{ status: 200, body: 'thanks' }])
+      const user = await signUp(h)
+      const hook = await register(user, r.url)
+      assert.match(hook.secret, /^whsec_[A-Za-z0-9+/]{43}=$/)
+      const entry = await createEntry(h, user, { text: 'signed', mood: 6, category: 'work' })
+      assert.equal(await worker({ now: () => new Date() }).runOnce(), 1)
+
+      assert.equal(r.received.length, 1)
+      const { headers, body } = r.received[0]!
+      assert.equal(headers['content-type'], 'application/json')
+      const payload = new Webhook(hook.secret).verify(body, headers as Record<string, string>) as any
+      assert.deepEqual(payload, { type: 'entry.created', timestamp: payload.timestamp, data: entry })
+      assert.throws(() => new Webhook('whsec_' + Buffer.alloc(32, 1).toString('base64')).verify(body, headers as Record<string, string>))
+
+      const [delivery] = await deliveries(user, hook.id)
+      assert.equal(delivery.eventId, headers['webhook-id'])
+      assert.equal(delivery.status, 'succeeded')
+      assert.equal(delivery.eventType, 'entry.created')
+      assert.deepEqual(
+        delivery.attempts.map((a: any) => [a.statusCode, a.error, a.response]),
+        [[200, null, 'thanks']],
+      )
+      // The secret is shown once, at creation.
+      assert.equal((await webhook(user, hook.id)).secret, undefined)
+    })
+
+    test('when the receiver answers 500, then the delivery is retried about 5 s later with the same webhook-id', async () => {
+      const r = await receiver([{ status: 500 }, { status: 200 }])
+      const user = await signUp(h)
+      const hook = await register(user, r.url)
+      await createEntry(h, user, { text: 'retry me', mood: 2, category: 'x' })
+      const time = clock()
+      const w = worker(time)
+      assert.equal(await w.runOnce(), 1)
+      const [pending] = await deliveries(user, hook.id)
+      assert.equal(pending.status, 'pending')
+      assert.deepEqual(
+        pending.attempts.map((a: any) => [a.statusCode, a.error]),
+        [[500, 'HTTP 500']],
+      )
+      const wait = Date.parse(pending.nextAttemptAt) - time.now().getTime()
+      assert.ok(wait >= 4000 && wait <= 6000, `next attempt in ${wait} ms`)
+
+      assert.equal(await w.runOnce(), 0, 'not due yet')
+      time.advance(6000)
+      assert.equal(await w.runOnce(), 1)
+      assert.equal(r.received.length, 2)
+      assert.equal(r.received[1]!.headers['webhook-id'], r.received[0]!.headers['webhook-id'])
+      assert.equal(Number(r.received[1]!.headers['webhook-timestamp']) - Number(r.received[0]!.headers['webhook-timestamp']), 6)
+      assert.equal(r.received[1]!.body, r.received[0]!.body)
+      const [done] = await deliveries(user, hook.id)
+      assert.equal(done.status, 'succeeded')
+      assert.equal(done.attempts.length, 2)
+    })
+
+    test('when the receiver does not answer in time, then the attempt fails and the retry carries the same webhook-id', async () => {
+      const r = await receiver(['hang', { status: 204 }])
+      const user = await signUp(h)
+      const hook = await register(user, r.url)
+      await createEntry(h, user, { text: 'slow', mood: 2, category: 'x' })
+      const time = clock()
+      const w = worker(time, { timeoutMs: 300 })
+      assert.equal(await w.runOnce(), 1)
+      const [pending] = await deliveries(user, hook.id)
+      assert.equal(pending.status, 'pending')
+      assert.deepEqual(
+        pending.attempts.map((a: any) => [a.statusCode, a.error]),
+        [[null, 'no answer within 0.3 s']],
+      )
+      time.advance(10_000)
+      assert.equal(await w.runOnce(), 1)
+      assert.equal(r.received.length, 2)
+      assert.equal(r.received[1]!.headers['webhook-id'], r.received[0]!.headers['webhook-id'])
+      assert.equal((await deliveries(user, hook.id))[0].status, 'succeeded')
+    })
+
+    test('when the receiver answers 410, then the endpoint is disabled at once and says why', async () => {
+      const r = await receiver([{ status: 410 }])
+      const user = await signUp(h)
+      const hook = await register(user, r.url)
+      await createEntry(h, user, { text: 'gone', mood: 2, category: 'x' })
+      const time = clock()
+      const w = worker(time)
+      assert.equal(await w.runOnce(), 1)
+      const listed = (await h.request({ method: 'GET', url: '/webhooks', headers: user.auth })).json().items
+      assert.equal(listed[0].enabled, false)
+      assert.match(listed[0].disabledReason, /410 Gone/)
+      assert.equal((await deliveries(user, hook.id))[0].status, 'failed')
+
+      await createEntry(h, user, { text: 'after gone', mood: 2, category: 'x' })
+      time.advance(3600_000)
+      assert.equal(await w.runOnce(), 0)
+      assert.equal(r.received.length, 1)
+      assert.equal((await deliveries(user, hook.id)).length, 1, 'a disabled endpoint queues nothing')
+
+      // Enabling it again clears the reason.
+      const enabled = await h.request({ method: 'PATCH', url: `/webhooks/${hook.id}`, headers: user.auth, payload: { enabled: true } })
+      assert.deepEqual([enabled.json().enabled, enabled.json().disabledReason], [true, null])
+    })
+
+    test('when the receiver answers 429 or 503 with Retry-After, then no attempt comes sooner than it asked', async () => {
+      const r = await receiver([
+        { status: 429, headers: { 'retry-after': '3600' } },
+        { status: 503, headers: { 'retry-after': new Date(Date.now() + 7200_000).toUTCString() } },
+        { status: 200 },
+      ])
+      const user = await signUp(h)
+      const hook = await register(user, r.url)
+      await createEntry(h, user, { text: 'later please', mood: 2, category: 'x' })
+      const time = clock()
+      const w = worker(time)
+      await w.runOnce()
+      const first = (await deliveries(user, hook.id))[0]
+      assert.ok(Date.parse(first.nextAttemptAt) - time.now().getTime() >= 3600_000)
+      time.advance(3599_000)
+      assert.equal(await w.runOnce(), 0)
+      time.advance(2000)
+      assert.equal(await w.runOnce(), 1)
+      const second = (await deliveries(user, hook.id))[0]
+      // The HTTP-date form: about two hours from the real now, minus the hour already advanced.
+      assert.ok(Date.parse(second.nextAttemptAt) - time.now().getTime() >= 3000_000)
+    })
+
+    test('when the secret is rotated, then deliveries carry signatures of both secrets for the overlap', async () => {
+      const r = await receiver()
+      const user = await signUp(h)
+      const hook = await register(user, r.url)
+      const rotated = await h.request({ method: 'POST', url: `/webhooks/${hook.id}/secret`, headers: user.auth })
+      assert.equal(rotated.statusCode, 200)
+      const { secret, previousSecretExpiresAt } = rotated.json()
+      assert.notEqual(secret, hook.secret)
+      const overlap = Date.parse(previousSecretExpiresAt) - Date.now()
+      assert.ok(overlap > 23.9 * 3600_000 && overlap <= 24 * 3600_000)
+      await createEntry(h, user, { text: 'rotated', mood: 5, category: 'x' })
+      await worker({ now: () => new Date() }).runOnce()
+      const { headers, body } = r.received[0]!
+      assert.equal(String(headers['webhook-signature']).split(' ').length, 2)
+      for (const key of [secret, hook.secret]) assert.ok(new Webhook(key).verify(body, headers as Record<string, string>))
+      // After the overlap only the new secret signs.
+      await createEntry(h, user, { text: 'rotated later', mood: 5, category: 'x' })
+      await worker({ now: () => new Date(Date.now() + 25 * 3600_000) }).runOnce()
+      assert.equal(String(r.received[1]!.headers['webhook-signature']).split(' ').length, 1)
+    })
+
+    test('when one receiver never answers, then deliveries to another endpoint go through meanwhile', async () => {
+      const stuck = await receiver(['hang'])
+      const healthy = await receiver()
+      const user = await signUp(h)
+      const slowHook = await register(user, stuck.url)
+      const fastHook = await register(user, healthy.url)
+      for (let i = 0; i < 3; i++) await createEntry(h, user, { text: `event ${i}`, mood: 5, category: 'x' })
+      const w = worker({ now: () => new Date() }, { concurrency: 2, pollMs: 20 })
+      w.start()
+      // All three reach the healthy receiver while the stuck one holds its first request open.
+      await healthy.waitFor(3)
+      await stuck.waitFor(1)
+      assert.equal(stuck.received.length, 1, 'one slot for the stuck endpoint, never more')
+      const fast = await deliveries(user, fastHook.id)
+      assert.equal(fast.length, 3)
+      await w.stop(0)
+      assert.equal(stuck.received.length, 1)
+      // The interrupted attempt was handed back, not counted as a failure.
+      const slow = await deliveries(user, slowHook.id)
+      assert.ok(slow.every((d: any) => d.status === 'pending' && d.attempts.length === 0))
+    })
+
+    test('when an endpoint keeps failing, then the breaker pauses it, probes later and closes on success', async () => {
+      const r = await receiver([{ status: 500 }, { status: 500 }, { status: 500 }, { status: 500 }, { status: 500 }, { status: 200 }])
+      const user = await signUp(h)
+      const hook = await register(user, r.url)
+      for (let i = 0; i < 6; i++) await createEntry(h, user, { text: `b${i}`, mood: 5, category: 'x' })
+      const time = clock()
+      const w = worker(time)
+      for (let i = 0; i < 5; i++) assert.equal(await w.runOnce(), 1)
+      const paused = await webhook(user, hook.id)
+      assert.ok(paused.pausedUntil, 'paused after 5 consecutive failures')
+      assert.equal(await w.runOnce(), 0, 'nothing is sent while paused')
+      time.advance(Date.parse(paused.pausedUntil) - time.now().getTime())
+      assert.equal(await w.runOnce(), 1, 'one probe')
+      const closed = await webhook(user, hook.id)
+      assert.deepEqual([closed.pausedUntil, closed.failingSince, closed.enabled], [null, null, true])
+    })
+
+    test('when every attempt fails for 5 days, then the endpoint is disabled and GET /webhooks says why', async () => {
+      const r = await receiver([{ status: 502 }])
+      const user = await signUp(h)
+      const hook = await register(user, r.url)
+      await createEntry(h, user, { text: 'd1', mood: 5, category: 'x' })
+      const time = clock()
+      const w = worker(time)
+      await w.runOnce()
+      assert.ok((await webhook(user, hook.id)).failingSince)
+      await createEntry(h, user, { text: 'd2', mood: 5, category: 'x' })
+      time.advance(5 * 24 * 3600_000)
+      await w.runOnce()
+      const [listed] = (await h.request({ method: 'GET', url: '/webhooks', headers: user.auth })).json().items
+      assert.equal(listed.enabled, false)
+      assert.match(listed.disabledReason, /failed since .*HTTP 502/)
+    })
+
+    test('when the last scheduled retry fails, then the delivery is failed after 10 attempts', async () => {
+      const r = await receiver([{ status: 500 }])
+      const user = await signUp(h)
+      const hook = await register(user, r.url)
+      await createEntry(h, user, { text: 'doomed', mood: 5, category: 'x' })
+      const time = clock()
+      // The breaker would pause the endpoint between these; this test is about the schedule alone.
+      const w = worker(time)
+      const waits: number[] = []
+      for (let i = 0; i < 10; i++) {
+        assert.equal(await w.runOnce(), 1, `attempt ${i + 1}`)
+        const [d] = await deliveries(user, hook.id)
+        if (d.status === 'pending') {
+          waits.push(Math.round((Date.parse(d.nextAttemptAt) - time.now().getTime()) / 1000))
+          const paused = (await webhook(user, hook.id)).pausedUntil
+          time.advance(Math.max(Date.parse(d.nextAttemptAt), paused ? Date.parse(paused) : 0) - time.now().getTime())
+        }
+      }
+      assert.deepEqual(waits, [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400])
+      const [d] = await deliveries(user, hook.id)
+      assert.equal(d.status, 'failed')
+      assert.equal(d.attempts.length, 10)
+    })
+  },
+  { env },
+)
