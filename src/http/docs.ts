@@ -56,6 +56,7 @@ export async function installDocs(app: FastifyInstance): Promise<void> {
         { name: 'accounts', description: 'Registration, sign-in, tokens and sessions' },
         { name: 'entries', description: 'Journal entries' },
         { name: 'stats', description: 'Mood statistics and streaks' },
+        { name: 'webhooks', description: 'Webhook endpoints and their deliveries (Standard Webhooks v1)' },
         { name: 'transfer', description: 'Export and import of the whole journal' },
         { name: 'health', description: 'Liveness, readiness and dependency status' },
         { name: 'operations', description: 'Metrics for the operator' },

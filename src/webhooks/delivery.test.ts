@@ -113,7 +113,8 @@ describeEachBackend(
         [[null, 'no answer within 0.3 s']],
       )
       time.advance(10_000)
-      assert.equal(await w.runOnce(), 1)
+      // The retry with the normal 15 s limit: a loaded machine may take longer than 0.3 s to answer.
+      assert.equal(await worker(time).runOnce(), 1)
       assert.equal(r.received.length, 2)
       assert.equal(r.received[1]!.headers['webhook-id'], r.received[0]!.headers['webhook-id'])
       assert.equal((await deliveries(user, hook.id))[0].status, 'succeeded')

@@ -26,6 +26,8 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     MIGRATE_ON_START: 'false',
     // Suites make many requests from one address; the limiter's own tests set their limits.
     RATE_LIMIT_MAX: '1000000',
+    // No webhook worker polling beside the test; webhook tests drive workers of their own.
+    WEBHOOKS: 'off',
     ...overrides,
   }
 }
