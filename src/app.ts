@@ -58,7 +58,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     requestIdHeader: false,
     genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
-    trustProxy: config.trustProxy,
+    // Also a hop count or address list at run time; Fastify's overloads do not type the union.
+    trustProxy: config.trustProxy as boolean,
     bodyLimit: ONE_MEBIBYTE,
     // The lifecycle hooks answer 503 problems while closing (Fastify's own 503 is not one).
     return503OnClosing: false,

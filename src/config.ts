@@ -1,3 +1,4 @@
+import net from 'node:net'
 import path from 'node:path'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -16,7 +17,8 @@ export interface Config {
   refreshTokenTtlSeconds: number
   rateLimitMax: number
   rateLimitWindowSeconds: number
-  trustProxy: boolean
+  /** Fastify's `trustProxy`: false, true (every hop), a hop count, or proxy addresses and CIDR ranges. */
+  trustProxy: boolean | number | string[]
   requestTimeoutSeconds: number
   shutdownTimeoutSeconds: number
   migrateOnStart: boolean
@@ -128,6 +130,26 @@ function metricsToken(env: Env): string | undefined {
   return token
 }
 
+function trustProxy(env: Env): boolean | number | string[] {
+  const raw = env.TRUST_PROXY?.trim() ?? ''
+  if (raw === '') return false
+  if (/^\d+$/.test(raw)) return integer(env, 'TRUST_PROXY', 0, 0, 100)
+  if (/^[a-z]+$/i.test(raw)) return boolean(env, 'TRUST_PROXY', false)
+  const entries = raw.split(',').map((entry) => entry.trim())
+  for (const entry of entries) {
+    const [address = '', prefix, ...rest] = entry.split('/')
+    const family = net.isIP(address)
+    const bits = family === 4 ? 32 : 128
+    if (!family || rest.length > 0 || (prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= bits))) {
+      throw new ConfigError(
+        'TRUST_PROXY',
+        `must be true, false, a hop count or comma-separated proxy addresses/CIDR ranges, got "${entry}"`,
+      )
+    }
+  }
+  return entries
+}
+
 /** Reads and validates the environment once; throws `ConfigError` naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])
@@ -183,7 +205,7 @@ export function loadConfig(env: Env = process.env): Config {
     // 0 turns the general limit off (login throttling stays).
     rateLimitMax: integer(env, 'RATE_LIMIT_MAX', 100, 0, 1_000_000_000),
     rateLimitWindowSeconds: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
-    trustProxy: boolean(env, 'TRUST_PROXY', false),
+    trustProxy: trustProxy(env),
     requestTimeoutSeconds: integer(env, 'REQUEST_TIMEOUT_SECONDS', 10, 1, 600),
     shutdownTimeoutSeconds: integer(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 600),
     migrateOnStart: boolean(env, 'MIGRATE_ON_START', true),

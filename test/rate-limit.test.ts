@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { loadConfig } from '../src/config.js'
 import { describeEachBackend } from './support/harness.js'
 import { signUp } from './support/users.js'
 
@@ -50,3 +51,70 @@ describeEachBackend(
   },
   { env: { RATE_LIMIT_MAX: '5', RATE_LIMIT_WINDOW_SECONDS: '60' } },
 )
+
+describeEachBackend(
+  'general rate limit: whose budget',
+  (h) => {
+    const me = (authorization: string, remoteAddress: string) =>
+      h.request({ method: 'GET', url: '/me', remoteAddress, headers: { authorization } })
+
+    test('when a token is revoked or its account deleted, or the route is sign-in, then the request counts against the address', async () => {
+      const alice = await signUp(h)
+      const bob = await signUp(h)
+      assert.equal((await h.request({ method: 'POST', url: '/logout/all', headers: alice.auth })).statusCode, 204)
+      assert.equal(
+        (await h.request({ method: 'DELETE', url: '/me', headers: bob.auth, payload: { password: bob.password } })).statusCode,
+        204,
+      )
+      const ip = '198.51.100.90'
+      // Eight requests with the dead tokens, one sign-in carrying a token, one without: ten from one address.
+      for (const token of [alice, bob, alice, bob, alice, bob, alice, bob])
+        assert.equal((await me(token.auth.authorization, ip)).statusCode, 401)
+      const carol = await signUp(h)
+      const login = await h.request({
+        method: 'POST',
+        url: '/login',
+        remoteAddress: ip,
+        headers: carol.auth,
+        payload: { email: carol.email, password: 'not it' },
+      })
+      assert.equal(login.statusCode, 401)
+      assert.equal((await me('Bearer nothing', ip)).statusCode, 401)
+      assert.equal((await me('Bearer nothing', ip)).statusCode, 429, 'the address budget is spent')
+      assert.equal((await me(carol.auth.authorization, ip)).statusCode, 200, 'a live session has its own')
+    })
+  },
+  { env: { RATE_LIMIT_MAX: '10', RATE_LIMIT_WINDOW_SECONDS: '60' } },
+)
+
+describeEachBackend(
+  'general rate limit behind one proxy hop (TRUST_PROXY=1)',
+  (h) => {
+    const get = (forwarded: string) =>
+      h.request({ method: 'GET', url: '/no-such-route', remoteAddress: '10.0.0.1', headers: { 'x-forwarded-for': forwarded } })
+
+    test('when a client forges X-Forwarded-For entries, then it is still counted by the address the proxy saw', async () => {
+      for (let i = 0; i < 3; i++) assert.equal((await get(`192.0.2.${i}, 203.0.113.7`)).statusCode, 404)
+      assert.equal((await get('192.0.2.99, 203.0.113.7')).statusCode, 429)
+      assert.equal((await get('203.0.113.8')).statusCode, 404, 'another client')
+    })
+
+    test('when the forwarded address is not an IP address, then the proxy’s own address is the key', async () => {
+      for (let i = 0; i < 3; i++) assert.equal((await get(`not-an-ip-${i}`)).statusCode, 404)
+      assert.equal((await get('not-an-ip-again')).statusCode, 429)
+    })
+  },
+  { env: { RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_SECONDS: '60', TRUST_PROXY: '1' } },
+)
+
+test('TRUST_PROXY takes false, true, a hop count or proxy addresses and CIDR ranges, and refuses anything else', () => {
+  const trust = (value: string) => loadConfig({ TRUST_PROXY: value }).trustProxy
+  assert.equal(trust(''), false)
+  assert.equal(trust('false'), false)
+  assert.equal(trust('true'), true)
+  assert.equal(trust('1'), 1)
+  assert.deepEqual(trust('10.0.0.1, 172.16.0.0/12,fd00::/8'), ['10.0.0.1', '172.16.0.0/12', 'fd00::/8'])
+  for (const bad of ['maybe', 'nginx', '10.0.0.0/33', '10.0.0.1/8/1', '-1', '1.5']) {
+    assert.throws(() => trust(bad), /TRUST_PROXY/, bad)
+  }
+})

@@ -19,6 +19,8 @@ declare module 'fastify' {
     authenticate: (request: FastifyRequest) => Promise<void>
     /** The verified claims of the request's bearer token, memoised per request (the rate limiter keys on them too). */
     bearerClaims: (request: FastifyRequest) => Promise<AccessClaims | undefined>
+    /** The claims of a verified token whose session is live (not revoked, user not deleted), memoised per request. */
+    liveSession: (request: FastifyRequest) => Promise<AccessClaims | undefined>
   }
   interface FastifyRequest {
     user: AuthUser | null
@@ -58,13 +60,24 @@ export default fp(
       return claims
     }
     app.decorate('bearerClaims', bearerClaims)
+    const live = new WeakMap<FastifyRequest, Promise<boolean>>()
+    const isLive = (request: FastifyRequest, claims: AccessClaims) => {
+      let answer = live.get(request)
+      if (!answer) {
+        answer = sessionIsLive(deps, claims.userId, claims.sessionId)
+        live.set(request, answer)
+      }
+      return answer
+    }
+    app.decorate('liveSession', async (request: FastifyRequest) => {
+      const claims = await bearerClaims(request)
+      return claims && (await isLive(request, claims)) ? claims : undefined
+    })
     app.decorate('authenticate', async (request: FastifyRequest) => {
       if (!request.headers.authorization) throw unauthorized('Send `Authorization: Bearer <accessToken>`.')
       const claims = await bearerClaims(request)
       if (!claims) throw unauthorized('The access token is invalid or expired.')
-      if (!(await sessionIsLive(deps, claims.userId, claims.sessionId))) {
-        throw unauthorized('The session has ended; sign in again.')
-      }
+      if (!(await isLive(request, claims))) throw unauthorized('The session has ended; sign in again.')
       request.user = claims
     })
   },

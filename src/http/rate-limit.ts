@@ -6,9 +6,17 @@ import { tooManyRequests } from './errors.js'
 /** Probes and operator endpoints are never limited: an orchestrator must always reach them. */
 const EXEMPT = /^\/(livez|readyz|health|metrics)(\?|$)/
 
+/** Does the route declare bearer authentication (its OpenAPI `security`)? Public routes never key by user. */
+function takesBearer(request: FastifyRequest): boolean {
+  const security = (request.routeOptions.schema as { security?: unknown[] } | undefined)?.security
+  return Array.isArray(security) && security.length > 0
+}
+
 /**
  * The general limit: RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_SECONDS per client, keyed by
- * user id when the request carries a valid access token and by IP otherwise. With Redis the
+ * user id only for a live session on a route that takes a bearer token (a verified token whose
+ * session is neither revoked nor of a deleted account), and by client address otherwise: sign-up
+ * and sign-in always count against the address, so K accounts do not give K budgets. With Redis the
  * counter is shared by every instance (one atomic Lua round trip); if Redis fails, the limit fails
  * open — availability over strictness — and the outage is logged once.
  */
@@ -23,8 +31,9 @@ export async function installRateLimit(app: FastifyInstance): Promise<void> {
     skipOnError: true,
     allowList: (request: FastifyRequest) => EXEMPT.test(request.url),
     keyGenerator: async (request: FastifyRequest) => {
-      const claims = request.headers.authorization ? await app.bearerClaims(request) : undefined
-      return claims ? `user:${claims.userId}` : `ip:${request.ip}`
+      const claims =
+        request.headers.authorization && takesBearer(request) ? await app.liveSession(request).catch(() => undefined) : undefined
+      return claims ? `user:${claims.userId}` : `ip:${clientAddress(request)}`
     },
     errorResponseBuilder: (_request, context) => tooManyRequests(context.ttl / 1000, 'Rate limit exceeded; see Retry-After.'),
     onExceeded: () => app.metrics.rateLimited(),
