@@ -3,8 +3,8 @@
  * Operator commands, configured by the same environment as the server:
  *   moodlog migrate up|down|status
  *   moodlog check
- *   moodlog export --user EMAIL [--out FILE]
- *   moodlog import --user EMAIL [--in FILE]
+ *   moodlog export --user EMAIL [--out FILE] [--format ndjson|csv|markdown] [--tz ZONE]
+ *   moodlog import --user EMAIL [--in FILE] [--format moodlog|csv|daylio|jrnl] [options]
  */
 import { pathToFileURL } from 'node:url'
 import { ConfigError, loadConfig, type Config } from './config.js'
@@ -19,17 +19,23 @@ import {
 } from './db/index.js'
 import { runTransfer, type TransferIo } from './transfer/commands.js'
 import { TransferError } from './transfer/format.js'
+import { terminalProgress } from './transfer/progress.js'
 
 const USAGE = `usage: moodlog <command>
   migrate up        apply every pending migration
   migrate down      roll back the newest migration
   migrate status    show the current and latest schema versions
   check             validate the configuration and reach the database
-  export --user EMAIL [--out FILE]
-                    write the user's entries as NDJSON to FILE (default: stdout)
-  import --user EMAIL [--in FILE]
-                    add NDJSON entries from FILE (default: stdin) to the user's
-                    journal; all or nothing: a bad line imports nothing`
+  export --user EMAIL [--out FILE] [--format ndjson|csv|markdown] [--tz ZONE]
+                    write the user's journal to FILE (default: stdout); NDJSON by
+                    default; Markdown has a section per local day in ZONE (UTC)
+  import --user EMAIL [--in FILE] [--format moodlog|csv|daylio|jrnl]
+         [--dry-run] [--skip-invalid] [--tz ZONE] [--mood-map JSON] [--default-mood N]
+                    add the entries of FILE (default: stdin) to the user's journal;
+                    all or nothing: an invalid row imports nothing (unless
+                    --skip-invalid); entries already there are skipped. The format
+                    follows the file name (.csv, .json → jrnl) unless given. Daylio
+                    needs --tz, jrnl --default-mood; --mood-map maps Daylio labels`
 
 async function withDatabase<T>(config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
   const db = await openDatabase(config)
@@ -46,7 +52,13 @@ function describeTarget(config: Config): string {
   return `postgres server ${url.hostname}:${url.port || 5432}${url.pathname}`
 }
 
-const processIo: TransferIo = { stdin: process.stdin, stdout: process.stdout, note: (line) => console.error(line) }
+const processIo: TransferIo = {
+  stdin: process.stdin,
+  stdout: process.stdout,
+  note: (line) => console.error(line),
+  // A progress bar only for a person watching a terminal; never in pipes, logs or CI.
+  progress: process.stderr.isTTY ? terminalProgress(process.stderr) : undefined,
+}
 
 export async function run(args: string[], env: NodeJS.ProcessEnv, out: (line: string) => void, io = processIo): Promise<number> {
   const [command, sub] = args

@@ -40,6 +40,10 @@ export interface Config {
   /** Per-user read cache of list pages, counts and statistics (`CACHE=off` for benchmarks). */
   cacheEnabled: boolean
   cacheTtlSeconds: number
+  /** Largest file `POST /import` accepts, in bytes. */
+  importMaxBytes: number
+  /** How long one `POST /import` may take, upload included (REQUEST_TIMEOUT_SECONDS is for ordinary requests). */
+  importTimeoutSeconds: number
   /** Set → `/metrics` is served only on this port (keep it off the public listener); unset → on PORT. */
   metricsPort: number | undefined
   /** The built web UI (Vite's output); unset → `dist/web` of this installation. */
@@ -231,5 +235,7 @@ export function loadConfig(env: Env = process.env): Config {
     webhooksAllowHttp: boolean(env, 'WEBHOOKS_ALLOW_HTTP', false),
     webhooksAllowPrivateTargets: boolean(env, 'WEBHOOKS_ALLOW_PRIVATE_TARGETS', false),
     webhooksMaxPerUser: integer(env, 'WEBHOOKS_MAX_PER_USER', 10, 1, 1000),
+    importMaxBytes: integer(env, 'IMPORT_MAX_BYTES', 50 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    importTimeoutSeconds: integer(env, 'IMPORT_TIMEOUT_SECONDS', 600, 1, 3600),
   }
 }

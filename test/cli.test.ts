@@ -7,8 +7,6 @@ import { after, before, describe, test } from 'node:test'
 import { run } from '../src/cli.js'
 import { migrate, migrationStatus, type Database, type Queryable } from '../src/db/index.js'
 import { openEmbeddedDatabase } from '../src/db/embedded.js'
-import { importEntries } from '../src/transfer/import.js'
-import type { TransferError } from '../src/transfer/format.js'
 import { backendNames, createTestDatabase } from './support/harness.js'
 import { runProcess } from './support/process.js'
 
@@ -243,7 +241,7 @@ describe('moodlog CLI', { concurrency: true }, () => {
       // Into the other user of the same journal; blank lines and a byte-order mark (some editors write one) are tolerated.
       const input = Readable.from([`\uFEFF${ndjson.replace('\n', '\n\n  \n')}`])
       assert.equal(await run(['import', '--user', OTHER], { DATA_DIR: sourceDir }, () => {}, io(input)), 0)
-      assert.ok(notes.includes(`imported 2500 entries for ${OTHER}`), notes.join('\n'))
+      assert.ok(notes.includes(`imported 2500 entries for ${OTHER} (0 already there)`), notes.join('\n'))
       const [mine, theirs] = await withEmbedded(sourceDir, async (db) => [await entriesOf(db, EMAIL), await entriesOf(db, OTHER)])
       assert.deepEqual(mine, source)
       assert.deepEqual(theirs!.slice(1), source)
@@ -260,58 +258,26 @@ describe('moodlog CLI', { concurrency: true }, () => {
     })
 
     test('when a line breaks the entry rules, then its number is reported and nothing is imported', async () => {
-      const testDb = await createTestDatabase('pglite')
-      try {
-        const userId = await insertUser(testDb.db, EMAIL)
-        const good = (i: number) =>
-          JSON.stringify({ text: `fine ${i}`, mood: 5, category: 'work', occurredAt: '2024-05-01T18:30:00+02:00' })
-        const cases: Array<[string, RegExp]> = [
-          [JSON.stringify({ text: 'too happy', mood: 11, category: 'work' }), /^line 1003: mood must be <= 10$/],
-          [JSON.stringify({ text: 'half', mood: 5.5, category: 'work' }), /^line 1003: mood must be integer$/],
-          [JSON.stringify({ text: '', mood: 5, category: 'work' }), /^line 1003: text must NOT have fewer than 1 characters$/],
-          [
-            JSON.stringify({ text: 'x'.repeat(10_001), mood: 5, category: 'work' }),
-            /^line 1003: text must NOT have more than 10000 characters$/,
-          ],
-          [JSON.stringify({ text: 'nul \u0000 inside', mood: 5, category: 'work' }), /^line 1003: text must not contain NUL characters$/],
-          [
-            JSON.stringify({ text: 'blank category', mood: 5, category: '    ' }),
-            /^line 1003: category must be 1 to 50 characters after trimming$/,
-          ],
-          [
-            JSON.stringify({ text: 'no offset', mood: 5, category: 'work', occurredAt: '2024-05-01T18:30:00' }),
-            /^line 1003: occurredAt must match/,
-          ],
-          [
-            JSON.stringify({ text: 'no such day', mood: 5, category: 'work', createdAt: '2023-02-29T10:00:00Z' }),
-            /^line 1003: createdAt must match format "date-time"$/,
-          ],
-          [JSON.stringify({ text: 'extra', mood: 5, category: 'work', userId: 1 }), /^line 1003: userId is not an allowed field$/],
-          [JSON.stringify({ mood: 5, category: 'work' }), /^line 1003: text is required$/],
-          ['{"text": "cut off', /^line 1003: not valid JSON$/],
-        ]
-        // The bad line comes after a first full batch has been inserted: the transaction takes that back too.
-        const goodLines = Array.from({ length: 1002 }, (_, i) => good(i + 1))
-        for (const [line, message] of cases) {
-          const input = Readable.from([[...goodLines, line, good(1004)].join('\n')])
-          await assert.rejects(importEntries(testDb.db, userId, input), (error: TransferError) => {
-            assert.match(error.message, message)
-            assert.equal(error.exitCode, 65)
-            return true
-          })
-        }
-        assert.deepEqual(await entriesOf(testDb.db, EMAIL), [], 'not even the good lines before the bad one')
+      // The bad line comes after a first full batch: nothing of the file is kept, not even the good lines before it.
+      const good = (i: number) => JSON.stringify({ text: `fine ${i}`, mood: 5, category: 'work', occurredAt: '2024-05-01T18:30:00+02:00' })
+      const lines = Array.from({ length: 1002 }, (_, i) => good(i + 1))
+      lines.push(JSON.stringify({ text: 'too happy', mood: 11, category: 'work' }), '{"text": "cut off', good(1005))
+      const file = path.join(await tempDir(), 'bad.ndjson')
+      await writeFile(file, lines.join('\n') + '\n')
+      const result = await cli(['import', '--user', EMAIL, '--in', file], { DATA_DIR: sourceDir })
+      assert.equal(result.code, 65, result.output)
+      assert.match(result.output, /line 1003: mood must be an integer from 1 to 10/)
+      assert.match(result.output, /line 1004: \(line\) is not valid JSON/)
+      assert.match(result.output, /nothing imported: 2 invalid rows/)
+      assert.deepEqual(await withEmbedded(sourceDir, (db) => entriesOf(db, EMAIL)), source)
 
-        // The same through the command: the line number, exit code 65, and the journal untouched.
-        const file = path.join(await tempDir(), 'bad.ndjson')
-        await writeFile(file, [good(1), good(2), cases[0]![0], good(4)].join('\n') + '\n')
-        const result = await cli(['import', '--user', EMAIL, '--in', file], { DATA_DIR: sourceDir })
-        assert.equal(result.code, 65, result.output)
-        assert.match(result.output, /moodlog: line 3: mood must be <= 10/)
-        assert.deepEqual(await withEmbedded(sourceDir, (db) => entriesOf(db, EMAIL)), source)
-      } finally {
-        await testDb.drop()
-      }
+      // With --skip-invalid the others go in; run again, they are all already there.
+      const skipping = await cli(['import', '--user', EMAIL, '--in', file, '--skip-invalid'], { DATA_DIR: sourceDir })
+      assert.equal(skipping.code, 0, skipping.output)
+      assert.match(skipping.output, /imported 1003 entries for .* \(0 already there, 2 invalid skipped\)/)
+      const again = await cli(['import', '--user', EMAIL, '--in', file, '--skip-invalid'], { DATA_DIR: sourceDir })
+      assert.match(again.output, /imported 0 entries for .* \(1003 already there, 2 invalid skipped\)/)
+      assert.equal((await withEmbedded(sourceDir, (db) => entriesOf(db, EMAIL))).length, source.length + 1003)
     })
   })
 })

@@ -25,6 +25,8 @@ export interface ExportOptions {
   /** A zone name Postgres knows (resolved by the caller): local days and times of the Markdown export. */
   tz: string
   exportedAt: Date
+  /** Called once, before the first chunk, with the number of entries the export will hold. */
+  onStart?: (total: number) => void
   /** Called after each page with the number of entries written so far. */
   onProgress?: (entries: number) => void
   pageSize?: number
@@ -39,7 +41,8 @@ export interface ExportOptions {
  * the export started are left out; one changed meanwhile is exported as its page found it.
  */
 export async function* exportChunks(db: Queryable, userId: number, options: ExportOptions): AsyncGenerator<string> {
-  const upToId = await q.highestEntryId(db, userId)
+  const { upToId, total } = await q.exportBounds(db, userId)
+  options.onStart?.(total)
   const pageSize = options.pageSize ?? PAGE_SIZE
   let written = 0
   const progress = (rows: number) => {

@@ -1,71 +1,172 @@
-import { createInterface } from 'node:readline'
-import type { Readable } from 'node:stream'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import type { Readable, Writable } from 'node:stream'
 import type { Database, Queryable } from '../db/index.js'
-import { parseEntryLine, type EntryLine } from './format.js'
-import { NDJSON_HEADER } from './export.js'
+import * as q from './queries.js'
+import { readDaylio } from './read-daylio.js'
+import { readJrnl } from './read-jrnl.js'
+import { readCsv, readNdjson } from './read-moodlog.js'
+import { DAYLIO_DEFAULT_MOODS, linesOf, type Candidate, type Reader, type ReaderOptions } from './rows.js'
+
+export const IMPORT_FORMATS = ['moodlog', 'csv', 'daylio', 'jrnl'] as const
+export type ImportFormat = (typeof IMPORT_FORMATS)[number]
+
+const READERS: Record<ImportFormat, Reader> = { moodlog: readNdjson, csv: readCsv, daylio: readDaylio, jrnl: readJrnl }
 
 const BATCH_SIZE = 1000
+/** The report lists this many problems at most; `invalidCount` counts every invalid row. */
+export const MAX_REPORTED_PROBLEMS = 1000
 
-/**
- * One statement per batch: the rows travel as one JSON array and keep their file order (identity
- * ids follow it). Timestamps are parsed by Postgres, so microseconds survive; missing ones default
- * like the API's (occurredAt and createdAt: now; updatedAt: createdAt).
- */
-async function insertBatch(db: Queryable, userId: number, batch: EntryLine[]): Promise<void> {
-  await db.query(
-    `insert into entries (user_id, text, mood, category, occurred_at, created_at, updated_at, version)
-     select $1, e->>'text', (e->>'mood')::smallint, e->>'category',
-            coalesce((e->>'occurredAt')::timestamptz, now()),
-            coalesce((e->>'createdAt')::timestamptz, now()),
-            coalesce((e->>'updatedAt')::timestamptz, (e->>'createdAt')::timestamptz, now()),
-            coalesce((e->>'version')::int4, 1)
-       from jsonb_array_elements($2::text::jsonb) with ordinality as rows (e, n)
-      order by n`,
-    [userId, JSON.stringify(batch)],
-  )
+export interface InvalidRow {
+  line: number
+  field: string
+  message: string
 }
 
-function isHeaderLine(line: string): boolean {
+export interface ImportReport {
+  /** Entries written (in a dry run: that would be written). */
+  created: number
+  /** Valid rows already in the journal (same occurredAt, text, mood and category), or repeated in the file. */
+  skipped: number
+  /** Problems of the invalid rows, in file order, at most MAX_REPORTED_PROBLEMS. */
+  invalid: InvalidRow[]
+  /** Rows with at least one problem. */
+  invalidCount: number
+}
+
+export interface ImportProgress {
+  phase: 'reading' | 'writing'
+  /** Rows read (reading) or written and checked for duplicates (writing). */
+  rows: number
+  /** Writing: the valid rows to go through. */
+  total?: number
+}
+
+export interface ImportOptions {
+  format: ImportFormat
+  /** Canonical zone of the wall-clock formats (Daylio, jrnl). */
+  tz: string
+  dryRun?: boolean
+  /** Write the valid rows even when some are invalid; otherwise any invalid row means nothing is written. */
+  skipInvalid?: boolean
+  /** Daylio: labels besides (or instead of) the defaults, label → 1–10. */
+  moodMap?: Record<string, number>
+  /** jrnl: the mood of every entry. */
+  defaultMood?: number
+  /** Runs in the import's transaction with each batch of new entries (webhook events for `notify`). */
+  onCreated?: (tx: Queryable, entries: q.CreatedEntry[]) => Promise<void>
+  onProgress?: (progress: ImportProgress) => void
+}
+
+export interface ImportResult {
+  report: ImportReport
+  /** True when entries were committed. */
+  written: boolean
+}
+
+class DryRunRollback extends Error {}
+
+function write(out: Writable, text: string): Promise<void> | undefined {
+  if (out.write(text)) return undefined
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      out.off('error', reject)
+      resolve()
+    }
+    out.once('drain', done)
+    out.once('error', reject)
+  })
+}
+
+function readerOptions(options: ImportOptions): ReaderOptions {
+  const moodLabels = new Map(Object.entries({ ...DAYLIO_DEFAULT_MOODS }))
+  for (const [label, mood] of Object.entries(options.moodMap ?? {})) moodLabels.set(label.trim().toLowerCase(), mood)
+  return { moodLabels, defaultMood: options.defaultMood }
+}
+
+/**
+ * Imports a file into the user's journal, all or nothing, in two steps so that the database is
+ * held only as long as writing takes, never while a slow client uploads:
+ *  1. the file streams through its format's reader; each record is checked with the entries'
+ *     rules and the valid rows are spooled to a private temporary file (memory stays flat);
+ *  2. unless an invalid row stops it, one transaction inserts the spooled rows in batches,
+ *     skipping those whose content the journal already has, so importing a file twice creates
+ *     nothing the second time. A dry run does the same and rolls back: its report is exact.
+ * A file that cannot be read as its format at all throws `UnreadableFile`.
+ */
+export async function importFile(db: Database, userId: number, input: Readable, options: ImportOptions): Promise<ImportResult> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'moodlog-import-'))
   try {
-    const value = JSON.parse(line) as { format?: unknown }
-    return value !== null && typeof value === 'object' && value.format === NDJSON_HEADER.format
-  } catch {
-    return false
+    const spool = path.join(dir, 'rows.ndjson')
+    const { valid, invalid, invalidCount } = await spoolValidRows(READERS[options.format](input, readerOptions(options)), spool, options)
+    const report: ImportReport = { created: 0, skipped: 0, invalid, invalidCount }
+    if ((invalidCount > 0 && !options.skipInvalid) || valid === 0) return { report, written: false }
+
+    let created = 0
+    try {
+      await db.transaction(async (tx) => {
+        created = await insertSpooled(tx, userId, spool, valid, options)
+        if (options.dryRun) throw new DryRunRollback()
+      })
+    } catch (error) {
+      if (!(error instanceof DryRunRollback)) throw error
+    }
+    return { report: { ...report, created, skipped: valid - created }, written: !options.dryRun && created > 0 }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
   }
 }
 
-/**
- * Reads NDJSON entries from `input` and adds them to the user's journal. All or nothing: the whole
- * file is one transaction, so a bad line (reported with its number) leaves the journal as it was,
- * and running the import again after fixing the file cannot duplicate half of it. Lines are
- * validated and inserted in batches as they stream in; blank lines are skipped.
- */
-export async function importEntries(db: Database, userId: number, input: Readable): Promise<number> {
-  return db.transaction(async (tx) => {
-    // Created right before iterating: readline starts reading at once, and lines it emits before
-    // the loop listens are lost.
-    const lines = createInterface({ input, crlfDelay: Infinity })
-    try {
-      let count = 0
-      let lineNumber = 0
-      let batch: EntryLine[] = []
-      for await (const raw of lines) {
-        lineNumber += 1
-        const line = lineNumber === 1 ? raw.replace(/^\uFEFF/, '') : raw
-        if (line.trim() === '') continue
-        // The export's header line.
-        if (count === 0 && batch.length === 0 && isHeaderLine(line)) continue
-        batch.push(parseEntryLine(line, lineNumber))
-        if (batch.length === BATCH_SIZE) {
-          await insertBatch(tx, userId, batch)
-          count += batch.length
-          batch = []
+async function spoolValidRows(candidates: AsyncIterable<Candidate>, file: string, options: ImportOptions) {
+  // Journal entries are private: the spool is readable by its owner only.
+  const out = createWriteStream(file, { mode: 0o600 })
+  const failed = new Promise<never>((_, reject) => out.once('error', reject))
+  failed.catch(() => {})
+  let valid = 0
+  let invalidCount = 0
+  let rows = 0
+  const invalid: InvalidRow[] = []
+  try {
+    for await (const candidate of candidates) {
+      rows += 1
+      if (rows % BATCH_SIZE === 0) options.onProgress?.({ phase: 'reading', rows })
+      if (candidate.errors) {
+        invalidCount += 1
+        for (const error of candidate.errors) {
+          if (invalid.length < MAX_REPORTED_PROBLEMS) invalid.push({ line: candidate.line, ...error })
         }
+        continue
       }
-      if (batch.length > 0) await insertBatch(tx, userId, batch)
-      return count + batch.length
-    } finally {
-      lines.close()
+      valid += 1
+      const waiting = write(out, `${JSON.stringify(candidate.row)}\n`)
+      if (waiting) await Promise.race([waiting, failed])
     }
-  })
+    options.onProgress?.({ phase: 'reading', rows })
+    await Promise.race([new Promise<void>((resolve) => out.end(resolve)), failed])
+  } finally {
+    out.destroy()
+  }
+  return { valid, invalid, invalidCount }
+}
+
+async function insertSpooled(tx: Queryable, userId: number, file: string, total: number, options: ImportOptions): Promise<number> {
+  let created = 0
+  let done = 0
+  let batch: string[] = []
+  const flush = async () => {
+    const rows = await q.insertNewEntries(tx, userId, options.tz, `[${batch.join(',')}]`, options.onCreated !== undefined)
+    created += rows.length
+    done += batch.length
+    batch = []
+    if (options.onCreated && rows.length > 0) await options.onCreated(tx, rows as q.CreatedEntry[])
+    options.onProgress?.({ phase: 'writing', rows: done, total })
+  }
+  for await (const line of linesOf(createReadStream(file))) {
+    batch.push(line)
+    if (batch.length === BATCH_SIZE) await flush()
+  }
+  if (batch.length > 0) await flush()
+  return created
 }

@@ -23,10 +23,13 @@ export interface LocalExportRow extends ExportRow {
   localTime: string
 }
 
-/** The highest entry id of the user when the export starts: later entries are left out. */
-export async function highestEntryId(db: Queryable, userId: number): Promise<number> {
-  const rows = await db.query<{ id: number | null }>('select max(id) as id from entries where user_id = $1', [userId])
-  return rows[0]?.id ?? 0
+/** The highest entry id of the user when the export starts (later entries are left out), and how many there are. */
+export async function exportBounds(db: Queryable, userId: number): Promise<{ upToId: number; total: number }> {
+  const rows = await db.query<{ upToId: number; total: number }>(
+    'select coalesce(max(id), 0) as "upToId", count(*) as total from entries where user_id = $1',
+    [userId],
+  )
+  return rows[0]!
 }
 
 /** Entries with `afterId` < id <= `upToId`, by id: keyset pages on the primary key. */
@@ -70,5 +73,57 @@ export async function entriesChronologically(
       order by occurred_at, id
       limit $6`,
     [userId, tz, upToId, after?.occurredAt ?? null, after?.id ?? 0, limit],
+  )
+}
+
+export interface CreatedEntry {
+  id: number
+  text: string
+  mood: number
+  category: string
+  occurredAt: Date
+  createdAt: Date
+  updatedAt: Date
+  version: number
+}
+
+/**
+ * Inserts the rows (a JSON array of `ImportRow`) that are not already in the journal, comparing
+ * content: (occurred_at, text, mood, category). A row repeated within the batch goes in once;
+ * rows of earlier batches of the same transaction are already visible to the check. File order
+ * is kept (identity ids follow it). Timestamps are parsed by Postgres, so microseconds survive;
+ * wall-clock `localAt` is read in `tz`; missing ones default like the API's (now; updatedAt:
+ * createdAt). Returns the new entries when `returning`, else only their ids.
+ */
+export async function insertNewEntries(
+  db: Queryable,
+  userId: number,
+  tz: string,
+  rowsJson: string,
+  returning: boolean,
+): Promise<Array<Partial<CreatedEntry> & { id: number }>> {
+  return db.query(
+    `with incoming as (
+       select n, e->>'text' as text, (e->>'mood')::smallint as mood, e->>'category' as category,
+              coalesce((e->>'occurredAt')::timestamptz, (e->>'localAt')::timestamp at time zone $3::text, now()) as occurred_at,
+              coalesce((e->>'createdAt')::timestamptz, now()) as created_at,
+              coalesce((e->>'updatedAt')::timestamptz, (e->>'createdAt')::timestamptz, now()) as updated_at,
+              coalesce((e->>'version')::int4, 1) as version
+         from jsonb_array_elements($2::text::jsonb) with ordinality as r (e, n)
+     ), first_of_each as (
+       select distinct on (occurred_at, text, mood, category) *
+         from incoming
+        order by occurred_at, text, mood, category, n
+     )
+     insert into entries (user_id, text, mood, category, occurred_at, created_at, updated_at, version)
+     select $1, text, mood, category, occurred_at, created_at, updated_at, version
+       from first_of_each i
+      where not exists (
+              select 1 from entries x
+               where x.user_id = $1 and x.occurred_at = i.occurred_at
+                 and x.text = i.text and x.mood = i.mood and x.category = i.category)
+      order by n
+     returning ${returning ? `id, text, mood, category, occurred_at as "occurredAt", created_at as "createdAt", updated_at as "updatedAt", version` : 'id'}`,
+    [userId, rowsJson, tz],
   )
 }

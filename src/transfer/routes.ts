@@ -1,10 +1,14 @@
 import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { currentUser } from '../auth/plugin.js'
-import { badRequest } from '../http/errors.js'
+import { badRequest, HttpError } from '../http/errors.js'
+import { PROBLEM_CONTENT_TYPE, problemOf } from '../http/problem.js'
 import { timeZoneCatalog, type TimeZoneCatalog } from '../stats/service.js'
 import { EXPORT_MEDIA, exportChunks } from './export.js'
+import { importFile, type ImportFormat } from './import.js'
+import { UnreadableFile } from './rows.js'
 import * as schemas from './schemas.js'
+import { IMPORT_MEDIA_TYPES, installStreamingParsers, limitBytes, tooLarge, type ImportMediaType } from './upload.js'
 
 const security = [{ bearerAuth: [] }]
 const tags = ['transfer']
@@ -21,8 +25,42 @@ export async function resolveZone(zones: TimeZoneCatalog, asked: string | undefi
   return tz
 }
 
+/** The media type each format is sent as. */
+const FORMAT_MEDIA: Record<ImportFormat, ImportMediaType> = {
+  moodlog: 'application/x-ndjson',
+  csv: 'text/csv',
+  daylio: 'text/csv',
+  jrnl: 'application/json',
+}
+
+function mediaTypeOf(header: string | undefined): ImportMediaType {
+  const type = (header ?? '').split(';')[0]!.trim().toLowerCase()
+  return type as ImportMediaType
+}
+
+/** `moodMap` is a JSON object in one query parameter: label → whole mood 1–10. */
+function parseMoodMap(raw: string | undefined): Record<string, number> | undefined {
+  if (raw === undefined) return undefined
+  const invalid = () =>
+    badRequest('`moodMap` must be a JSON object from mood label to a whole mood from 1 to 10, e.g. {"great":9}.', [
+      { field: 'query.moodMap', message: 'must be a JSON object of label → mood 1–10' },
+    ])
+  let value: unknown
+  try {
+    value = JSON.parse(raw)
+  } catch {
+    throw invalid()
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid()
+  for (const [label, mood] of Object.entries(value)) {
+    if (label.trim() === '' || typeof mood !== 'number' || !Number.isInteger(mood) || mood < 1 || mood > 10) throw invalid()
+  }
+  return value as Record<string, number>
+}
+
 const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const zones = timeZoneCatalog(app.db)
+  installStreamingParsers(app)
 
   app.get(
     '/export',
@@ -62,6 +100,93 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
         .header('content-disposition', `attachment; filename=moodlog-${exportedAt.toISOString().slice(0, 10)}.${extension}`)
         .header('cache-control', 'no-store')
         .send(body as never)
+    },
+  )
+
+  app.post(
+    '/import',
+    {
+      preHandler: app.authenticate,
+      bodyLimit: app.config.importMaxBytes,
+      config: { requestTimeoutMs: app.config.importTimeoutSeconds * 1000 },
+      schema: {
+        tags,
+        security,
+        operationId: 'importEntries',
+        summary: 'Add the entries of a file to the journal',
+        description:
+          'The body is the file (moodlog NDJSON or CSV, Daylio CSV, jrnl JSON), streamed, up to IMPORT_MAX_BYTES (50 MiB). ' +
+          'All or nothing: with any invalid row nothing is written and the answer is 422 listing them, unless ' +
+          '`skipInvalid=true`. A row whose occurredAt, text, mood and category the journal already has is skipped, so ' +
+          'importing a file twice creates nothing the second time. `dryRun=true` writes nothing and answers the same report. ' +
+          'An unreadable file (wrong format, unknown Daylio mood labels, missing `tz` or `defaultMood`) is 400.',
+        querystring: schemas.ImportQuery,
+        body: schemas.ImportBody,
+        response: {
+          200: schemas.ImportReport,
+          422: {
+            description:
+              'Some rows are invalid and `skipInvalid` is false: nothing was written. A problem document carrying the report ' +
+              '(`created`, `skipped`, `invalid`, `invalidCount`).',
+            content: { [PROBLEM_CONTENT_TYPE]: { schema: schemas.ImportReport } },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { userId } = currentUser(request)
+      const query = request.query
+      const mediaType = mediaTypeOf(request.headers['content-type'])
+      const format = query.format ?? IMPORT_MEDIA_TYPES[mediaType]
+      if (FORMAT_MEDIA[format] !== mediaType) {
+        throw new HttpError(415, 'unsupported-media-type', 'Unsupported Media Type', `format=${format} is sent as ${FORMAT_MEDIA[format]}.`)
+      }
+      const declared = Number(request.headers['content-length'])
+      if (declared > app.config.importMaxBytes) throw tooLarge(app.config.importMaxBytes)
+      if (format === 'daylio' && query.tz === undefined) {
+        throw badRequest('Daylio times are wall-clock times: pass `tz`, the IANA zone they were written in.', [
+          { field: 'query.tz', message: 'is required for format=daylio' },
+        ])
+      }
+      if (format === 'jrnl' && query.defaultMood === undefined) {
+        throw badRequest('jrnl entries have no mood: pass `defaultMood` (1–10) for all of them.', [
+          { field: 'query.defaultMood', message: 'is required for format=jrnl' },
+        ])
+      }
+      const tz = await resolveZone(zones, query.tz)
+      const moodMap = parseMoodMap(query.moodMap)
+
+      let result
+      try {
+        result = await importFile(app.db, userId, limitBytes(request.body as Readable, app.config.importMaxBytes), {
+          format,
+          tz,
+          dryRun: query.dryRun,
+          skipInvalid: query.skipInvalid,
+          moodMap,
+          defaultMood: query.defaultMood,
+        })
+      } catch (error) {
+        if (error instanceof UnreadableFile) throw badRequest(error.message, error.errors.length > 0 ? error.errors : undefined)
+        throw error
+      }
+      if (result.written) await app.cache.invalidate(userId)
+      const { report } = result
+      if (report.invalidCount > 0 && !query.skipInvalid) {
+        const rows = report.invalidCount === 1 ? '1 row is' : `${report.invalidCount} rows are`
+        const problem = problemOf(
+          422,
+          'invalid-rows',
+          `${rows} invalid, so nothing was imported; fix them, or pass skipInvalid=true to import the others.`,
+          { instance: '/import', requestId: request.id },
+        )
+        return reply
+          .code(422)
+          .type(`${PROBLEM_CONTENT_TYPE}; charset=utf-8`)
+          .serializer(JSON.stringify)
+          .send({ ...problem, ...report } as never)
+      }
+      return report
     },
   )
 }

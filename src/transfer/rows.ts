@@ -1,0 +1,135 @@
+/**
+ * What every import format turns its records into, and the checks they share. The field rules
+ * are the entries' own (src/entries/rules.ts): an imported entry passes exactly what
+ * `POST /entries` would accept, and nothing else.
+ */
+import type { Readable } from 'node:stream'
+import { StringDecoder } from 'node:string_decoder'
+import { checkEntry, checkInstant } from '../entries/rules.js'
+import type { FieldError } from '../http/errors.js'
+
+/** One entry as it will be written; timestamps are text that Postgres parses exactly. */
+export interface ImportRow {
+  text: string
+  mood: number
+  category: string
+  /** RFC 3339 with an offset. */
+  occurredAt?: string
+  /** Wall-clock `YYYY-MM-DDTHH:MM:SS`, read in the import's `tz` (formats without offsets). */
+  localAt?: string
+  createdAt?: string
+  updatedAt?: string
+  version?: number
+}
+
+/** A record of the file: the row to write, or why it cannot be written. `line` is 1-based. */
+export type Candidate = { line: number; row: ImportRow; errors?: undefined } | { line: number; row?: undefined; errors: FieldError[] }
+
+export interface ReaderOptions {
+  /** Daylio: mood label (lower case) → 1–10, the defaults with `moodMap` over them. */
+  moodLabels: Map<string, number>
+  /** jrnl: the mood every entry gets. */
+  defaultMood?: number
+}
+
+export type Reader = (input: Readable, options: ReaderOptions) => AsyncIterable<Candidate>
+
+/** A file-level problem (not one row's): the whole import is refused with this 400. */
+export class UnreadableFile extends Error {
+  override name = 'UnreadableFile'
+  constructor(
+    message: string,
+    readonly errors: FieldError[] = [],
+  ) {
+    super(message)
+  }
+}
+
+/** Labels Daylio ships with, best to worst. */
+export const DAYLIO_DEFAULT_MOODS: Readonly<Record<string, number>> = { rad: 10, good: 8, meh: 5, bad: 3, awful: 1 }
+
+/**
+ * Checks the fields of a row with the entries' rules (microsecond timestamps allowed: they are
+ * what an export carries). `fields` are the row's values under their names in the file; `names`
+ * maps a rule's field to the file's name for it, so the report speaks the file's language.
+ */
+export function checkRow(
+  line: number,
+  fields: { text: unknown; mood: unknown; category: unknown; occurredAt?: unknown; createdAt?: unknown; updatedAt?: unknown },
+  extra: Pick<ImportRow, 'localAt' | 'version'> = {},
+  names: Partial<Record<'text' | 'mood' | 'category' | 'occurredAt', string>> = {},
+): Candidate {
+  const entry = checkEntry(
+    { text: fields.text, mood: fields.mood, category: fields.category, occurredAt: fields.occurredAt },
+    { fractionDigits: 6 },
+  )
+  const errors: FieldError[] = (entry.errors ?? []).map((error) => ({
+    field: names[error.field as keyof typeof names] ?? error.field,
+    message: error.message,
+  }))
+  const row: ImportRow = { text: '', mood: 0, category: '', ...extra }
+  if (entry.value) Object.assign(row, entry.value)
+  for (const name of ['createdAt', 'updatedAt'] as const) {
+    if (fields[name] === undefined) continue
+    const checked = checkInstant(fields[name], name, { fractionDigits: 6 })
+    if (checked.errors) errors.push(...checked.errors)
+    else row[name] = checked.value
+  }
+  if (row.occurredAt === undefined) delete row.occurredAt
+  if (row.localAt === undefined) delete row.localAt
+  if (row.version === undefined) delete row.version
+  return errors.length > 0 ? { line, errors } : { line, row }
+}
+
+/** `"7"` → 7 for formats that carry numbers as text; anything else stays as it is, for the rule to refuse. */
+export function numberFrom(value: unknown): unknown {
+  return typeof value === 'string' && /^\s*\d{1,9}\s*$/.test(value) ? Number(value) : value
+}
+
+const isLeap = (year: number) => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
+const daysIn = (year: number, month: number) => (month === 2 ? (isLeap(year) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31)
+
+/**
+ * A wall-clock `YYYY-MM-DDTHH:MM:SS` from parts, or undefined when they name no real day and time
+ * between 1900 and 9999 (the entries' range; the zone cannot move it past a year's end by much,
+ * and the database's CHECK holds the exact bounds).
+ */
+export function wallClock(year: number, month: number, day: number, hour: number, minute: number, second = 0): string | undefined {
+  if (!(year >= 1900 && year <= 9999 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month))) return undefined
+  if (!(hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 && second <= 59)) return undefined
+  const two = (n: number) => String(n).padStart(2, '0')
+  return `${year}-${two(month)}-${two(day)}T${two(hour)}:${two(minute)}:${two(second)}`
+}
+
+/** `13:48`, `1:48 pm`, `11:54 PM`, `12:05 a.m.`, with optional seconds → [hour, minute, second]. */
+export function clockTime(value: string): [number, number, number] | undefined {
+  const m = /^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(?:([ap])\.?\s*m\.?)?\s*$/i.exec(value)
+  if (!m) return undefined
+  let hour = Number(m[1])
+  const meridiem = m[4]?.toLowerCase()
+  if (meridiem) {
+    if (hour < 1 || hour > 12) return undefined
+    hour = (hour % 12) + (meridiem === 'p' ? 12 : 0)
+  }
+  const minute = Number(m[2])
+  const second = Number(m[3] ?? 0)
+  if (hour > 23 || minute > 59 || second > 59) return undefined
+  return [hour, minute, second]
+}
+
+/**
+ * The lines of a UTF-8 stream (LF or CRLF), without their line ends. Iterating the stream itself
+ * (not readline) makes an error of the stream, such as the size limit, the error of the loop.
+ */
+export async function* linesOf(input: Readable): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8')
+  let pending = ''
+  for await (const chunk of input) {
+    pending += typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer)
+    const lines = pending.split('\n')
+    pending = lines.pop()!
+    for (const line of lines) yield line.endsWith('\r') ? line.slice(0, -1) : line
+  }
+  pending += decoder.end()
+  if (pending !== '') yield pending.endsWith('\r') ? pending.slice(0, -1) : pending
+}
