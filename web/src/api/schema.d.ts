@@ -1489,6 +1489,183 @@ export interface operations {
       }
     }
   }
+  importEntries: {
+    parameters: {
+      query: {
+        /** @description jrnl (required): the mood of every entry. */
+        defaultMood?: number
+        /** @description Check and count everything, write nothing: the answer is the report the import would give. */
+        dryRun: boolean
+        /** @description `moodlog`: NDJSON as exported (`application/x-ndjson`). `csv`: moodlog CSV as exported (`text/csv`). `daylio`: a Daylio CSV export (`text/csv`; needs `tz`). `jrnl`: a jrnl JSON export (`application/json`; needs `defaultMood`). Default: moodlog for NDJSON, csv for CSV, jrnl for JSON. */
+        format?: 'moodlog' | 'csv' | 'daylio' | 'jrnl'
+        /** @description Daylio: a JSON object from mood label to mood 1–10, e.g. `{"great":9,"fine":6}`, over the defaults rad=10, good=8, meh=5, bad=3, awful=1 (labels match case-insensitively). */
+        moodMap?: string
+        /** @description Import the valid rows even when some are invalid (they are listed in the report). */
+        skipInvalid: boolean
+        /** @description Daylio (required) and jrnl (default UTC): IANA zone of the wall-clock dates and times in the file. */
+        tz?: string
+      }
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        'application/json': unknown
+        'application/x-ndjson': unknown
+        'text/csv': unknown
+      }
+    }
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/json': {
+            /** @description Entries written (dry run: that would be written). */
+            created: number
+            /** @description Problems of invalid rows, in file order (at most 1000). */
+            invalid: {
+              field: string
+              /** @description Line of the file where the row starts (jrnl: the entry’s position in `entries`, from 1). */
+              line: number
+              message: string
+            }[]
+            /** @description Rows with at least one problem. */
+            invalidCount: number
+            /** @description Valid rows already in the journal (same occurredAt, text, mood and category) or repeated in the file. */
+            skipped: number
+          }
+        }
+      }
+      /** @description The request is malformed: a field, parameter or header fails validation (`errors` names each), or a query parameter is unknown */
+      400: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Missing, invalid or expired credentials */
+      401: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is larger than the limit */
+      413: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description The body is not of a supported media type */
+      415: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Some rows are invalid and `skipInvalid` is false: nothing was written. A problem document carrying the report (`created`, `skipped`, `invalid`, `invalidCount`). */
+      422: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': {
+            /** @description Entries written (dry run: that would be written). */
+            created: number
+            /** @description Problems of invalid rows, in file order (at most 1000). */
+            invalid: {
+              field: string
+              /** @description Line of the file where the row starts (jrnl: the entry’s position in `entries`, from 1). */
+              line: number
+              message: string
+            }[]
+            /** @description Rows with at least one problem. */
+            invalidCount: number
+            /** @description Valid rows already in the journal (same occurredAt, text, mood and category) or repeated in the file. */
+            skipped: number
+          }
+        }
+      }
+      /** @description Too many requests; `Retry-After` says when to try again */
+      429: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description An unexpected error (the body carries no internals) */
+      500: {
+        headers: {
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+    }
+  }
   getLiveness: {
     parameters: {
       query?: never
@@ -3871,91 +4048,6 @@ export interface operations {
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
           'X-Request-Id': components['headers']['X-Request-Id']
-          [name: string]: unknown
-        }
-        content: {
-          'application/problem+json': components['schemas']['Problem']
-        }
-      }
-    }
-  }
-  importEntries: {
-    parameters: {
-      query: {
-        /** @description jrnl (required): the mood of every entry. */
-        defaultMood?: number
-        /** @description Check and count everything, write nothing: the answer is the report the import would give. */
-        dryRun: boolean
-        /** @description `moodlog`: NDJSON as exported (`application/x-ndjson`). `csv`: moodlog CSV as exported (`text/csv`). `daylio`: a Daylio CSV export (`text/csv`; needs `tz`). `jrnl`: a jrnl JSON export (`application/json`; needs `defaultMood`). Default: moodlog for NDJSON, csv for CSV, jrnl for JSON. */
-        format?: 'moodlog' | 'csv' | 'daylio' | 'jrnl'
-        /** @description Daylio: a JSON object from mood label to mood 1–10, e.g. `{"great":9,"fine":6}`, over the defaults rad=10, good=8, meh=5, bad=3, awful=1 (labels match case-insensitively). */
-        moodMap?: string
-        /** @description Import the valid rows even when some are invalid (they are listed in the report). */
-        skipInvalid: boolean
-        /** @description Daylio (required) and jrnl (default UTC): IANA zone of the wall-clock dates and times in the file. */
-        tz?: string
-      }
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody: {
-      content: {
-        'application/json': unknown
-        'application/x-ndjson': unknown
-        'text/csv': unknown
-      }
-    }
-    responses: {
-      /** @description Default Response */
-      200: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/json': {
-            /** @description Entries written (dry run: that would be written). */
-            created: number
-            /** @description Problems of invalid rows, in file order (at most 1000). */
-            invalid: {
-              field: string
-              /** @description Line of the file where the row starts (jrnl: the entry’s position in `entries`, from 1). */
-              line: number
-              message: string
-            }[]
-            /** @description Rows with at least one problem. */
-            invalidCount: number
-            /** @description Valid rows already in the journal (same occurredAt, text, mood and category) or repeated in the file. */
-            skipped: number
-          }
-        }
-      }
-      /** @description Some rows are invalid and `skipInvalid` is false: nothing was written. A problem document carrying the report (`created`, `skipped`, `invalid`, `invalidCount`). */
-      422: {
-        headers: {
-          [name: string]: unknown
-        }
-        content: {
-          'application/problem+json': {
-            /** @description Entries written (dry run: that would be written). */
-            created: number
-            /** @description Problems of invalid rows, in file order (at most 1000). */
-            invalid: {
-              field: string
-              /** @description Line of the file where the row starts (jrnl: the entry’s position in `entries`, from 1). */
-              line: number
-              message: string
-            }[]
-            /** @description Rows with at least one problem. */
-            invalidCount: number
-            /** @description Valid rows already in the journal (same occurredAt, text, mood and category) or repeated in the file. */
-            skipped: number
-          }
-        }
-      }
-      /** @description An error, as RFC 9457 problem details */
-      default: {
-        headers: {
           [name: string]: unknown
         }
         content: {
