@@ -86,7 +86,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const stores = await openStores(config, app.log)
   app.decorate('stores', stores)
   app.addHook('onClose', () => stores.close())
-  if (stores.redis) app.redisPing = () => stores.shared.ping()
+  app.decorate('redisPing', stores.redis ? () => stores.shared.ping() : undefined)
   app.decorate('cache', new UserCache(stores.shared, { enabled: config.cacheEnabled, ttlMs: config.cacheTtlSeconds * 1000, log: app.log }))
   // Security headers first: every answer carries them, the shutdown and timeout 503s included.
   installSecurityHeaders(app, headers)

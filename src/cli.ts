@@ -7,7 +7,7 @@
  *   moodlog import --user EMAIL [--in FILE] [--format moodlog|csv|daylio|jrnl] [options]
  */
 import { pathToFileURL } from 'node:url'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { ConfigError, loadConfig, loadEnvFile, type Config } from './config.js'
 import {
   DataDirLockedError,
   DatabaseUnavailableError,
@@ -101,6 +101,7 @@ export async function run(args: string[], env: NodeJS.ProcessEnv, out: (line: st
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   try {
+    loadEnvFile()
     process.exitCode = await run(process.argv.slice(2), process.env, (line) => console.log(line))
   } catch (error) {
     if (error instanceof ConfigError || error instanceof DataDirLockedError) console.error(`moodlog: ${error.message}`)

@@ -154,6 +154,20 @@ function trustProxy(env: Env): boolean | number | string[] {
   return entries
 }
 
+/**
+ * Loads `.env` (or `file`) into `process.env` when it exists, for `server.ts` and `cli.ts` only:
+ * variables already set in the environment win. Tests never call it.
+ */
+export function loadEnvFile(file = '.env'): boolean {
+  try {
+    process.loadEnvFile(file)
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw error
+  }
+}
+
 /** Reads and validates the environment once; throws `ConfigError` naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])

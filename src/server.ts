@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppOptions } from './app.js'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { ConfigError, loadConfig, loadEnvFile, type Config } from './config.js'
 import { DataDirLockedError, DatabaseUnavailableError } from './db/index.js'
 
 /**
@@ -52,4 +52,7 @@ export async function main(options: AppOptions = {}, env: NodeJS.ProcessEnv = pr
   return app
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main()
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  loadEnvFile()
+  await main()
+}

@@ -77,6 +77,15 @@ describeEachBackend(
       assert.deepEqual((await h.request({ method: 'GET', url: '/livez' })).json(), { status: 'ok' })
     })
 
+    test('when the password hasher is saturated, then its domain error is answered 503 problem+json with Retry-After', async () => {
+      const res = await h.request({ method: 'GET', url: '/test/hasher-busy' })
+      assert.equal(res.statusCode, 503)
+      assert.equal(res.headers['content-type'], PROBLEM)
+      assert.equal(res.headers['retry-after'], '2')
+      assert.equal(res.json().type, '/problems/service-unavailable')
+      assert.equal(res.json().title, 'Service Unavailable')
+    })
+
     test('every response carries security headers, errors included', async () => {
       for (const url of ['/livez', '/no-such-route', '/entries']) {
         const res = await h.request({ method: 'GET', url })

@@ -2,7 +2,23 @@ import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import { hash, verify } from '@node-rs/argon2'
 import pLimit from 'p-limit'
-import { clientClosedRequest, serviceUnavailable } from '../http/errors.js'
+
+/** Every hasher slot and queue place is taken: the caller should retry shortly (the HTTP layer answers 503). */
+export class HasherBusyError extends Error {
+  override name = 'HasherBusyError'
+  readonly retryAfterSeconds = 2
+  constructor() {
+    super('Too many sign-ins in progress; retry shortly.')
+  }
+}
+
+/** The caller gave up (its client disconnected) while its verification waited: it was dropped, not computed. */
+export class VerificationAbandonedError extends Error {
+  override name = 'VerificationAbandonedError'
+  constructor() {
+    super('The client disconnected before its sign-in was processed.')
+  }
+}
 
 /** `Algorithm.Argon2id` of @node-rs/argon2 (a const enum, which isolated modules cannot import). */
 const ARGON2ID = 2
@@ -20,7 +36,7 @@ function loadCommonPasswords(): Set<string> {
 /**
  * Hashing and verifying passwords with bounded concurrency: at most one argon2 computation per
  * core (each holds 19 MiB), and a bounded queue, so a login flood cannot exhaust memory or starve
- * the event loop's other work; beyond the queue, callers get 503. A verification whose client
+ * the event loop's other work; beyond the queue, callers get `HasherBusyError`. A verification whose client
  * disconnected while it was queued is dropped instead of computed: in a flood, clients time out
  * and retry, and hashing for them would only lengthen the queue for everyone else.
  */
@@ -46,7 +62,7 @@ export class PasswordHasher {
     return this.run(() => hash(password, ARGON2_OPTIONS))
   }
 
-  /** `signal`: the request's; once aborted, a verification still waiting is dropped (rejects with 499). */
+  /** `signal`: the request's; once aborted, a verification still waiting is dropped (rejects with `VerificationAbandonedError`). */
   verify(passwordHash: string, password: string, signal?: AbortSignal): Promise<boolean> {
     return this.run(() => verify(passwordHash, password).catch(() => false), signal)
   }
@@ -59,12 +75,12 @@ export class PasswordHasher {
 
   private run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.limit.pendingCount >= this.maxQueued) {
-      return Promise.reject(serviceUnavailable('Too many sign-ins in progress; retry shortly.', 2))
+      return Promise.reject(new HasherBusyError())
     }
     return this.limit(() => {
       if (signal?.aborted) {
         this.dropped += 1
-        throw clientClosedRequest('The client disconnected before its sign-in was processed.')
+        throw new VerificationAbandonedError()
       }
       return fn()
     })

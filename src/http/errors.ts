@@ -3,6 +3,31 @@ export interface FieldError {
   message: string
 }
 
+/** The one list of problem titles, by status (RFC 9110's reason phrases). */
+export const STATUS_TITLES: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  408: 'Request Timeout',
+  409: 'Conflict',
+  411: 'Length Required',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  499: 'Client Closed Request',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+}
+
+export const titleOf = (status: number): string => STATUS_TITLES[status] ?? 'Error'
+
 /**
  * An error the client can act on: the one error handler turns it into RFC 9457 problem+json.
  * Domain code throws these through the factories below; anything else becomes a 500.
@@ -22,21 +47,21 @@ export class HttpError extends Error {
 }
 
 export const badRequest = (detail: string, errors?: FieldError[]) =>
-  new HttpError(400, 'invalid-request', 'Bad Request', detail, errors ? { errors } : {})
+  new HttpError(400, 'invalid-request', titleOf(400), detail, errors ? { errors } : {})
 export const unauthorized = (detail = 'Missing, invalid or expired credentials.') =>
-  new HttpError(401, 'unauthorized', 'Unauthorized', detail, { headers: { 'www-authenticate': 'Bearer' } })
-export const notFound = (detail = 'The requested resource does not exist.') => new HttpError(404, 'not-found', 'Not Found', detail)
-export const conflict = (detail: string, code = 'conflict') => new HttpError(409, code, 'Conflict', detail)
+  new HttpError(401, 'unauthorized', titleOf(401), detail, { headers: { 'www-authenticate': 'Bearer' } })
+export const notFound = (detail = 'The requested resource does not exist.') => new HttpError(404, 'not-found', titleOf(404), detail)
+export const conflict = (detail: string, code = 'conflict') => new HttpError(409, code, titleOf(409), detail)
 export const preconditionFailed = (detail = 'The resource has changed; fetch it again and retry.') =>
-  new HttpError(412, 'precondition-failed', 'Precondition Failed', detail)
-export const unprocessable = (detail: string, code = 'unprocessable') => new HttpError(422, code, 'Unprocessable Content', detail)
+  new HttpError(412, 'precondition-failed', titleOf(412), detail)
+export const unprocessable = (detail: string, code = 'unprocessable') => new HttpError(422, code, titleOf(422), detail)
 export const tooManyRequests = (retryAfterSeconds: number, detail = 'Too many requests; slow down.') =>
-  new HttpError(429, 'too-many-requests', 'Too Many Requests', detail, {
+  new HttpError(429, 'too-many-requests', titleOf(429), detail, {
     headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
   })
 /** The client disconnected before it could be answered (nginx's 499); nobody receives it. */
-export const clientClosedRequest = (detail: string) => new HttpError(499, 'client-closed-request', 'Client Closed Request', detail)
+export const clientClosedRequest = (detail: string) => new HttpError(499, 'client-closed-request', titleOf(499), detail)
 export const serviceUnavailable = (detail: string, retryAfterSeconds = 5) =>
-  new HttpError(503, 'service-unavailable', 'Service Unavailable', detail, {
+  new HttpError(503, 'service-unavailable', titleOf(503), detail, {
     headers: { 'retry-after': String(retryAfterSeconds) },
   })

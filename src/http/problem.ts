@@ -1,43 +1,28 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Type, type Static } from 'typebox'
+import { HasherBusyError, VerificationAbandonedError } from '../auth/passwords.js'
 import { DatabaseUnavailableError } from '../db/index.js'
 import { DeadlineExceededError } from '../db/deadline.js'
 import { answerAfterDeadline } from './deadline.js'
 import type { RouteIndex } from './conventions.js'
-import { HttpError, type FieldError } from './errors.js'
+import { HttpError, titleOf, type FieldError } from './errors.js'
 import { fieldErrors } from './validation.js'
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
-export interface Problem {
-  type: string
-  title: string
-  status: number
-  detail: string
-  instance: string
-  requestId: string
-  errors?: FieldError[]
-}
-
-const STATUS_TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  406: 'Not Acceptable',
-  408: 'Request Timeout',
-  409: 'Conflict',
-  411: 'Length Required',
-  412: 'Precondition Failed',
-  413: 'Content Too Large',
-  414: 'URI Too Long',
-  415: 'Unsupported Media Type',
-  422: 'Unprocessable Content',
-  429: 'Too Many Requests',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-}
+/** RFC 9457 problem details: the one schema, for the type below and the OpenAPI document. */
+export const ProblemSchema = Type.Object({
+  type: Type.String({ description: 'Stable problem identifier, e.g. `/problems/not-found`.' }),
+  title: Type.String(),
+  status: Type.Integer(),
+  detail: Type.String(),
+  instance: Type.String({ description: 'The request path (empty when the request line could not be read).' }),
+  requestId: Type.String({ description: 'Also in the `X-Request-Id` header and the logs.' }),
+  errors: Type.Optional(
+    Type.Array(Type.Object({ field: Type.String(), message: Type.String() }), { description: 'Validation failures, one per field.' }),
+  ),
+})
+export type Problem = Static<typeof ProblemSchema>
 
 /** Fastify's own 4xx codes, turned into stable problem types. */
 const FASTIFY_CODES: Record<string, string> = {
@@ -59,7 +44,7 @@ export function problemOf(
 ): Problem {
   return {
     type: `/problems/${code}`,
-    title: extra.title ?? STATUS_TITLES[status] ?? 'Error',
+    title: extra.title ?? titleOf(status),
     status,
     detail,
     instance: where.instance,
@@ -100,6 +85,17 @@ export function installProblemHandlers(app: FastifyInstance): void {
     }
     // The request was given up at its deadline: answered once its statements have settled.
     if (error instanceof DeadlineExceededError) return answerAfterDeadline(request, reply, error.deadline)
+    // Domain errors, mapped here rather than thrown as HTTP errors by the code that detects them.
+    if (error instanceof HasherBusyError) {
+      request.log.warn('password hasher queue full')
+      return sendProblem(request, reply, 503, 'service-unavailable', error.message, {
+        headers: { 'retry-after': String(error.retryAfterSeconds) },
+      })
+    }
+    if (error instanceof VerificationAbandonedError) {
+      // Nobody receives it: the client has gone (nginx's 499).
+      return sendProblem(request, reply, 499, 'client-closed-request', error.message)
+    }
     if (error instanceof DatabaseUnavailableError) {
       request.log.error({ err: error.cause }, 'database unavailable')
       return sendProblem(request, reply, 503, 'database-unavailable', 'The database is unavailable; retry shortly.', {
