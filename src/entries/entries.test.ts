@@ -296,6 +296,33 @@ describeEachBackend('journal entries', (h) => {
     assert.equal((await patch(user, entry.id, { mood: 1 }, { 'if-match': '*' })).json().version, 4)
   })
 
+  test('when PATCH or DELETE carries If-None-Match naming the current version or *, then 412 and nothing changes', async () => {
+    const user = await signUp(h)
+    const entry = await createEntry(h, user, { text: 'guarded', mood: 4, category: 'misc' })
+    const current = `"${entry.id}-1"`
+    for (const header of [current, `W/${current}`, `"${entry.id}-7", ${current}`, '*']) {
+      for (const res of [
+        await patch(user, entry.id, { mood: 9 }, { 'if-none-match': header }),
+        await remove(user, entry.id, { 'if-none-match': header }),
+      ]) {
+        assert.equal(res.statusCode, 412, `${header}: ${res.body}`)
+        assert.equal(res.headers['content-type'], PROBLEM)
+      }
+    }
+    assert.deepEqual((await get(user, entry.id)).json(), entry, 'unchanged')
+    assert.equal((await patch(user, entry.id, { mood: 1 }, { 'if-none-match': 'nope' })).statusCode, 400, 'a malformed header')
+    assert.equal((await patch(user, entry.id + 1_000_000, { mood: 1 }, { 'if-none-match': '*' })).statusCode, 404)
+
+    // Another version (or another entry's tag) does not stop the write; with If-Match both must hold.
+    const changed = await patch(user, entry.id, { mood: 6 }, { 'if-none-match': `"${entry.id}-5", "${entry.id + 1}-1"` })
+    assert.equal(changed.statusCode, 200, changed.body)
+    assert.equal(changed.json().version, 2)
+    const both = await patch(user, entry.id, { mood: 7 }, { 'if-match': `"${entry.id}-2"`, 'if-none-match': `"${entry.id}-2"` })
+    assert.equal(both.statusCode, 412)
+    assert.equal((await remove(user, entry.id, { 'if-none-match': current })).statusCode, 204, 'version 1 is no longer current')
+    assert.equal((await get(user, entry.id)).statusCode, 404)
+  })
+
   test('when two PATCHes race with the same If-Match, then exactly one wins and the other gets 412', async () => {
     const user = await signUp(h)
     for (let round = 0; round < 5; round++) {

@@ -57,3 +57,34 @@ export function noneMatchFails(header: string | undefined, etag: string): boolea
   // A malformed If-None-Match is ignored: the full response is always a safe answer to a read.
   return tags !== undefined && tags.some((tag) => `"${tag.opaque}"` === etag)
 }
+
+/** Which versions a conditional write may change: `accepted` null = any; `refused` never (If-None-Match). */
+export interface VersionCondition {
+  accepted: number[] | null
+  refused: number[]
+}
+
+/**
+ * If-Match and If-None-Match of a PATCH or DELETE as one condition on the version, checked by the
+ * write itself. If-None-Match uses weak comparison (RFC 9110 §13.1.2): a listed tag of the current
+ * version, weak or not, refuses the write (412); `*` refuses it whenever the entry exists, which
+ * `refusesAny` reports. Null when there is no condition at all. A malformed header is a 400.
+ */
+export function writeCondition(ifMatch: string | undefined, ifNoneMatch: string | undefined, id: number): WriteCondition {
+  const accepted = acceptedVersions(ifMatch, id)
+  if (ifNoneMatch === undefined) return accepted === null ? null : { accepted, refused: [], refusesAny: false }
+  const tags = parseTagList(ifNoneMatch)
+  if (tags === undefined) {
+    throw badRequest('If-None-Match must be * or a list of entity tags such as "12-3".', [
+      { field: 'headers.if-none-match', message: 'must be * or a list of entity tags' },
+    ])
+  }
+  if (tags === 'any') return { accepted, refused: [], refusesAny: true }
+  const refused = tags.flatMap((tag) => {
+    const match = /^(\d{1,15})-(\d{1,9})$/.exec(tag.opaque)
+    return match && Number(match[1]) === id ? [Number(match[2])] : []
+  })
+  return { accepted, refused, refusesAny: false }
+}
+
+export type WriteCondition = (VersionCondition & { refusesAny: boolean }) | null

@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/index.js'
 import type { ListFilters, Position } from './cursor.js'
+import type { VersionCondition } from './preconditions.js'
 
 export interface EntryRow {
   id: number
@@ -42,6 +43,10 @@ const COLUMNS = `id, text, mood, category, ${iso('occurred_at')} as "occurredAt"
  */
 const POSITION = `to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z" BC')`
 
+/** The version condition as SQL on parameters $n (accepted, null = any) and $n+1 (refused). */
+const VERSION_MATCHES = (n: number) => `($${n}::int4[] is null or version = any($${n}::int4[])) and version <> all($${n + 1}::int4[])`
+const versionParams = (versions: VersionCondition | null) => [versions?.accepted ?? null, versions?.refused ?? []]
+
 export async function insertEntry(db: Queryable, userId: number, input: EntryInput): Promise<EntryRow> {
   const rows = await db.query<EntryRow>(
     `insert into entries (user_id, text, mood, category, occurred_at)
@@ -63,7 +68,7 @@ export async function entryExists(db: Queryable, userId: number, id: number): Pr
 }
 
 /**
- * Applies the given fields, when the version is one of `versions` (null: any). The check and the
+ * Applies the given fields when the version meets `versions` (null: any). The check and the
  * write are this one statement: a concurrent writer is waited for, then its new version fails the check.
  */
 export async function updateEntry(
@@ -71,7 +76,7 @@ export async function updateEntry(
   userId: number,
   id: number,
   patch: Partial<EntryInput>,
-  versions: number[] | null,
+  versions: VersionCondition | null,
 ): Promise<EntryRow | undefined> {
   const rows = await db.query<EntryRow>(
     `update entries
@@ -81,20 +86,20 @@ export async function updateEntry(
             occurred_at = coalesce($6::text::timestamptz, occurred_at),
             updated_at = now(),
             version = version + 1
-      where user_id = $1 and id = $2 and ($7::int4[] is null or version = any($7::int4[]))
+      where user_id = $1 and id = $2 and ${VERSION_MATCHES(7)}
       returning ${COLUMNS}`,
-    [userId, id, patch.text ?? null, patch.mood ?? null, patch.category ?? null, patch.occurredAt ?? null, versions],
+    [userId, id, patch.text ?? null, patch.mood ?? null, patch.category ?? null, patch.occurredAt ?? null, ...versionParams(versions)],
   )
   return rows[0]
 }
 
-/** Deletes when the version is one of `versions` (null: any); true when a row went. */
-export async function deleteEntry(db: Queryable, userId: number, id: number, versions: number[] | null): Promise<boolean> {
+/** Deletes when the version meets `versions` (null: any); true when a row went. */
+export async function deleteEntry(db: Queryable, userId: number, id: number, versions: VersionCondition | null): Promise<boolean> {
   const rows = await db.query(
     `delete from entries
-      where user_id = $1 and id = $2 and ($3::int4[] is null or version = any($3::int4[]))
+      where user_id = $1 and id = $2 and ${VERSION_MATCHES(3)}
       returning id`,
-    [userId, id, versions],
+    [userId, id, ...versionParams(versions)],
   )
   return rows.length > 0
 }

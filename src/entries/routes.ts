@@ -37,7 +37,8 @@ const entriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Create an entry',
         description:
           'With `Idempotency-Key`, a retry with the same body returns the original response (and creates nothing); ' +
-          'the same key with another body is 422; while the first request is still running, 409.',
+          'the same key with another body is 422. A duplicate sent while the first is still running waits for it (up to 2 s) ' +
+          'and then gets its response; if the first is still running after that, 409 with `Retry-After`.',
         headers: schemas.CreateHeaders,
         body: schemas.CreateEntryBody,
         response: { 201: schemas.Entry },
@@ -107,7 +108,9 @@ const entriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         security,
         summary: 'Change some fields of an entry',
-        description: 'With `If-Match: "<etag>"`, only if the entry is still that version (else 412).',
+        description:
+          'With `If-Match: "<etag>"`, only if the entry is still that version (else 412); ' +
+          'with `If-None-Match`, only if it is not (a listed tag, or `*` for any version, is 412).',
         params: schemas.EntryParams,
         headers: schemas.WriteHeaders,
         body: schemas.PatchEntryBody,
@@ -115,7 +118,14 @@ const entriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const entry = await entries.patchEntry(deps, userOf(request), Number(request.params.id), request.body, request.headers['if-match'])
+      const entry = await entries.patchEntry(
+        deps,
+        userOf(request),
+        Number(request.params.id),
+        request.body,
+        request.headers['if-match'],
+        request.headers['if-none-match'],
+      )
       return reply.header('etag', etagOf(entry)).send(entry)
     },
   )
@@ -130,14 +140,22 @@ const entriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         security,
         summary: 'Delete an entry',
-        description: 'With `If-Match: "<etag>"`, only if the entry is still that version (else 412).',
+        description:
+          'With `If-Match: "<etag>"`, only if the entry is still that version (else 412); ' +
+          'with `If-None-Match`, only if it is not (a listed tag, or `*` for any version, is 412).',
         params: schemas.EntryParams,
         headers: schemas.WriteHeaders,
         response: { 204: Type.Null({ description: 'Deleted' }) },
       },
     },
     async (request, reply) => {
-      await entries.deleteEntry(deps, userOf(request), Number(request.params.id), request.headers['if-match'])
+      await entries.deleteEntry(
+        deps,
+        userOf(request),
+        Number(request.params.id),
+        request.headers['if-match'],
+        request.headers['if-none-match'],
+      )
       return reply.code(204).send(null)
     },
   )

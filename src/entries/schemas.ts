@@ -14,8 +14,13 @@ export const Instant = instant('RFC 3339 date-time with an offset, e.g. 2024-05-
 
 export const Text = Type.String({ minLength: 1, maxLength: 10_000, description: '1 to 10,000 characters; no NUL.' })
 export const Mood = Type.Integer({ minimum: 1, maximum: 10 })
-/** Checked again after trimming (1–50); the slack lets "  work " through to be trimmed. */
-export const Category = Type.String({ minLength: 1, maxLength: 200, description: `1 to ${CATEGORY_MAX} characters after trimming.` })
+/**
+ * 1–50 characters once trimmed, in the schema's own terms: a non-space character, then up to 48 of
+ * any, then a non-space one, with any whitespace around (JSON Schema patterns count code points).
+ */
+const categoryOf = (description: string) =>
+  Type.String({ minLength: 1, pattern: `^\\s*\\S(?:[\\s\\S]{0,${CATEGORY_MAX - 2}}\\S)?\\s*$`, description })
+export const Category = categoryOf(`1 to ${CATEGORY_MAX} characters after trimming (surrounding whitespace is removed).`)
 
 export const CreateEntryBody = Type.Object(
   { text: Text, mood: Mood, category: Category, occurredAt: Type.Optional(Instant) },
@@ -60,13 +65,14 @@ export const CreateHeaders = Type.Object({
   ),
 })
 export const ReadHeaders = Type.Object({ 'if-none-match': Type.Optional(Type.String()) })
-export const WriteHeaders = Type.Object({ 'if-match': Type.Optional(Type.String()) })
+export const WriteHeaders = Type.Object({ 'if-match': Type.Optional(Type.String()), 'if-none-match': Type.Optional(Type.String()) })
 
 export const MAX_PAGE = 1_000_000
+export const DEFAULT_LIMIT = 20
 
 export const ListQuery = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_LIMIT })),
     cursor: Type.Optional(
       Type.String({
         minLength: 1,
@@ -76,7 +82,7 @@ export const ListQuery = Type.Object(
       }),
     ),
     page: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, description: 'Offset pages (1-based); not with `cursor`.' })),
-    category: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Case-insensitive equality.' })),
+    category: Type.Optional(categoryOf(`Case-insensitive equality with the trimmed value (1 to ${CATEGORY_MAX} characters).`)),
     moodMin: Type.Optional(Mood),
     moodMax: Type.Optional(Mood),
     from: Type.Optional(instant('occurredAt >= from (inclusive); RFC 3339 with an offset,')),

@@ -4,10 +4,10 @@ import { badRequest, notFound, preconditionFailed, type FieldError } from '../ht
 import { recordEntryEvent } from '../webhooks/events.js'
 import type { CursorCodec, ListFilters, Position } from './cursor.js'
 import { runIdempotent, requestHash } from './idempotency.js'
-import { acceptedVersions } from './preconditions.js'
+import { writeCondition, type WriteCondition } from './preconditions.js'
 import * as q from './queries.js'
 import { checkCategory, checkEntry, checkEntryChange, checkInstant, checkSafeString, instantMillis, type Checked } from './rules.js'
-import type { CreateEntryBody, EntryJson, EntryPage, ListQuery, PatchEntryBody } from './schemas.js'
+import { DEFAULT_LIMIT, type CreateEntryBody, type EntryJson, type EntryPage, type ListQuery, type PatchEntryBody } from './schemas.js'
 
 export interface EntriesDeps {
   db: Database
@@ -65,15 +65,23 @@ export async function getEntry(deps: EntriesDeps, userId: number, id: number): P
   return toJson(row)
 }
 
-/** Partial update; with If-Match, only from the version(s) it names (else 412). */
+/** `If-None-Match: *` on a write: 412 whenever the entry exists (nothing is written either way). */
+async function refuseAnyVersion(deps: EntriesDeps, userId: number, id: number, versions: WriteCondition): Promise<void> {
+  if (!versions?.refusesAny) return
+  throw (await q.entryExists(deps.db, userId, id)) ? preconditionFailed() : notFound(NOT_FOUND)
+}
+
+/** Partial update; with If-Match, only from the version(s) it names, with If-None-Match, not from those (else 412). */
 export async function patchEntry(
   deps: EntriesDeps,
   userId: number,
   id: number,
   body: PatchEntryBody,
   ifMatch?: string,
+  ifNoneMatch?: string,
 ): Promise<EntryJson> {
-  const versions = acceptedVersions(ifMatch, id)
+  const versions = writeCondition(ifMatch, ifNoneMatch, id)
+  await refuseAnyVersion(deps, userId, id, versions)
   const input = valid(checkEntryChange(body), 'body')
   const entry = await deps.db.transaction(async (tx) => {
     const row = await q.updateEntry(tx, userId, id, input, versions)
@@ -90,8 +98,9 @@ export async function patchEntry(
   throw notFound(NOT_FOUND)
 }
 
-export async function deleteEntry(deps: EntriesDeps, userId: number, id: number, ifMatch?: string): Promise<void> {
-  const versions = acceptedVersions(ifMatch, id)
+export async function deleteEntry(deps: EntriesDeps, userId: number, id: number, ifMatch?: string, ifNoneMatch?: string): Promise<void> {
+  const versions = writeCondition(ifMatch, ifNoneMatch, id)
+  await refuseAnyVersion(deps, userId, id, versions)
   const deleted = await deps.db.transaction(async (tx) => {
     const gone = await q.deleteEntry(tx, userId, id, versions)
     if (gone) await recordEntryEvent(tx, userId, 'entry.deleted', { id })
@@ -139,9 +148,10 @@ function listFilters(query: ListQuery): ListFilters {
 export async function listEntriesBody(
   deps: EntriesDeps,
   userId: number,
-  query: ListQuery,
+  request: ListQuery,
   serialize: (page: EntryPage) => string,
 ): Promise<string> {
+  const query: PageQuery = { ...request, limit: request.limit ?? DEFAULT_LIMIT }
   const filters = listFilters(query)
   const after = query.cursor === undefined ? undefined : deps.cursors.decode(userId, filters, query.cursor)
   // Validated first, so only good answers are cached; any write of the user's data retires them.
@@ -149,12 +159,14 @@ export async function listEntriesBody(
   return deps.cache.rememberText(userId, 'entries:list', params, async () => serialize(await loadPage(deps, userId, query, filters, after)))
 }
 
+type PageQuery = ListQuery & { limit: number }
+
 const unfiltered = (filters: ListFilters) => Object.values(filters).every((value) => value === undefined)
 
 async function loadPage(
   deps: EntriesDeps,
   userId: number,
-  query: ListQuery,
+  query: PageQuery,
   filters: ListFilters,
   after: Position | undefined,
 ): Promise<EntryPage> {
@@ -173,7 +185,7 @@ async function loadPage(
 async function loadSlice(
   deps: EntriesDeps,
   userId: number,
-  query: ListQuery,
+  query: PageQuery,
   filters: ListFilters,
   after: Position | undefined,
 ): Promise<Pick<EntryPage, 'items' | 'nextCursor'>> {

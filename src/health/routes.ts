@@ -2,12 +2,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
 
-const Status = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unavailable')], {
+export const Status = Type.Object({
+  status: Type.Enum(['ok', 'degraded', 'unavailable'], {
+    type: 'string',
     description: '`degraded`: serving, but Redis is down (limits fail open, caches are skipped).',
   }),
-  database: Type.Union([Type.Literal('up'), Type.Literal('down')]),
-  redis: Type.Union([Type.Literal('up'), Type.Literal('down'), Type.Literal('disabled')]),
+  database: Type.Enum(['up', 'down'], { type: 'string' }),
+  redis: Type.Enum(['up', 'down', 'disabled'], { type: 'string' }),
 })
 
 const PING_TIMEOUT_MS = 2000

@@ -13,6 +13,7 @@ export const StatsQuery = Type.Object(
     to: Type.Optional(Instant('Exclusive upper bound, RFC 3339 with offset. Default: no upper bound. Must not be before `from`.')),
     bucket: Type.Optional(
       Type.Enum([...BUCKETS], {
+        type: 'string',
         default: 'day',
         description: 'Size of the buckets: local days, ISO weeks (starting Monday) or calendar months.',
       }),
@@ -53,7 +54,7 @@ export const CategoryStats = Type.Object({
 
 export const Stats = Type.Object({
   tz: Type.String({ description: 'The time zone used, in its canonical spelling.' }),
-  bucket: Type.Enum([...BUCKETS]),
+  bucket: Type.Enum([...BUCKETS], { type: 'string' }),
   from: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'As requested; null = unbounded.' }),
   to: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'As requested; null = unbounded.' }),
   overall: Type.Object(

@@ -36,7 +36,7 @@ export interface paths {
     put?: never
     /**
      * Create an entry
-     * @description With `Idempotency-Key`, a retry with the same body returns the original response (and creates nothing); the same key with another body is 422; while the first request is still running, 409.
+     * @description With `Idempotency-Key`, a retry with the same body returns the original response (and creates nothing); the same key with another body is 422. A duplicate sent while the first is still running waits for it (up to 2 s) and then gets its response; if the first is still running after that, 409 with `Retry-After`.
      */
     post: operations['createEntry']
     delete?: never
@@ -58,14 +58,14 @@ export interface paths {
     post?: never
     /**
      * Delete an entry
-     * @description With `If-Match: "<etag>"`, only if the entry is still that version (else 412).
+     * @description With `If-Match: "<etag>"`, only if the entry is still that version (else 412); with `If-None-Match`, only if it is not (a listed tag, or `*` for any version, is 412).
      */
     delete: operations['deleteEntry']
     options?: never
     head?: never
     /**
      * Change some fields of an entry
-     * @description With `If-Match: "<etag>"`, only if the entry is still that version (else 412).
+     * @description With `If-Match: "<etag>"`, only if the entry is still that version (else 412); with `If-None-Match`, only if it is not (a listed tag, or `*` for any version, is 412).
      */
     patch: operations['updateEntry']
     trace?: never
@@ -596,14 +596,14 @@ export interface operations {
   }
   listEntries: {
     parameters: {
-      query: {
-        /** @description Case-insensitive equality. */
+      query?: {
+        /** @description Case-insensitive equality with the trimmed value (1 to 50 characters). */
         category?: string
         /** @description `nextCursor` of the previous page, sent with the same filters. */
         cursor?: string
         /** @description occurredAt >= from (inclusive); RFC 3339 with an offset, between 1900-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, at most millisecond precision. */
         from?: string
-        limit: number
+        limit?: number
         moodMax?: number
         moodMin?: number
         /** @description Offset pages (1-based); not with `cursor`. */
@@ -734,7 +734,7 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
-          /** @description 1 to 50 characters after trimming. */
+          /** @description 1 to 50 characters after trimming (surrounding whitespace is removed). */
           category: string
           mood: number
           /**
@@ -1038,6 +1038,7 @@ export interface operations {
       query?: never
       header?: {
         'if-match'?: string
+        'if-none-match'?: string
       }
       path: {
         /** @description Entry id */
@@ -1158,6 +1159,7 @@ export interface operations {
       query?: never
       header?: {
         'if-match'?: string
+        'if-none-match'?: string
       }
       path: {
         /** @description Entry id */
@@ -1168,7 +1170,7 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
-          /** @description 1 to 50 characters after trimming. */
+          /** @description 1 to 50 characters after trimming (surrounding whitespace is removed). */
           category?: string
           mood?: number
           /**
@@ -1445,9 +1447,14 @@ export interface operations {
         }
         content: {
           'application/json': {
+            /** @enum {string} */
             database: 'up' | 'down'
+            /** @enum {string} */
             redis: 'up' | 'down' | 'disabled'
-            /** @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped). */
+            /**
+             * @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped).
+             * @enum {string}
+             */
             status: 'ok' | 'degraded' | 'unavailable'
           }
         }
@@ -1480,9 +1487,14 @@ export interface operations {
         }
         content: {
           'application/json': {
+            /** @enum {string} */
             database: 'up' | 'down'
+            /** @enum {string} */
             redis: 'up' | 'down' | 'disabled'
-            /** @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped). */
+            /**
+             * @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped).
+             * @enum {string}
+             */
             status: 'ok' | 'degraded' | 'unavailable'
           }
         }
@@ -2539,9 +2551,14 @@ export interface operations {
         }
         content: {
           'application/json': {
+            /** @enum {string} */
             database: 'up' | 'down'
+            /** @enum {string} */
             redis: 'up' | 'down' | 'disabled'
-            /** @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped). */
+            /**
+             * @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped).
+             * @enum {string}
+             */
             status: 'ok' | 'degraded' | 'unavailable'
           }
         }
@@ -2574,9 +2591,14 @@ export interface operations {
         }
         content: {
           'application/json': {
+            /** @enum {string} */
             database: 'up' | 'down'
+            /** @enum {string} */
             redis: 'up' | 'down' | 'disabled'
-            /** @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped). */
+            /**
+             * @description `degraded`: serving, but Redis is down (limits fail open, caches are skipped).
+             * @enum {string}
+             */
             status: 'ok' | 'degraded' | 'unavailable'
           }
         }
@@ -2744,7 +2766,7 @@ export interface operations {
         }
         content: {
           'application/json': {
-            /** @enum {unknown} */
+            /** @enum {string} */
             bucket: 'day' | 'week' | 'month'
             /** @description Buckets in [from, to) that have entries, oldest first. */
             buckets: {
