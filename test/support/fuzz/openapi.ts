@@ -1,0 +1,334 @@
+import fc from 'fast-check'
+import { HOSTILE_CONTENT_TYPES, HOSTILE_DATES, HOSTILE_STRINGS, hostileNumbers, hostileNumberStrings, hostileRawBodies } from './hostile.js'
+
+/**
+ * Placeholders for values that only exist once the fixtures do (and change when they are re-created):
+ * generated as these strings, replaced by `resolve` just before the request is sent.
+ */
+export const FIXTURE = {
+  ownEntryId: '\u0001own-entry-id',
+  otherEntryId: '\u0001other-entry-id',
+  ownEmail: '\u0001own-email',
+  ownPassword: '\u0001own-password',
+  ownRefreshToken: '\u0001own-refresh-token',
+  ownEtag: '\u0001own-etag',
+} as const
+
+export type FixtureValues = Record<keyof typeof FIXTURE, string>
+
+export interface Operation {
+  method: string
+  path: string
+  operationId: string
+  parameters: any[]
+  requestBody?: any
+  responses: Record<string, any>
+  secured: boolean
+}
+
+export interface FuzzRequest {
+  method: string
+  url: string
+  headers: Record<string, string>
+  payload?: string
+}
+
+export function operationsOf(document: any): Operation[] {
+  const operations: Operation[] = []
+  for (const [path, item] of Object.entries<any>(document.paths)) {
+    for (const [method, op] of Object.entries<any>(item)) {
+      if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue
+      operations.push({
+        method: method.toUpperCase(),
+        path,
+        operationId: op.operationId ?? `${method} ${path}`,
+        parameters: [...(item.parameters ?? []), ...(op.parameters ?? [])],
+        requestBody: op.requestBody,
+        responses: op.responses ?? {},
+        secured: Array.isArray(op.security) ? op.security.length > 0 : Array.isArray(document.security) && document.security.length > 0,
+      })
+    }
+  }
+  return operations
+}
+
+function deref(document: any, schema: any): any {
+  let s = schema
+  for (let guard = 0; s && typeof s.$ref === 'string' && guard < 20; guard++) {
+    s = s.$ref
+      .replace(/^#\//, '')
+      .split('/')
+      .reduce((node: any, key: string) => node?.[key], document)
+  }
+  return s ?? {}
+}
+
+const wrongTypes = fc.constantFrom<unknown>(null, true, false, [], {}, [1, 'a'], { nested: { deeper: [null] } }, 0, -1, 'text')
+
+/** A string for a string schema: mostly plausible, sometimes at or past its length bounds, sometimes hostile. */
+function stringArbitrary(schema: any, name: string): fc.Arbitrary<string> {
+  const min = schema.minLength ?? 0
+  const max = schema.maxLength
+  const lengths: string[] = ['a'.repeat(min), 'a'.repeat(Math.max(0, min - 1))]
+  if (max !== undefined) lengths.push('a'.repeat(max), 'a'.repeat(max + 1), ' '.repeat(max) + 'a', '\ud83d\ude42'.repeat(max))
+  const choices: fc.Arbitrary<string>[] = [
+    fc.string({ maxLength: 40, unit: 'grapheme' }),
+    fc.constantFrom(...lengths),
+    fc.constantFrom(...HOSTILE_STRINGS),
+  ]
+  if (Array.isArray(schema.enum)) choices.unshift(fc.constantFrom(...schema.enum), fc.constantFrom(...schema.enum))
+  if (schema.format === 'date-time') {
+    const valid = fc.date({ min: new Date('1900-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true })
+    choices.unshift(
+      valid.map((d) => d.toISOString()),
+      fc.constantFrom(...HOSTILE_DATES),
+      fc.constantFrom(...HOSTILE_DATES),
+    )
+  }
+  if (schema.format === 'email' || /email/i.test(name)) {
+    choices.unshift(fc.emailAddress(), fc.constant(FIXTURE.ownEmail), fc.constant(FIXTURE.ownEmail))
+  }
+  if (/password/i.test(name))
+    choices.unshift(fc.constant(FIXTURE.ownPassword), fc.constant(FIXTURE.ownPassword), fc.string({ minLength: 8 }))
+  if (/refresh/i.test(name)) choices.unshift(fc.constant(FIXTURE.ownRefreshToken), fc.constant(FIXTURE.ownRefreshToken))
+  if (/timezone|^tz$/i.test(name))
+    choices.unshift(
+      fc.constantFrom('UTC', 'Europe/Berlin', 'America/St_Johns', 'Etc/GMT+12', 'Pacific/Kiritimati', 'Mars/Olympus', '+05:30'),
+    )
+  if (name === 'cursor') choices.unshift(fc.tuple(fc.base64String(), fc.base64String()).map(([a, b]) => `${a}.${b}`.replace(/[+/=]/g, '_')))
+  return fc.oneof(...choices)
+}
+
+/** Any JSON value for a schema, plausible or hostile. */
+export function valueArbitrary(document: any, rawSchema: any, name = '', depth = 0): fc.Arbitrary<unknown> {
+  const schema = deref(document, rawSchema)
+  const alternatives = schema.anyOf ?? schema.oneOf
+  if (Array.isArray(alternatives))
+    return fc.oneof(...alternatives.map((s: any) => valueArbitrary(document, s, name, depth + 1)), wrongTypes)
+  switch (schema.type) {
+    case 'integer':
+    case 'number': {
+      const min = schema.minimum ?? (schema.exclusiveMinimum !== undefined ? schema.exclusiveMinimum + 1 : undefined)
+      const max = schema.maximum ?? (schema.exclusiveMaximum !== undefined ? schema.exclusiveMaximum - 1 : undefined)
+      const inRange = fc.integer({ min: Math.max(min ?? -1e9, -1e9), max: Math.min(max ?? 1e9, 1e9) })
+      return fc.oneof(
+        inRange,
+        inRange,
+        fc.constantFrom(...hostileNumbers(min, max)),
+        fc.constantFrom(...hostileNumberStrings(min, max)),
+        wrongTypes,
+      )
+    }
+    case 'boolean':
+      return fc.oneof(fc.boolean(), fc.constantFrom('true', 'false', 0, 1), wrongTypes)
+    case 'array':
+      return fc.oneof(fc.array(valueArbitrary(document, schema.items ?? {}, name, depth + 1), { maxLength: depth > 2 ? 1 : 5 }), wrongTypes)
+    case 'object':
+      return depth > 3
+        ? wrongTypes
+        : fc.oneof(objectArbitrary(document, schema, depth + 1), objectArbitrary(document, schema, depth + 1), wrongTypes)
+    case 'string':
+      return fc.oneof(stringArbitrary(schema, name), stringArbitrary(schema, name), stringArbitrary(schema, name), wrongTypes)
+    default:
+      return fc.oneof(fc.jsonValue({ maxDepth: 2 }), wrongTypes)
+  }
+}
+
+/** An object for an object schema: any subset of its properties (required ones usually there), sometimes unknown or prototype keys. */
+function objectArbitrary(document: any, schema: any, depth: number): fc.Arbitrary<Record<string, unknown>> {
+  const properties: Record<string, any> = schema.properties ?? {}
+  const required = new Set<string>(schema.required ?? [])
+  const fields = Object.entries(properties).map(([key, propSchema]) =>
+    fc
+      .tuple(fc.integer({ min: 0, max: 9 }), valueArbitrary(document, propSchema, key, depth))
+      .map(([roll, value]) => [key, (required.has(key) ? roll < 9 : roll < 6) ? value : undefined] as const),
+  )
+  const extra = fc.option(
+    fc.constantFrom<[string, unknown]>(
+      ['userId', 1],
+      ['id', 1],
+      ['__proto__', { admin: true }],
+      ['constructor', { prototype: {} }],
+      ['unknownField', 'x'],
+      ['', ''],
+    ),
+    { freq: 4 },
+  )
+  return fc.tuple(fc.tuple(...fields), extra).map(([pairs, added]) => {
+    const out: Record<string, unknown> = {}
+    for (const [key, value] of pairs) if (value !== undefined) out[key] = value
+    // defineProperty: a `__proto__` key must be an own property that JSON.stringify writes out.
+    if (added) Object.defineProperty(out, added[0], { value: added[1], enumerable: true, writable: true, configurable: true })
+    return out
+  })
+}
+
+/** Text for a path or query parameter: the schema's values as text, and raw percent-encoded bytes no decoder likes. */
+function parameterText(document: any, parameter: any): fc.Arbitrary<string | undefined> {
+  const schema = deref(document, parameter.schema ?? {})
+  const asText = valueArbitrary(document, schema, parameter.name).map((v) =>
+    typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : Object.is(v, -0) ? '-0' : String(v),
+  )
+  const choices: fc.Arbitrary<string | undefined>[] = [asText, asText, asText]
+  if (parameter.in === 'path' && /id$/i.test(parameter.name)) {
+    choices.unshift(
+      fc.constant(FIXTURE.ownEntryId),
+      fc.constant(FIXTURE.ownEntryId),
+      fc.constant(FIXTURE.otherEntryId),
+      fc.constant(FIXTURE.otherEntryId),
+    )
+    choices.push(fc.constantFrom('0', '-1', '1.5', '999999999999999', '1000000000000000', '9223372036854775808', '1e3', ' 1', '01'))
+  }
+  if (parameter.name === 'if-match' || parameter.name === 'if-none-match')
+    choices.unshift(fc.constant(FIXTURE.ownEtag), fc.constantFrom('*', '"1"', 'W/"1"', '"', '"a", "b"'))
+  if (parameter.in !== 'path' && !parameter.required) choices.push(fc.constant(undefined))
+  return fc.oneof(...choices)
+}
+
+/** Percent-encoding that also writes lone surrogates (as their WTF-8 bytes) and passes raw `%` sequences through. */
+export function encodeComponent(value: string, raw: boolean): string {
+  if (raw) return value
+  let out = ''
+  for (const ch of value) {
+    const code = ch.codePointAt(0)!
+    if (code >= 0xd800 && code <= 0xdfff)
+      out += [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)]
+        .map((b) => `%${b.toString(16).toUpperCase()}`)
+        .join('')
+    else out += encodeURIComponent(ch)
+  }
+  return out
+}
+
+const rawEncodings = fc.constantFrom('%', '%zz', '%00', '%C0%AF', '%ED%A0%80', '%FF', '%2e%2e%2f', '%E2%82', '%25')
+
+export interface RequestPlan {
+  path: Record<string, { value: string; raw: boolean }>
+  query: [string, string, boolean][]
+  headers: Record<string, string>
+  contentType: string | undefined
+  body: { kind: 'json'; value: unknown } | { kind: 'raw'; text: string } | { kind: 'none' }
+}
+
+/** Everything a request to one operation can carry, each part drawn from its schema mixed with hostile values. */
+export function requestArbitrary(document: any, operation: Operation): fc.Arbitrary<RequestPlan> {
+  const pathParams = operation.parameters.filter((p) => p.in === 'path')
+  const queryParams = operation.parameters.filter((p) => p.in === 'query')
+  const headerParams = operation.parameters.filter((p) => p.in === 'header' || p.in === 'cookie')
+
+  const path = fc.tuple(
+    ...pathParams.map((p) =>
+      fc.oneof(
+        { weight: 6, arbitrary: parameterText(document, p).map((v) => ({ value: v ?? '', raw: false })) },
+        { weight: 1, arbitrary: rawEncodings.map((v) => ({ value: v, raw: true })) },
+      ),
+    ),
+  )
+  const query = fc.tuple(
+    fc.tuple(...queryParams.map((p) => parameterText(document, p))),
+    fc.option(
+      fc.constantFrom<[string, string, boolean]>(
+        ['unknown', 'x', false],
+        ['limit', '1', false],
+        ['__proto__', 'x', false],
+        ['q', '%ED%A0%80', true],
+        ['from', '%00', true],
+      ),
+      { freq: 4 },
+    ),
+  )
+  const headers = fc.tuple(...headerParams.map((p) => parameterText(document, p)))
+
+  const bodySchema = operation.requestBody?.content?.['application/json']?.schema
+  const hasBody = operation.requestBody !== undefined
+  const body: fc.Arbitrary<RequestPlan['body']> = hasBody
+    ? fc.oneof(
+        { weight: 8, arbitrary: valueArbitrary(document, bodySchema ?? {}, '', 0).map((value) => ({ kind: 'json' as const, value })) },
+        { weight: 2, arbitrary: fc.constantFrom(...hostileRawBodies()).map((text) => ({ kind: 'raw' as const, text })) },
+        { weight: 1, arbitrary: fc.constant({ kind: 'none' as const }) },
+      )
+    : fc.oneof(
+        { weight: 6, arbitrary: fc.constant({ kind: 'none' as const }) },
+        { weight: 1, arbitrary: fc.constantFrom(...hostileRawBodies()).map((text) => ({ kind: 'raw' as const, text })) },
+      )
+  const contentType = fc.oneof(
+    { weight: 8, arbitrary: fc.constant('application/json') },
+    { weight: 2, arbitrary: fc.constantFrom(...HOSTILE_CONTENT_TYPES) },
+  )
+
+  return fc
+    .record({ path, query, headers, body, contentType })
+    .map(({ path: pathValues, query: [queryValues, extraQuery], headers: headerValues, body: b, contentType: ct }) => {
+      const plan: RequestPlan = { path: {}, query: [], headers: {}, contentType: ct, body: b }
+      pathParams.forEach((p, i) => (plan.path[p.name] = pathValues[i]!))
+      queryParams.forEach((p, i) => {
+        if (queryValues[i] !== undefined) plan.query.push([p.name, queryValues[i], false])
+      })
+      if (extraQuery) plan.query.push(extraQuery)
+      headerParams.forEach((p, i) => {
+        const v = headerValues[i]
+        if (v === undefined) return
+        if (p.in === 'cookie') plan.headers.cookie = `${p.name}=${v}`
+        else plan.headers[p.name] = v
+      })
+      return plan
+    })
+}
+
+/** Replaces the fixture placeholders anywhere in a value. */
+export function resolve<T>(value: T, fixtures: FixtureValues): T {
+  if (typeof value === 'string') {
+    for (const [key, placeholder] of Object.entries(FIXTURE)) {
+      if (value === placeholder) return fixtures[key as keyof typeof FIXTURE] as T
+    }
+    return value
+  }
+  if (Array.isArray(value)) return value.map((v) => resolve(v, fixtures)) as T
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const key of Object.keys(value)) {
+      Object.defineProperty(out, key, {
+        value: resolve((value as any)[key], fixtures),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
+    }
+    return out as T
+  }
+  return value
+}
+
+/** Header values must be latin-1 text without control characters, or the client refuses to send them. */
+function headerSafe(value: string): string {
+  return value.replace(/[^\x20-\x7e\x80-\xff]/g, '?').slice(0, 8000)
+}
+
+export function buildRequest(
+  operation: Operation,
+  plan: RequestPlan,
+  fixtures: FixtureValues,
+  authorization: string | undefined,
+): FuzzRequest {
+  let url = operation.path.replace(/\{([^}]+)\}/g, (_, name: string) => {
+    const p = plan.path[name]
+    return p ? encodeComponent(resolve(p.value, fixtures), p.raw) : ''
+  })
+  if (plan.query.length > 0)
+    url += '?' + plan.query.map(([k, v, raw]) => `${encodeComponent(k, false)}=${encodeComponent(resolve(v, fixtures), raw)}`).join('&')
+  const headers: Record<string, string> = {}
+  for (const [k, v] of Object.entries(plan.headers)) headers[k] = headerSafe(resolve(v, fixtures))
+  if (authorization) headers.authorization = authorization
+  let payload: string | undefined
+  if (plan.body.kind === 'json') payload = JSON.stringify(resolve(plan.body.value, fixtures))
+  else if (plan.body.kind === 'raw') payload = plan.body.text
+  if (payload !== undefined && plan.contentType !== undefined) headers['content-type'] = plan.contentType
+  return { method: operation.method, url, headers, payload }
+}
+
+/** Statuses the operation documents: its explicit codes; with a `default` response, any 4xx too. */
+export function documentedStatus(operation: Operation, status: number): boolean {
+  if (Object.hasOwn(operation.responses, String(status))) return true
+  if (Object.hasOwn(operation.responses, `${Math.floor(status / 100)}XX`)) return true
+  return status >= 400 && status < 500 && Object.hasOwn(operation.responses, 'default')
+}
