@@ -38,12 +38,15 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   409: 'Conflicts with the current state',
   412: 'The precondition (`If-Match` / `If-None-Match`) failed',
   413: 'The body is larger than the limit',
+  414: 'A path segment is longer than 100 characters',
   415: 'The body is not of a supported media type',
   422: 'Understood but cannot be processed',
   429: 'Too many requests; `Retry-After` says when to try again',
   500: 'An unexpected error (the body carries no internals)',
   503: 'Temporarily unavailable: the database is unreachable, the request ran out of time, or the instance is shutting down',
 }
+
+const BODY_METHODS = new Set(['post', 'put', 'patch', 'delete'])
 
 /** Probes and operator endpoints are never rate limited (see `http/rate-limit.ts`). */
 const UNLIMITED = new Set(['/livez', '/readyz', '/health', '/metrics'])
@@ -67,10 +70,13 @@ function headersFor(names: HeaderName[]): Record<string, unknown> {
 }
 
 /** The statuses every operation of this shape can send, whatever its domain. */
-function genericErrors(path: string, operation: Operation): number[] {
+function genericErrors(path: string, method: string, operation: Operation): number[] {
   const statuses = [400, 500, 503]
   if (operation.security?.length) statuses.push(401)
-  if (operation.requestBody) statuses.push(413, 415)
+  // Fastify reads a body sent with these methods even when the route takes none: too large or not JSON is refused.
+  if (operation.requestBody || BODY_METHODS.has(method)) statuses.push(413, 415)
+  // A path parameter over the router's length limit.
+  if (path.includes('{')) statuses.push(414)
   if (!UNLIMITED.has(path)) statuses.push(429)
   return statuses
 }
@@ -113,7 +119,7 @@ export function contractCollector(app: FastifyInstance) {
           const description = contract.responses?.[Number(status)]
           if (description) response.description = description
         }
-        const statuses = [...new Set([...genericErrors(path, operation), ...(contract.errors ?? [])])].sort((a, b) => a - b)
+        const statuses = [...new Set([...genericErrors(path, method, operation), ...(contract.errors ?? [])])].sort((a, b) => a - b)
         for (const status of statuses) {
           // A route that documents its own body for an error status (readiness' 503) keeps it.
           if (responses[String(status)]) continue

@@ -47,6 +47,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks/:id',
     {
       ...common,
+      config: { openapi: { errors: [404] } },
       schema: {
         tags,
         security,
@@ -63,6 +64,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks/:id',
     {
       ...common,
+      config: { openapi: { errors: [404] } },
       schema: {
         tags,
         security,
@@ -80,6 +82,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks/:id',
     {
       ...common,
+      config: { openapi: { errors: [404] } },
       schema: {
         tags,
         security,
@@ -99,6 +102,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks/:id/secret',
     {
       ...common,
+      config: { openapi: { errors: [404] } },
       schema: {
         tags,
         security,
@@ -116,6 +120,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks/:id/test',
     {
       ...common,
+      config: { openapi: { errors: [404] } },
       schema: {
         tags,
         security,
@@ -132,6 +137,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks/:id/deliveries',
     {
       ...common,
+      config: { openapi: { errors: [404] } },
       schema: {
         tags,
         security,
@@ -150,6 +156,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks/:id/deliveries/:deliveryId/retry',
     {
       ...common,
+      config: { openapi: { errors: [404] } },
       schema: {
         tags,
         security,

@@ -182,7 +182,8 @@ function parameterText(document: any, parameter: any): fc.Arbitrary<string | und
   if (parameter.name === 'if-match' || parameter.name === 'if-none-match')
     choices.unshift(fc.constant(FIXTURE.ownEtag), fc.constantFrom('*', '"1"', 'W/"1"', '"', '"a", "b"'))
   if (parameter.in !== 'path' && !parameter.required) choices.push(fc.constant(undefined))
-  return fc.oneof(...choices)
+  // An empty path segment is another route's URL, not a value of this parameter.
+  return parameter.in === 'path' ? fc.oneof(...choices).filter((v) => v !== '') : fc.oneof(...choices)
 }
 
 /** Percent-encoding that also writes lone surrogates (as their WTF-8 bytes) and passes raw `%` sequences through. */
