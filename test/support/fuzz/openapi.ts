@@ -257,10 +257,16 @@ export function requestArbitrary(document: any, operation: Operation): fc.Arbitr
     { weight: 2, arbitrary: fc.constantFrom(...HOSTILE_CONTENT_TYPES) },
   )
 
+  const fileTypes = Object.keys(operation.requestBody?.content ?? {}).filter((t) => t !== 'application/json')
+  const fileBody = fileTypes.length > 0 ? fileArbitrary(document, fileTypes) : undefined
+  const file = fileBody ? fc.option(fileBody, { freq: 2 }) : fc.constant(null)
+
   return fc
-    .record({ path, query, headers, body, contentType })
-    .map(({ path: pathValues, query: [queryValues, extraQuery], headers: headerValues, body: b, contentType: ct }) => {
-      const plan: RequestPlan = { path: {}, query: [], headers: {}, contentType: ct, body: b }
+    .record({ path, query, headers, body, contentType, file })
+    .map(({ path: pathValues, query: [queryValues, extraQuery], headers: headerValues, body: b, contentType: ct, file: f }) => {
+      const plan: RequestPlan = f
+        ? { path: {}, query: [], headers: {}, contentType: f.contentType, body: { kind: 'raw', text: f.text } }
+        : { path: {}, query: [], headers: {}, contentType: ct, body: b }
       pathParams.forEach((p, i) => (plan.path[p.name] = pathValues[i]!))
       queryParams.forEach((p, i) => {
         if (queryValues[i] !== undefined) plan.query.push([p.name, queryValues[i], false])
@@ -274,6 +280,77 @@ export function requestArbitrary(document: any, operation: Operation): fc.Arbitr
       })
       return plan
     })
+}
+
+const ENTRY_ROW = {
+  type: 'object',
+  properties: {
+    text: { type: 'string', minLength: 1, maxLength: 10000 },
+    mood: { type: 'integer', minimum: 1, maximum: 10 },
+    category: { type: 'string', minLength: 1, maxLength: 200 },
+    occurredAt: { type: 'string', format: 'date-time' },
+  },
+  required: ['text', 'mood', 'category', 'occurredAt'],
+}
+
+const csvCell = (v: unknown) => {
+  const text = typeof v === 'string' ? v : (JSON.stringify(v) ?? '')
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+}
+
+/** File-shaped bodies (NDJSON, CSV, Daylio CSV, jrnl JSON) whose rows are drawn like entry bodies, with broken rows among them. */
+function fileArbitrary(document: any, types: string[]): fc.Arbitrary<{ contentType: string | undefined; text: string }> {
+  const row = valueArbitrary(document, ENTRY_ROW, '', 1)
+  const rows = fc.array(row, { minLength: 0, maxLength: 6 })
+  const brokenLine = fc.constantFrom(
+    '{',
+    '\u0000',
+    '"a","b',
+    ',,,,,,,,',
+    '\ufeff',
+    'x'.repeat(100_000),
+    '{"__proto__":{"mood":1}}',
+    '[]',
+    'null',
+  )
+  const lines = fc.array(brokenLine, { maxLength: 2 })
+  const ndjson = fc.tuple(rows, lines).map(([r, extra]) => [...r.map((v) => JSON.stringify(v)), ...extra].join('\n'))
+  const csv = fc
+    .tuple(rows, lines)
+    .map(([r, extra]) =>
+      [
+        'occurredAt,mood,category,text',
+        ...r.map((v: any) => [v?.occurredAt, v?.mood, v?.category, v?.text].map(csvCell).join(',')),
+        ...extra,
+      ].join('\r\n'),
+    )
+  const daylio = fc
+    .tuple(rows, lines)
+    .map(([r, extra]) =>
+      [
+        'full_date,date,weekday,time,mood,activities,note_title,note',
+        ...r.map((v: any) => ['2024-05-01', 'May 1', 'Wednesday', '18:30', v?.category, v?.category, '', v?.text].map(csvCell).join(',')),
+        ...extra,
+      ].join('\n'),
+    )
+  const jrnl = rows.map((r) =>
+    JSON.stringify({
+      tags: {},
+      entries: r.map((v: any) => ({
+        date: typeof v?.occurredAt === 'string' ? v.occurredAt.slice(0, 10) : v?.occurredAt,
+        time: '18:30',
+        title: v?.category,
+        body: v?.text,
+        tags: [],
+        starred: false,
+      })),
+    }),
+  )
+  const contentType = fc.oneof(
+    { weight: 8, arbitrary: fc.constantFrom<string | undefined>(...types, 'application/json') },
+    { weight: 1, arbitrary: fc.constantFrom(...HOSTILE_CONTENT_TYPES) },
+  )
+  return fc.record({ contentType, text: fc.oneof(ndjson, csv, daylio, jrnl) })
 }
 
 /** Replaces the fixture placeholders anywhere in a value. */
