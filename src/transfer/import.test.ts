@@ -205,3 +205,34 @@ describeEachBackend('POST /import size limit', (h) => {
     }
   })
 })
+
+describeEachBackend('POST /import and webhooks', (h) => {
+  test('when entries are imported, then no entry.created event is recorded unless notify=true, and then one per new entry', async () => {
+    const user = await signUp(h)
+    await h.db.query(`insert into webhook_endpoints (user_id, url, events, secret) values ($1, 'http://127.0.0.1:9/hook', $2, $3)`, [
+      user.id,
+      ['entry.created'],
+      `whsec_${Buffer.alloc(32, 1).toString('base64')}`,
+    ])
+    const events = async () =>
+      (
+        await h.db.query<{ n: number }>(
+          `select count(*)::int as n from webhook_deliveries where user_id = $1 and event_type = 'entry.created'`,
+          [user.id],
+        )
+      )[0]!.n
+    const file = [line(ok(1)), line(ok(2))].join('\n')
+    assert.equal((await importFile(h, user, '', NDJSON, file)).json().created, 2)
+    assert.equal(await events(), 0, 'a quiet import')
+    const more = [line(ok(2)), line(ok(3)), line(ok(4))].join('\n')
+    assert.deepEqual((await importFile(h, user, '?notify=true', NDJSON, more)).json(), {
+      created: 2,
+      skipped: 1,
+      invalid: [],
+      invalidCount: 0,
+    })
+    assert.equal(await events(), 2, 'one event per entry actually created')
+    assert.equal((await importFile(h, user, '?notify=true&dryRun=true', NDJSON, [line(ok(5))].join('\n'))).json().created, 1)
+    assert.equal(await events(), 2, 'a dry run records nothing')
+  })
+})

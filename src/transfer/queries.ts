@@ -76,16 +76,21 @@ export async function entriesChronologically(
   )
 }
 
+/** As the entries module reads an entry: timestamps as UTC text with milliseconds, like the API's JSON. */
 export interface CreatedEntry {
   id: number
   text: string
   mood: number
   category: string
-  occurredAt: Date
-  createdAt: Date
-  updatedAt: Date
+  occurredAt: string
+  createdAt: string
+  updatedAt: string
   version: number
 }
+
+const apiInstant = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+const CREATED_COLUMNS = `id, text, mood, category, ${apiInstant('occurred_at')} as "occurredAt", ${apiInstant('created_at')} as "createdAt",
+  ${apiInstant('updated_at')} as "updatedAt", version`
 
 /**
  * Inserts the rows (a JSON array of `ImportRow`) that are not already in the journal, comparing
@@ -123,7 +128,7 @@ export async function insertNewEntries(
                where x.user_id = $1 and x.occurred_at = i.occurred_at
                  and x.text = i.text and x.mood = i.mood and x.category = i.category)
       order by n
-     returning ${returning ? `id, text, mood, category, occurred_at as "occurredAt", created_at as "createdAt", updated_at as "updatedAt", version` : 'id'}`,
+     returning ${returning ? CREATED_COLUMNS : 'id'}`,
     [userId, rowsJson, tz],
   )
 }

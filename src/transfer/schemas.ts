@@ -43,6 +43,7 @@ export const ImportQuery = Type.Object(
     ),
     dryRun: Flag('Check and count everything, write nothing: the answer is the report the import would give.'),
     skipInvalid: Flag('Import the valid rows even when some are invalid (they are listed in the report).'),
+    notify: Flag('Send an `entry.created` webhook event for each imported entry (off by default: an import is not news).'),
     moodMap: Type.Optional(
       Type.String({
         minLength: 2,

@@ -1577,6 +1577,8 @@ export interface operations {
         format?: 'moodlog' | 'csv' | 'daylio' | 'jrnl'
         /** @description Daylio: a JSON object from mood label to mood 1–10, e.g. `{"great":9,"fine":6}`, over the defaults rad=10, good=8, meh=5, bad=3, awful=1 (labels match case-insensitively). */
         moodMap?: string
+        /** @description Send an `entry.created` webhook event for each imported entry (off by default: an import is not news). */
+        notify: boolean
         /** @description Import the valid rows even when some are invalid (they are listed in the report). */
         skipInvalid: boolean
         /** @description Daylio (required) and jrnl (default UTC): IANA zone of the wall-clock dates and times in the file. */
