@@ -186,9 +186,18 @@ async function importCommand(db: Database, userId: number, email: string, io: Tr
   // Opened first, so a missing file is a plain error rather than a stream error with no listener yet.
   const handle = run.file ? await open(run.file, 'r') : undefined
   const size = handle ? (await handle.stat()).size : undefined
-  const input = handle ? handle.createReadStream() : io.stdin
+  const source = handle ? handle.createReadStream() : io.stdin
   let bytes = 0
-  input.on('data', (chunk: Buffer) => (bytes += chunk.length))
+  // Counted as the import reads (a 'data' listener would start the flow before anyone reads, losing it).
+  const input = Readable.from(
+    (async function* () {
+      for await (const chunk of source) {
+        bytes += (chunk as Buffer).length
+        yield chunk as Buffer
+      }
+    })(),
+    { objectMode: false },
+  )
   progress.start('read', size, size === undefined ? 'rows' : 'bytes')
   let phase: 'reading' | 'writing' = 'reading'
   try {
@@ -220,7 +229,7 @@ async function importCommand(db: Database, userId: number, email: string, io: Tr
     throw error
   } finally {
     progress.stop()
-    if (input !== io.stdin) input.destroy()
+    if (source !== io.stdin) source.destroy()
     await handle?.close()
   }
 }
