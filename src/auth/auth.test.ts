@@ -21,6 +21,7 @@ describeEachBackend('accounts and sessions', (h) => {
       payload: { email: `  ${email} `, password: 'a perfectly fine passphrase' },
     })
     assert.equal(registered.statusCode, 201)
+    assert.equal(registered.headers.location, '/me', 'the new account lives at /me')
     const user = registered.json()
     assert.deepEqual(Object.keys(user).sort(), ['createdAt', 'email', 'id'])
     assert.equal(user.email, email, 'email is trimmed')
@@ -250,12 +251,17 @@ describeEachBackend('accounts and sessions', (h) => {
       fetch(`${address}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal })
     const { hasher } = h.app.auth
     const dropped = hasher.dropped
-    // Keep the hasher busy for a while (at least 60 argon2 runs per core, well over half a second),
-    // so that the clients below give up (after 300 ms) before their turn comes, whether or not their
-    // requests had reached the hasher by then.
+    // Keep the hasher busy (200 argon2 runs per core), send four sign-ins, and have their clients
+    // give up once all four wait in the hasher's queue behind that work: no fixed delay to race.
     const stored = await hasher.hash(password)
-    const busy = Array.from({ length: 60 * os.availableParallelism() }, () => hasher.verify(stored, password))
-    await Promise.all(Array.from({ length: 4 }, () => post(AbortSignal.timeout(300)).catch(() => undefined)))
+    let busyLeft = 200 * os.availableParallelism()
+    const busy = Array.from({ length: busyLeft }, () => hasher.verify(stored, password).finally(() => (busyLeft -= 1)))
+    const clients = Array.from({ length: 4 }, () => new AbortController())
+    const attempts = clients.map((client) => post(client.signal).catch(() => undefined))
+    while (hasher.inProgress - busyLeft < 4 && busyLeft > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    assert.ok(busyLeft > 0, 'the four sign-ins reached the hasher while it was still busy')
+    for (const client of clients) client.abort()
+    await Promise.all(attempts)
     await Promise.all(busy)
     const stayed = await post()
     assert.equal(stayed.status, 200)

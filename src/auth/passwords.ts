@@ -54,6 +54,11 @@ export class PasswordHasher {
     this.maxQueued = 64 * concurrency
   }
 
+  /** Hashes and verifications running or waiting for their turn. */
+  get inProgress(): number {
+    return this.limit.activeCount + this.limit.pendingCount
+  }
+
   isCommon(password: string): boolean {
     return this.common.has(password.toLowerCase())
   }

@@ -29,7 +29,10 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const user = await auth.register(deps, request.body.email, request.body.password)
-      return reply.code(201).send(user as never)
+      return reply
+        .code(201)
+        .header('location', '/me')
+        .send(user as never)
     },
   )
 

@@ -1,9 +1,14 @@
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
+import { readdir, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import lockfile from 'proper-lockfile'
+import { privateFileCreation, secureDataDir } from './data-dir.js'
 import { currentDeadline } from './deadline.js'
 import type { Database, Lane, Queryable } from './types.js'
+
+export interface DataDirLog {
+  warn(object: object, message: string): void
+}
 
 /** Another process holds the data directory; PGlite corrupts a directory opened twice. */
 export class DataDirLockedError extends Error {
@@ -110,8 +115,15 @@ async function exists(target: string): Promise<boolean> {
  * `dataDir` until `close()`. A first initialisation is done in a temporary directory and
  * renamed into place, so an interrupted one never leaves a directory that cannot open.
  */
-export async function openEmbeddedDatabase(dataDir: string): Promise<Database> {
-  await mkdir(dataDir, { recursive: true })
+export async function openEmbeddedDatabase(dataDir: string, log?: DataDirLog): Promise<Database> {
+  privateFileCreation()
+  const tightened = await secureDataDir(dataDir)
+  if (tightened.length > 0) {
+    log?.warn(
+      { dataDir, paths: tightened.length },
+      'DATA_DIR was readable by other local accounts; made it private (0700 directories, 0600 files)',
+    )
+  }
   let release: () => Promise<void>
   try {
     // The lock is refreshed every 5 s and considered abandoned after 15 s (a crashed process).
@@ -146,7 +158,13 @@ export async function openEmbeddedDatabase(dataDir: string): Promise<Database> {
     }
     const pg = new PGlite(pgdata)
     await pg.waitReady
-    return wrapPglite(pg, release)
+    // PGlite writes its files 0666 whatever the umask: the 0700 directory is what keeps other
+    // accounts out; the files themselves are tightened again once open and once closed.
+    await secureDataDir(dataDir)
+    return wrapPglite(pg, async () => {
+      await secureDataDir(dataDir).catch(() => [])
+      await release()
+    })
   } catch (error) {
     await release()
     throw error

@@ -11,7 +11,7 @@ export { migrate, migrateDown, migrationStatus } from './migrate.js'
 
 /** Server Postgres when `DATABASE_URL` is set, otherwise embedded PGlite in `DATA_DIR`. */
 export async function openDatabase(config: Config, log?: BreakerLog): Promise<Database> {
-  if (config.databaseUrl === undefined) return openEmbeddedDatabase(config.dataDir)
+  if (config.databaseUrl === undefined) return openEmbeddedDatabase(config.dataDir, log)
   return openServerDatabase({
     url: config.databaseUrl,
     poolSize: config.databasePoolSize,

@@ -110,7 +110,13 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       preHandler: app.authenticate,
       bodyLimit: app.config.importMaxBytes,
-      config: { requestTimeoutMs: app.config.importTimeoutSeconds * 1000 },
+      config: {
+        requestTimeoutMs: app.config.importTimeoutSeconds * 1000,
+        openapi: {
+          errors: [422],
+          responses: { 200: 'What the import created, skipped and found invalid (nothing is written on a dry run)' },
+        },
+      },
       schema: {
         tags,
         security,

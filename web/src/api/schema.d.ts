@@ -1596,7 +1596,7 @@ export interface operations {
       }
     }
     responses: {
-      /** @description Default Response */
+      /** @description What the import created, skipped and found invalid (nothing is written on a dry run) */
       200: {
         headers: {
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
