@@ -1,6 +1,6 @@
 /** moodlog's own files, as `GET /export` writes them: NDJSON (`format=moodlog`) and CSV (`format=csv`). */
 import type { Readable } from 'node:stream'
-import { parse } from 'csv-parse'
+import { CsvError, parse } from 'csv-parse'
 import { CSV_COLUMNS, NDJSON_HEADER } from './export.js'
 import { checkRow, linesOf, numberFrom, UnreadableFile, type Candidate } from './rows.js'
 
@@ -90,9 +90,8 @@ export async function* csvRecords(input: Readable): AsyncGenerator<CsvRecord> {
       yield { line, values: record }
     }
   } catch (error) {
-    const code = (error as { code?: string }).code
-    if (typeof code === 'string' && code.startsWith('CSV_'))
-      throw new UnreadableFile(`The file is not valid CSV: ${(error as Error).message}`)
+    // Every parser error (its codes do not all start with CSV_, e.g. INVALID_OPENING_QUOTE) is the file's fault.
+    if (error instanceof CsvError) throw new UnreadableFile(`The file is not valid CSV: ${error.message}`)
     throw error
   }
 }

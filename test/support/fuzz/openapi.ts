@@ -65,94 +65,104 @@ function deref(document: any, schema: any): any {
 
 const wrongTypes = fc.constantFrom<unknown>(null, true, false, [], {}, [1, 'a'], { nested: { deeper: [null] } }, 0, -1, 'text')
 
-/** A string for a string schema: mostly plausible, sometimes at or past its length bounds, sometimes hostile. */
-function stringArbitrary(schema: any, name: string): fc.Arbitrary<string> {
+/** How often a leaf value is hostile rather than valid: rare enough that most runs get past validation to the handler and the database. */
+const HOSTILE_WEIGHT = 1
+const VALID_WEIGHT = 5
+
+const mix = <T>(valid: fc.Arbitrary<T>, hostile: fc.Arbitrary<T>): fc.Arbitrary<T> =>
+  fc.oneof({ weight: VALID_WEIGHT, arbitrary: valid }, { weight: HOSTILE_WEIGHT, arbitrary: hostile })
+
+/** A string for a string schema: valid for it (bounds, enum, format, the fixtures' own values), or at and past its bounds, or hostile. */
+function stringArbitrary(schema: any, name: string): fc.Arbitrary<unknown> {
   const min = schema.minLength ?? 0
   const max = schema.maxLength
-  const lengths: string[] = ['a'.repeat(min), 'a'.repeat(Math.max(0, min - 1))]
-  if (max !== undefined) lengths.push('a'.repeat(max), 'a'.repeat(max + 1), ' '.repeat(max) + 'a', '\ud83d\ude42'.repeat(max))
-  const choices: fc.Arbitrary<string>[] = [
-    fc.string({ maxLength: 40, unit: 'grapheme' }),
-    fc.constantFrom(...lengths),
-    fc.constantFrom(...HOSTILE_STRINGS),
-  ]
-  if (Array.isArray(schema.enum)) choices.unshift(fc.constantFrom(...schema.enum), fc.constantFrom(...schema.enum))
-  if (schema.format === 'date-time') {
-    const valid = fc.date({ min: new Date('1900-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true })
-    choices.unshift(
-      valid.map((d) => d.toISOString()),
-      fc.constantFrom(...HOSTILE_DATES),
-      fc.constantFrom(...HOSTILE_DATES),
+  const valid: fc.Arbitrary<string>[] = []
+  if (Array.isArray(schema.enum)) valid.push(fc.constantFrom(...schema.enum.map(String)))
+  else if (schema.format === 'date-time') {
+    const date = fc.date({ min: new Date('1900-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true })
+    valid.push(date.map((d) => d.toISOString()))
+  } else if (schema.format === 'email' || /email/i.test(name)) valid.push(fc.constant(FIXTURE.ownEmail), fc.emailAddress())
+  else if (/password/i.test(name)) valid.push(fc.constant(FIXTURE.ownPassword), fc.string({ minLength: 12, maxLength: 40 }))
+  else if (/refresh/i.test(name)) valid.push(fc.constant(FIXTURE.ownRefreshToken))
+  else if (/timezone|^tz$/i.test(name))
+    valid.push(fc.constantFrom('UTC', 'Europe/Berlin', 'America/St_Johns', 'Etc/GMT+12', 'Pacific/Kiritimati'))
+  else if (name === 'cursor') valid.push(fc.tuple(fc.base64String(), fc.base64String()).map(([a, b]) => `${a}.${b}`.replace(/[+/=]/g, '_')))
+  else if (name === 'url' || schema.format === 'uri')
+    valid.push(fc.constantFrom('https://example.com/hook', 'http://127.0.0.1/hook', 'https://[::1]/x'))
+  else {
+    const lengthOk = (s: string) => s.trim().length >= min && (max === undefined || s.length <= max)
+    valid.push(
+      fc.string({ minLength: Math.max(min, 1), maxLength: Math.min(max ?? 40, 40), unit: 'grapheme' }).filter(lengthOk),
+      // Hostile text that is still valid: SQL and tsquery syntax, emoji, bidi controls.
+      fc
+        .constantFrom(...HOSTILE_STRINGS)
+        .filter((s) => lengthOk(s) && !s.includes('\u0000') && !/[\ud800-\udfff]/.test(s.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ''))),
     )
   }
-  if (schema.format === 'email' || /email/i.test(name)) {
-    choices.unshift(fc.emailAddress(), fc.constant(FIXTURE.ownEmail), fc.constant(FIXTURE.ownEmail))
-  }
-  if (/password/i.test(name))
-    choices.unshift(fc.constant(FIXTURE.ownPassword), fc.constant(FIXTURE.ownPassword), fc.string({ minLength: 8 }))
-  if (/refresh/i.test(name)) choices.unshift(fc.constant(FIXTURE.ownRefreshToken), fc.constant(FIXTURE.ownRefreshToken))
-  if (/timezone|^tz$/i.test(name))
-    choices.unshift(
-      fc.constantFrom('UTC', 'Europe/Berlin', 'America/St_Johns', 'Etc/GMT+12', 'Pacific/Kiritimati', 'Mars/Olympus', '+05:30'),
-    )
-  if (name === 'cursor') choices.unshift(fc.tuple(fc.base64String(), fc.base64String()).map(([a, b]) => `${a}.${b}`.replace(/[+/=]/g, '_')))
-  return fc.oneof(...choices)
+  const bounds: string[] = ['a'.repeat(min), 'a'.repeat(Math.max(0, min - 1))]
+  if (max !== undefined) bounds.push('a'.repeat(max), 'a'.repeat(max + 1), ' '.repeat(max) + 'a', '\ud83d\ude42'.repeat(max))
+  const hostile: fc.Arbitrary<unknown>[] = [fc.constantFrom(...bounds), fc.constantFrom(...HOSTILE_STRINGS), wrongTypes]
+  if (schema.format === 'date-time') hostile.push(fc.constantFrom(...HOSTILE_DATES), fc.constantFrom(...HOSTILE_DATES))
+  // The ends of the documented instant range are valid and worth sending often.
+  if (schema.format === 'date-time')
+    valid.push(fc.constantFrom('1900-01-01T00:00:00Z', '9999-12-31T23:59:59.999Z', '1900-01-01T01:00:00+01:00'))
+  return mix(fc.oneof(...valid), fc.oneof(...hostile))
 }
 
-/** Any JSON value for a schema, plausible or hostile. */
+/** Any JSON value for a schema: mostly valid for it, sometimes at or past its bounds, of the wrong type, or hostile. */
 export function valueArbitrary(document: any, rawSchema: any, name = '', depth = 0): fc.Arbitrary<unknown> {
   const schema = deref(document, rawSchema)
   const alternatives = schema.anyOf ?? schema.oneOf
   if (Array.isArray(alternatives))
-    return fc.oneof(...alternatives.map((s: any) => valueArbitrary(document, s, name, depth + 1)), wrongTypes)
+    return mix(fc.oneof(...alternatives.map((s: any) => valueArbitrary(document, s, name, depth + 1))), wrongTypes)
+  if (Array.isArray(schema.enum) && schema.type !== 'string') return mix(fc.constantFrom(...schema.enum), wrongTypes)
   switch (schema.type) {
     case 'integer':
     case 'number': {
       const min = schema.minimum ?? (schema.exclusiveMinimum !== undefined ? schema.exclusiveMinimum + 1 : undefined)
       const max = schema.maximum ?? (schema.exclusiveMaximum !== undefined ? schema.exclusiveMaximum - 1 : undefined)
       const inRange = fc.integer({ min: Math.max(min ?? -1e9, -1e9), max: Math.min(max ?? 1e9, 1e9) })
-      return fc.oneof(
-        inRange,
-        inRange,
-        fc.constantFrom(...hostileNumbers(min, max)),
-        fc.constantFrom(...hostileNumberStrings(min, max)),
-        wrongTypes,
+      const atBounds = fc.constantFrom(...[min, max].filter((n) => n !== undefined))
+      return mix(
+        min === undefined && max === undefined ? inRange : fc.oneof(inRange, atBounds),
+        fc.oneof(fc.constantFrom(...hostileNumbers(min, max)), fc.constantFrom(...hostileNumberStrings(min, max)), wrongTypes),
       )
     }
     case 'boolean':
-      return fc.oneof(fc.boolean(), fc.constantFrom('true', 'false', 0, 1), wrongTypes)
+      return mix(fc.boolean(), fc.oneof(fc.constantFrom('true', 'false', 0, 1, 'yes'), wrongTypes))
     case 'array':
-      return fc.oneof(fc.array(valueArbitrary(document, schema.items ?? {}, name, depth + 1), { maxLength: depth > 2 ? 1 : 5 }), wrongTypes)
+      return mix(fc.array(valueArbitrary(document, schema.items ?? {}, name, depth + 1), { maxLength: depth > 2 ? 1 : 5 }), wrongTypes)
     case 'object':
-      return depth > 3
-        ? wrongTypes
-        : fc.oneof(objectArbitrary(document, schema, depth + 1), objectArbitrary(document, schema, depth + 1), wrongTypes)
+      return depth > 3 ? wrongTypes : mix(objectArbitrary(document, schema, depth + 1), wrongTypes)
     case 'string':
-      return fc.oneof(stringArbitrary(schema, name), stringArbitrary(schema, name), stringArbitrary(schema, name), wrongTypes)
+      return stringArbitrary(schema, name)
     default:
       return fc.oneof(fc.jsonValue({ maxDepth: 2 }), wrongTypes)
   }
 }
 
-/** An object for an object schema: any subset of its properties (required ones usually there), sometimes unknown or prototype keys. */
+/** An object for an object schema: required properties nearly always, optional ones often, now and then an unknown or prototype key. */
 function objectArbitrary(document: any, schema: any, depth: number): fc.Arbitrary<Record<string, unknown>> {
   const properties: Record<string, any> = schema.properties ?? {}
   const required = new Set<string>(schema.required ?? [])
   const fields = Object.entries(properties).map(([key, propSchema]) =>
     fc
-      .tuple(fc.integer({ min: 0, max: 9 }), valueArbitrary(document, propSchema, key, depth))
-      .map(([roll, value]) => [key, (required.has(key) ? roll < 9 : roll < 6) ? value : undefined] as const),
+      .tuple(fc.integer({ min: 0, max: 19 }), valueArbitrary(document, propSchema, key, depth))
+      .map(([roll, value]) => [key, (required.has(key) ? roll < 19 : roll < 12) ? value : undefined] as const),
   )
-  const extra = fc.option(
-    fc.constantFrom<[string, unknown]>(
-      ['userId', 1],
-      ['id', 1],
-      ['__proto__', { admin: true }],
-      ['constructor', { prototype: {} }],
-      ['unknownField', 'x'],
-      ['', ''],
-    ),
-    { freq: 4 },
+  const extra = fc.oneof(
+    { weight: 9, arbitrary: fc.constant(null) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom<[string, unknown]>(
+        ['userId', 1],
+        ['id', 1],
+        ['__proto__', { admin: true }],
+        ['constructor', { prototype: {} }],
+        ['unknownField', 'x'],
+        ['', ''],
+      ),
+    },
   )
   return fc.tuple(fc.tuple(...fields), extra).map(([pairs, added]) => {
     const out: Record<string, unknown> = {}
@@ -169,19 +179,25 @@ function parameterText(document: any, parameter: any): fc.Arbitrary<string | und
   const asText = valueArbitrary(document, schema, parameter.name).map((v) =>
     typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : Object.is(v, -0) ? '-0' : String(v),
   )
-  const choices: fc.Arbitrary<string | undefined>[] = [asText, asText, asText]
+  const choices: { weight: number; arbitrary: fc.Arbitrary<string | undefined> }[] = [{ weight: 2, arbitrary: asText }]
   if (parameter.in === 'path' && /id$/i.test(parameter.name)) {
-    choices.unshift(
-      fc.constant(FIXTURE.ownEntryId),
-      fc.constant(FIXTURE.ownEntryId),
-      fc.constant(FIXTURE.otherEntryId),
-      fc.constant(FIXTURE.otherEntryId),
+    choices.push(
+      { weight: 4, arbitrary: fc.constant(FIXTURE.ownEntryId) },
+      { weight: 3, arbitrary: fc.constant(FIXTURE.otherEntryId) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom('0', '-1', '1.5', '999999999999999', '1000000000000000', '9223372036854775808', '1e3', ' 1', '01'),
+      },
     )
-    choices.push(fc.constantFrom('0', '-1', '1.5', '999999999999999', '1000000000000000', '9223372036854775808', '1e3', ' 1', '01'))
   }
-  if (parameter.name === 'if-match' || parameter.name === 'if-none-match')
-    choices.unshift(fc.constant(FIXTURE.ownEtag), fc.constantFrom('*', '"1"', 'W/"1"', '"', '"a", "b"'))
-  if (parameter.in !== 'path' && !parameter.required) choices.push(fc.constant(undefined))
+  if (parameter.name === 'if-match' || parameter.name === 'if-none-match') {
+    choices.push(
+      { weight: 3, arbitrary: fc.constant(FIXTURE.ownEtag) },
+      { weight: 1, arbitrary: fc.constantFrom('*', '"1"', 'W/"1"', '"', '"a", "b"') },
+    )
+  }
+  if (parameter.in !== 'path' && !parameter.required)
+    choices.push({ weight: choices.reduce((n, c) => n + c.weight, 0), arbitrary: fc.constant(undefined) })
   // An empty path segment is another route's URL, not a value of this parameter.
   return parameter.in === 'path' ? fc.oneof(...choices).filter((v) => v !== '') : fc.oneof(...choices)
 }
@@ -220,22 +236,25 @@ export function requestArbitrary(document: any, operation: Operation): fc.Arbitr
   const path = fc.tuple(
     ...pathParams.map((p) =>
       fc.oneof(
-        { weight: 6, arbitrary: parameterText(document, p).map((v) => ({ value: v ?? '', raw: false })) },
+        { weight: 12, arbitrary: parameterText(document, p).map((v) => ({ value: v ?? '', raw: false })) },
         { weight: 1, arbitrary: rawEncodings.map((v) => ({ value: v, raw: true })) },
       ),
     ),
   )
   const query = fc.tuple(
     fc.tuple(...queryParams.map((p) => parameterText(document, p))),
-    fc.option(
-      fc.constantFrom<[string, string, boolean]>(
-        ['unknown', 'x', false],
-        ['limit', '1', false],
-        ['__proto__', 'x', false],
-        ['q', '%ED%A0%80', true],
-        ['from', '%00', true],
-      ),
-      { freq: 4 },
+    fc.oneof(
+      { weight: 9, arbitrary: fc.constant(null) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom<[string, string, boolean]>(
+          ['unknown', 'x', false],
+          ['limit', '1', false],
+          ['__proto__', 'x', false],
+          ['q', '%ED%A0%80', true],
+          ['from', '%00', true],
+        ),
+      },
     ),
   )
   const headers = fc.tuple(...headerParams.map((p) => parameterText(document, p)))
@@ -244,22 +263,22 @@ export function requestArbitrary(document: any, operation: Operation): fc.Arbitr
   const hasBody = operation.requestBody !== undefined
   const body: fc.Arbitrary<RequestPlan['body']> = hasBody
     ? fc.oneof(
-        { weight: 8, arbitrary: valueArbitrary(document, bodySchema ?? {}, '', 0).map((value) => ({ kind: 'json' as const, value })) },
+        { weight: 16, arbitrary: valueArbitrary(document, bodySchema ?? {}, '', 0).map((value) => ({ kind: 'json' as const, value })) },
         { weight: 2, arbitrary: fc.constantFrom(...hostileRawBodies()).map((text) => ({ kind: 'raw' as const, text })) },
         { weight: 1, arbitrary: fc.constant({ kind: 'none' as const }) },
       )
     : fc.oneof(
-        { weight: 6, arbitrary: fc.constant({ kind: 'none' as const }) },
+        { weight: 12, arbitrary: fc.constant({ kind: 'none' as const }) },
         { weight: 1, arbitrary: fc.constantFrom(...hostileRawBodies()).map((text) => ({ kind: 'raw' as const, text })) },
       )
   const contentType = fc.oneof(
-    { weight: 8, arbitrary: fc.constant('application/json') },
-    { weight: 2, arbitrary: fc.constantFrom(...HOSTILE_CONTENT_TYPES) },
+    { weight: 12, arbitrary: fc.constant('application/json') },
+    { weight: 1, arbitrary: fc.constantFrom(...HOSTILE_CONTENT_TYPES) },
   )
 
   const fileTypes = Object.keys(operation.requestBody?.content ?? {}).filter((t) => t !== 'application/json')
   const fileBody = fileTypes.length > 0 ? fileArbitrary(document, fileTypes) : undefined
-  const file = fileBody ? fc.option(fileBody, { freq: 2 }) : fc.constant(null)
+  const file = fileBody ? fc.oneof({ weight: 3, arbitrary: fileBody }, { weight: 1, arbitrary: fc.constant(null) }) : fc.constant(null)
 
   return fc
     .record({ path, query, headers, body, contentType, file })
@@ -347,7 +366,7 @@ function fileArbitrary(document: any, types: string[]): fc.Arbitrary<{ contentTy
     }),
   )
   const contentType = fc.oneof(
-    { weight: 8, arbitrary: fc.constantFrom<string | undefined>(...types, 'application/json') },
+    { weight: 12, arbitrary: fc.constantFrom<string | undefined>(...types, 'application/json') },
     { weight: 1, arbitrary: fc.constantFrom(...HOSTILE_CONTENT_TYPES) },
   )
   return fc.record({ contentType, text: fc.oneof(ndjson, csv, daylio, jrnl) })
