@@ -16,6 +16,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks',
     {
       ...common,
+      config: { openapi: { responses: { 201: 'The new endpoint, with its secret (shown only here)' } } },
       schema: {
         tags,
         security,
@@ -38,6 +39,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks',
     {
       ...common,
+      config: { openapi: { responses: { 200: 'Your endpoints' } } },
       schema: { tags, security, operationId: 'listWebhooks', summary: 'Your webhook endpoints', response: { 200: schemas.WebhookList } },
     },
     async (request) => ({ items: await webhooks.listWebhooks(deps, userOf(request)) }),
@@ -47,7 +49,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks/:id',
     {
       ...common,
-      config: { openapi: { errors: [404] } },
+      config: { openapi: { errors: [404], responses: { 200: 'The endpoint' } } },
       schema: {
         tags,
         security,
@@ -64,7 +66,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks/:id',
     {
       ...common,
-      config: { openapi: { errors: [404] } },
+      config: { openapi: { errors: [404], responses: { 200: 'The endpoint as changed' } } },
       schema: {
         tags,
         security,
@@ -102,7 +104,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks/:id/secret',
     {
       ...common,
-      config: { openapi: { errors: [404] } },
+      config: { openapi: { errors: [404], responses: { 200: 'The new secret; the old one keeps signing for 24 h' } } },
       schema: {
         tags,
         security,
@@ -120,7 +122,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks/:id/test',
     {
       ...common,
-      config: { openapi: { errors: [404] } },
+      config: { openapi: { errors: [404], responses: { 202: 'The test event is queued for delivery' } } },
       schema: {
         tags,
         security,
@@ -137,7 +139,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks/:id/deliveries',
     {
       ...common,
-      config: { openapi: { errors: [404] } },
+      config: { openapi: { errors: [404], responses: { 200: 'A page of deliveries, newest first' } } },
       schema: {
         tags,
         security,
@@ -156,7 +158,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks/:id/deliveries/:deliveryId/retry',
     {
       ...common,
-      config: { openapi: { errors: [404] } },
+      config: { openapi: { errors: [404], responses: { 202: 'The delivery is queued again' } } },
       schema: {
         tags,
         security,

@@ -3139,7 +3139,7 @@ export interface operations {
     }
     requestBody?: never
     responses: {
-      /** @description Default Response */
+      /** @description Your endpoints */
       200: {
         headers: {
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
@@ -3258,7 +3258,7 @@ export interface operations {
       }
     }
     responses: {
-      /** @description Default Response */
+      /** @description The new endpoint, with its secret (shown only here) */
       201: {
         headers: {
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
@@ -3396,7 +3396,7 @@ export interface operations {
     }
     requestBody?: never
     responses: {
-      /** @description Default Response */
+      /** @description The endpoint */
       200: {
         headers: {
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
@@ -3687,7 +3687,7 @@ export interface operations {
       }
     }
     responses: {
-      /** @description Default Response */
+      /** @description The endpoint as changed */
       200: {
         headers: {
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
@@ -3853,7 +3853,7 @@ export interface operations {
     }
     requestBody?: never
     responses: {
-      /** @description Default Response */
+      /** @description A page of deliveries, newest first */
       200: {
         headers: {
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
@@ -3999,7 +3999,7 @@ export interface operations {
     }
     requestBody?: never
     responses: {
-      /** @description Default Response */
+      /** @description The delivery is queued again */
       202: {
         headers: {
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
@@ -4166,7 +4166,7 @@ export interface operations {
     }
     requestBody?: never
     responses: {
-      /** @description Default Response */
+      /** @description The new secret; the old one keeps signing for 24 h */
       200: {
         headers: {
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
@@ -4320,7 +4320,7 @@ export interface operations {
     }
     requestBody?: never
     responses: {
-      /** @description Default Response */
+      /** @description The test event is queued for delivery */
       202: {
         headers: {
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
