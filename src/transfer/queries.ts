@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/index.js'
+import type { EntryRow } from '../entries/queries.js'
 
 /** UTC with microseconds: JS dates would drop the last three digits Postgres keeps. */
 const instant = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
@@ -6,16 +7,8 @@ const instant = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY
 const EXPORT_COLUMNS = `id, text, mood, category, ${instant('occurred_at')} as "occurredAt",
   ${instant('created_at')} as "createdAt", ${instant('updated_at')} as "updatedAt", version`
 
-export interface ExportRow {
-  id: number
-  text: string
-  mood: number
-  category: string
-  occurredAt: string
-  createdAt: string
-  updatedAt: string
-  version: number
-}
+/** The entry as the API shows it, with microseconds kept (see `instant`). */
+export type ExportRow = EntryRow
 
 /** A row of the chronological (Markdown) export: also its local day and time in the export's zone. */
 export interface LocalExportRow extends ExportRow {
