@@ -251,10 +251,11 @@ describeEachBackend('accounts and sessions', (h) => {
       fetch(`${address}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal })
     const { hasher } = h.app.auth
     const dropped = hasher.dropped
-    // Keep the hasher busy (200 argon2 runs per core), send four sign-ins, and have their clients
-    // give up once all four wait in the hasher's queue behind that work: no fixed delay to race.
+    // Keep the hasher busy (50 argon2 runs per core: the queue holds 64 per core, so the four
+    // sign-ins still fit behind them), send four sign-ins, and have their clients give up once all
+    // four wait in the hasher's queue behind that work: no fixed delay to race.
     const stored = await hasher.hash(password)
-    let busyLeft = 200 * os.availableParallelism()
+    let busyLeft = 50 * os.availableParallelism()
     const busy = Array.from({ length: busyLeft }, () => hasher.verify(stored, password).finally(() => (busyLeft -= 1)))
     const clients = Array.from({ length: 4 }, () => new AbortController())
     const attempts = clients.map((client) => post(client.signal).catch(() => undefined))
