@@ -131,6 +131,8 @@ export async function installMetrics(app: FastifyInstance): Promise<void> {
     app.get(
       '/metrics',
       {
+        // 401 only when METRICS_TOKEN is set and the request does not carry it.
+        config: { openapi: { errors: [401] } },
         schema: {
           operationId: 'getMetrics',
           tags: ['operations'],

@@ -16,7 +16,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks',
     {
       ...common,
-      config: { openapi: { responses: { 201: 'The new endpoint, with its secret (shown only here)' } } },
+      config: { openapi: { errors: [409], responses: { 201: 'The new endpoint, with its secret (shown only here)' } } },
       schema: {
         tags,
         security,
