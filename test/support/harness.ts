@@ -67,8 +67,8 @@ export async function createTestDatabase(backend: BackendName): Promise<TestData
     await admin.end()
   }
   const url = databaseUrlFor(adminUrl, name)
-  // A generous wait for a connection: test files run in parallel on a busy machine.
-  const db = openServerDatabase({ url, poolSize: 5, statementTimeoutMs: 30_000, acquireTimeoutMs: 10_000 })
+  // Generous waits to open and to get a connection: test files run in parallel on a busy machine.
+  const db = openServerDatabase({ url, poolSize: 5, statementTimeoutMs: 30_000, connectTimeoutMs: 10_000, acquireTimeoutMs: 10_000 })
   if (!template) await migrate(db)
   return {
     db,

@@ -18,12 +18,18 @@ export interface RunResult {
   output: string
 }
 
+/**
+ * Test files run in parallel beside a browser on a 2-core machine: a Postgres connection can take
+ * longer than the 2 s production default to open. Tests of the fail-fast set their own value.
+ */
+const CHILD_DEFAULTS = { DB_CONNECT_TIMEOUT_SECONDS: '10' }
+
 /** Runs a TypeScript entry (tsx) with the test environment; resolves when it exits. */
 export function runProcess(entry: string, args: string[], env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, entry), ...args], {
       cwd: root,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...CHILD_DEFAULTS, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let output = ''
@@ -47,7 +53,7 @@ export function runProcess(entry: string, args: string[], env: Record<string, st
 export function startServerProcess(env: Record<string, string | undefined>, entry = 'test/fixtures/server.ts'): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, entry)], {
     cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...testEnv({ LOG_LEVEL: 'info', PORT: '0', ...env }) },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...testEnv({ ...CHILD_DEFAULTS, LOG_LEVEL: 'info', PORT: '0', ...env }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
