@@ -192,7 +192,7 @@ describe('metrics guarded by METRICS_TOKEN', () => {
       const denied = await app.inject({ url: '/metrics', headers: authorization ? { authorization } : {} })
       assert.equal(denied.statusCode, 401, String(authorization))
       assert.equal(denied.headers['content-type'], 'application/problem+json; charset=utf-8')
-      assert.equal(denied.headers['www-authenticate'], 'Bearer')
+      assert.equal(denied.headers['www-authenticate'], authorization?.startsWith('Bearer') ? 'Bearer error="invalid_token"' : 'Bearer')
       assert.doesNotMatch(denied.body, /moodlog_http_requests_total/)
     }
     const allowed = await app.inject({ url: '/metrics', headers: { authorization: `Bearer ${token}` } })

@@ -90,6 +90,19 @@ describe('API documentation', () => {
     assert.deepEqual([...documented].sort(), [...new Set(expected)].sort())
   })
 
+  test("when the README's API table is compared with the document, then it names every operation and no other", async () => {
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
+    const table = readme.slice(readme.indexOf('## API'), readme.indexOf('\n## ', readme.indexOf('## API') + 1))
+    // `GET/PATCH/DELETE /entries/{id}` names three operations; query strings are examples, not paths.
+    const named = [...table.matchAll(/`((?:GET|POST|PATCH|DELETE)(?:\/(?:GET|POST|PATCH|DELETE))*) (\/[^`?\s]*)/g)].flatMap(
+      ([, methods, path]) => methods!.split('/').map((method) => `${method} ${path}`),
+    )
+    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, item]) =>
+      Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
+    )
+    assert.deepEqual([...new Set(named)].sort(), documented.sort())
+  })
+
   test('when an operation needs a token, then it says so with the bearerAuth scheme', () => {
     assert.deepEqual(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     assert.deepEqual(doc.paths['/me'].get.security, [{ bearerAuth: [] }])

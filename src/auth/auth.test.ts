@@ -129,12 +129,25 @@ describeEachBackend('accounts and sessions', (h) => {
       const res = await me(`Bearer ${token}`)
       assert.equal(res.statusCode, 401, name)
       assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+      assert.equal(res.headers['www-authenticate'], 'Bearer error="invalid_token"', name)
     }
-    assert.equal((await h.request({ method: 'GET', url: '/me' })).statusCode, 401, 'no header')
-    assert.equal((await me(`Basic ${user.accessToken}`)).statusCode, 401, 'wrong scheme')
+    // No bearer token at all: the challenge names the scheme and no error (RFC 6750 §3.1).
+    const bare = await h.request({ method: 'GET', url: '/me' })
+    assert.equal(bare.statusCode, 401, 'no header')
+    assert.equal(bare.headers['www-authenticate'], 'Bearer')
+    const basic = await me(`Basic ${user.accessToken}`)
+    assert.equal(basic.statusCode, 401, 'wrong scheme')
+    assert.equal(basic.headers['www-authenticate'], 'Bearer')
     // A validly signed token for a session that does not exist is refused as well.
     const noSession = await sign(SECRET, (j) => j.setIssuer('moodlog').setAudience('moodlog-api').setExpirationTime('5m'))
-    assert.equal((await me(`Bearer ${noSession}`)).statusCode, 401)
+    const ended = await me(`Bearer ${noSession}`)
+    assert.equal(ended.statusCode, 401)
+    assert.equal(ended.headers['www-authenticate'], 'Bearer error="invalid_token"')
+  })
+
+  test('when the scheme is written in another case, then the token is still accepted (RFC 9110 §11.1)', async () => {
+    const user = await signUp(h)
+    for (const scheme of ['bearer', 'BEARER', 'Bearer ']) assert.equal((await me(`${scheme} ${user.accessToken}`)).statusCode, 200, scheme)
   })
 
   test('when a refresh token is used, then it is spent; when it is replayed, then the whole family dies', async () => {
@@ -160,7 +173,9 @@ describeEachBackend('accounts and sessions', (h) => {
   test('when a refresh token is malformed or its session has expired, then 401', async () => {
     const user = await signUp(h)
     for (const refreshToken of ['x', `${user.refreshToken}x`, user.refreshToken.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'))]) {
-      assert.equal((await h.request({ method: 'POST', url: '/token/refresh', payload: { refreshToken } })).statusCode, 401, refreshToken)
+      const refused = await h.request({ method: 'POST', url: '/token/refresh', payload: { refreshToken } })
+      assert.equal(refused.statusCode, 401, refreshToken)
+      assert.equal(refused.headers['www-authenticate'], undefined, 'a token in the body gets no bearer challenge')
     }
     await h.db.query(`update sessions set expires_at = now() - interval '1 second' where user_id = $1`, [user.id])
     assert.equal((await h.request({ method: 'POST', url: '/token/refresh', payload: { refreshToken: user.refreshToken } })).statusCode, 401)
@@ -174,13 +189,26 @@ describeEachBackend('accounts and sessions', (h) => {
     assert.equal(out.statusCode, 204)
     assert.equal((await me(user.auth.authorization)).statusCode, 401)
     assert.equal((await h.request({ method: 'POST', url: '/token/refresh', payload: { refreshToken: user.refreshToken } })).statusCode, 401)
-    assert.equal((await h.request({ method: 'POST', url: '/logout', payload: { refreshToken: user.refreshToken } })).statusCode, 401)
     assert.equal((await me(other.auth.authorization)).statusCode, 200, 'the other session lives')
 
     const third = await signIn(h, user.email, user.password)
     assert.equal((await h.request({ method: 'POST', url: '/logout/all', headers: third.auth })).statusCode, 204)
     assert.equal((await me(other.auth.authorization)).statusCode, 401)
     assert.equal((await me(third.auth.authorization)).statusCode, 401)
+  })
+
+  test('when a logout is retried, then it is 204 again; a token this server never issued is 401', async () => {
+    const user = await signUp(h)
+    const logout = (refreshToken: string) => h.request({ method: 'POST', url: '/logout', payload: { refreshToken } })
+    assert.equal((await logout(user.refreshToken)).statusCode, 204)
+    const again = await logout(user.refreshToken)
+    assert.equal(again.statusCode, 204, again.body)
+    assert.equal(again.body, '')
+
+    const [head, secret] = [user.refreshToken.slice(0, -4), user.refreshToken.slice(-4)]
+    const forged = await logout(`${head}${secret === 'AAAA' ? 'BBBB' : 'AAAA'}`)
+    assert.equal(forged.statusCode, 401, forged.body)
+    assert.equal(forged.headers['www-authenticate'], undefined, 'the token is in the body, not a bearer challenge')
   })
 
   test('when the password changes, then other sessions end and only the new password works', async () => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { unauthorized } from '../http/errors.js'
+import { bearerUnauthorized } from '../http/errors.js'
 import { PasswordHasher } from './passwords.js'
 import { resolveJwtSecret } from './secret.js'
 import { sessionIsLive, type AuthDeps } from './service.js'
@@ -29,12 +29,13 @@ declare module 'fastify' {
 
 /** The signed-in user of a route guarded by `app.authenticate`. */
 export function currentUser(request: FastifyRequest): AuthUser {
-  if (!request.user) throw unauthorized()
+  if (!request.user) throw bearerUnauthorized('Send `Authorization: Bearer <accessToken>`.', false)
   return request.user
 }
 
-/** moodlog's tokens are about 250 characters; anything much longer is not one of them. */
-const BEARER = /^Bearer ([A-Za-z0-9_.-]{1,1024})$/
+/** moodlog's tokens are about 250 characters; anything much longer is not one of them. The scheme is case-insensitive (RFC 9110 §11.1). */
+const BEARER = /^Bearer +([A-Za-z0-9_.-]{1,1024}) *$/i
+const BEARER_SCHEME = /^Bearer(?: |$)/i
 
 export default fp(
   async function authPlugin(app: FastifyInstance) {
@@ -74,10 +75,12 @@ export default fp(
       return claims && (await isLive(request, claims)) ? claims : undefined
     })
     app.decorate('authenticate', async (request: FastifyRequest) => {
-      if (!request.headers.authorization) throw unauthorized('Send `Authorization: Bearer <accessToken>`.')
+      // Another scheme (Basic, …) is no bearer token at all: the challenge carries no error then.
+      if (!BEARER_SCHEME.test(request.headers.authorization ?? ''))
+        throw bearerUnauthorized('Send `Authorization: Bearer <accessToken>`.', false)
       const claims = await bearerClaims(request)
-      if (!claims) throw unauthorized('The access token is invalid or expired.')
-      if (!(await isLive(request, claims))) throw unauthorized('The session has ended; sign in again.')
+      if (!claims) throw bearerUnauthorized('The access token is invalid or expired.', true)
+      if (!(await isLive(request, claims))) throw bearerUnauthorized('The session has ended; sign in again.', true)
       request.user = claims
     })
   },

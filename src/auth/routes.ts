@@ -86,6 +86,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'logout',
         tags: ['accounts'],
         summary: 'End the session of this refresh token',
+        description:
+          'Idempotent, as clients retry it: a genuine token whose session has already ended (signed out, expired, revoked) is 204 again. ' +
+          'Only a token this server never issued is 401.',
         headers: web.ClientHeaders,
         cookies: web.SessionCookie,
         body: web.RefreshBody,

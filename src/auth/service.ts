@@ -142,17 +142,23 @@ export async function refresh(deps: AuthDeps, token: string): Promise<TokenPair>
   return outcome.pair
 }
 
+/**
+ * Ends the session of a genuine refresh token. Idempotent, as clients retry it: a token of a
+ * session that has already ended (signed out, expired, revoked) succeeds too. Only a token this
+ * server never issued is refused.
+ */
 export async function logout(deps: AuthDeps, token: string): Promise<void> {
   const parts = parseRefreshToken(token)
   if (!parts) throw invalidRefresh()
-  const sessionId = await deps.db.transaction(async (tx) => {
+  const outcome = await deps.db.transaction(async (tx) => {
     const row = await q.lockRefreshToken(tx, parts.userId, parts.tokenId)
-    if (!row || !row.sessionLive || !sameHash(row.tokenHash, hashSecret(parts.secret))) return undefined
+    if (!row || !sameHash(row.tokenHash, hashSecret(parts.secret))) return 'unknown' as const
+    if (!row.sessionLive) return 'ended' as const
     await q.revokeSession(tx, parts.userId, row.sessionId)
     return row.sessionId
   })
-  if (!sessionId) throw invalidRefresh()
-  await markRevoked(deps, [sessionId])
+  if (outcome === 'unknown') throw invalidRefresh()
+  if (outcome !== 'ended') await markRevoked(deps, [outcome])
 }
 
 export async function logoutAll(deps: AuthDeps, userId: number): Promise<void> {

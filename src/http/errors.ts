@@ -48,8 +48,16 @@ export class HttpError extends Error {
 
 export const badRequest = (detail: string, errors?: FieldError[]) =>
   new HttpError(400, 'invalid-request', titleOf(400), detail, errors ? { errors } : {})
+/** 401 for credentials sent in the body (a refresh token): no bearer challenge, RFC 6750 does not apply. */
 export const unauthorized = (detail = 'Missing, invalid or expired credentials.') =>
-  new HttpError(401, 'unauthorized', titleOf(401), detail, { headers: { 'www-authenticate': 'Bearer' } })
+  new HttpError(401, 'unauthorized', titleOf(401), detail)
+/**
+ * 401 of a bearer-protected route, with the RFC 6750 §3 challenge: a bare `Bearer` when the request
+ * carried no bearer token, `error="invalid_token"` when the one it carried is refused.
+ */
+export const bearerUnauthorized = (detail: string, tokenSent: boolean) =>
+  new HttpError(401, 'unauthorized', titleOf(401), detail, { headers: { 'www-authenticate': bearerChallenge(tokenSent) } })
+export const bearerChallenge = (tokenSent: boolean) => (tokenSent ? 'Bearer error="invalid_token"' : 'Bearer')
 export const notFound = (detail = 'The requested resource does not exist.') => new HttpError(404, 'not-found', titleOf(404), detail)
 export const conflict = (detail: string, code = 'conflict') => new HttpError(409, code, titleOf(409), detail)
 export const preconditionFailed = (detail = 'The resource has changed; fetch it again and retry.') =>

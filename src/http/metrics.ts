@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { PoolUsage } from '../db/index.js'
-import { unauthorized } from './errors.js'
+import { bearerChallenge, bearerUnauthorized } from './errors.js'
 import { requestIdFrom } from './lifecycle.js'
 import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.js'
 
@@ -33,6 +33,8 @@ function tokenCheck(token: string | undefined): (header: string | undefined) => 
     return match !== null && timingSafeEqual(createHash('sha256').update(match[1]!).digest(), expected)
   }
 }
+
+const bearerSent = (header: string | undefined) => /^Bearer /i.test(header ?? '')
 
 /** Requests that matched no route share one label value, so scanners cannot explode the series count. */
 const UNMATCHED = '<unmatched>'
@@ -142,7 +144,8 @@ export async function installMetrics(app: FastifyInstance): Promise<void> {
         },
       },
       async (request, reply) => {
-        if (!authorized(request.headers.authorization)) throw unauthorized(METRICS_UNAUTHORIZED)
+        if (!authorized(request.headers.authorization))
+          throw bearerUnauthorized(METRICS_UNAUTHORIZED, bearerSent(request.headers.authorization))
         return reply.type(registry.contentType).send(await registry.metrics())
       },
     )
@@ -183,7 +186,12 @@ function metricsListener(app: FastifyInstance, registry: Registry, authorized: (
           requestId: requestIdFrom(request.headers['x-request-id']),
         }),
       )
-      response.writeHead(401, { 'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`, 'www-authenticate': 'Bearer' }).end(body)
+      response
+        .writeHead(401, {
+          'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
+          'www-authenticate': bearerChallenge(bearerSent(request.headers.authorization)),
+        })
+        .end(body)
       return
     }
     registry.metrics().then(

@@ -10,6 +10,10 @@ export const HEADERS = {
   'X-RateLimit-Remaining': { description: 'Requests left in the current window.' },
   'X-RateLimit-Reset': { description: 'Seconds until the window resets.' },
   'Retry-After': { description: 'Seconds to wait before trying again.' },
+  'WWW-Authenticate': {
+    description:
+      'The bearer challenge (RFC 6750): `Bearer` when no token was sent, `Bearer error="invalid_token"` when the token is malformed, expired or its session has ended.',
+  },
 } as const
 
 export type HeaderName = keyof typeof HEADERS
@@ -123,10 +127,11 @@ export function contractCollector(app: FastifyInstance) {
         for (const status of statuses) {
           // A route that documents its own body for an error status (readiness' 503) keeps it.
           if (responses[String(status)]) continue
-          const retry: HeaderName[] = status === 429 || status === 503 ? ['Retry-After'] : []
+          const extra: HeaderName[] =
+            status === 429 || status === 503 ? ['Retry-After'] : status === 401 && operation.security?.length ? ['WWW-Authenticate'] : []
           responses[String(status)] = {
             description: PROBLEM_DESCRIPTIONS[status] ?? 'An error',
-            headers: headersFor([...common, ...retry]),
+            headers: headersFor([...common, ...extra]),
             content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
           }
         }

@@ -176,7 +176,10 @@ export interface paths {
     }
     get?: never
     put?: never
-    /** End the session of this refresh token */
+    /**
+     * End the session of this refresh token
+     * @description Idempotent, as clients retry it: a genuine token whose session has already ended (signed out, expired, revoked) is 204 again. Only a token this server never issued is 401.
+     */
     post: operations['logout']
     delete?: never
     options?: never
@@ -477,6 +480,8 @@ export interface components {
     Location: string
     /** @description Seconds to wait before trying again. */
     'Retry-After': string
+    /** @description The bearer challenge (RFC 6750): `Bearer` when no token was sent, `Bearer error="invalid_token"` when the token is malformed, expired or its session has ended. */
+    'WWW-Authenticate': string
     /** @description Requests allowed per window for this client. */
     'X-RateLimit-Limit': string
     /** @description Requests left in the current window. */
@@ -541,6 +546,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -668,6 +674,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -793,6 +800,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -967,6 +975,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -1088,6 +1097,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -1279,6 +1289,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -1442,6 +1453,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -1639,6 +1651,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -2117,6 +2130,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -2239,6 +2253,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -2347,6 +2362,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -2483,6 +2499,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -2934,6 +2951,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -3196,6 +3214,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -3315,6 +3334,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -3464,6 +3484,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -3582,6 +3603,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -3755,6 +3777,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -3929,6 +3952,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -4072,6 +4096,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -4226,6 +4251,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
@@ -4375,6 +4401,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
