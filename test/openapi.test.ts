@@ -103,6 +103,19 @@ describe('API documentation', () => {
     assert.deepEqual([...new Set(named)].sort(), documented.sort())
   })
 
+  test('when a parameter has a default, then it is not required (strict clients would refuse calls without it)', () => {
+    const offenders: string[] = []
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      for (const [method, operation] of Object.entries(item)) {
+        for (const parameter of operation.parameters ?? []) {
+          if (parameter.required && parameter.schema?.default !== undefined)
+            offenders.push(`${method.toUpperCase()} ${path} ${parameter.name}`)
+        }
+      }
+    }
+    assert.deepEqual(offenders, [])
+  })
+
   test('when an operation needs a token, then it says so with the bearerAuth scheme', () => {
     assert.deepEqual(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     assert.deepEqual(doc.paths['/me'].get.security, [{ bearerAuth: [] }])

@@ -83,7 +83,7 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { userId } = currentUser(request)
-      const { format } = request.query
+      const format = request.query.format ?? 'ndjson'
       const tz = await resolveZone(zones, request.query.tz)
       const exportedAt = new Date()
       const chunks = exportChunks(app.db.scans, userId, { format, tz, exportedAt })

@@ -6,12 +6,14 @@ const Tz = (description: string) => Type.String({ minLength: 1, maxLength: 64, d
 
 export const ExportQuery = Type.Object(
   {
-    format: Type.Enum([...EXPORT_FORMATS], {
-      default: 'ndjson',
-      description:
-        '`ndjson`: a header line `{"format":"moodlog","version":1,"exportedAt":…}`, then one entry per line. ' +
-        '`csv`: RFC 4180 with a header row. `markdown`: one section per local day (in `tz`).',
-    }),
+    format: Type.Optional(
+      Type.Enum([...EXPORT_FORMATS], {
+        default: 'ndjson',
+        description:
+          '`ndjson`: a header line `{"format":"moodlog","version":1,"exportedAt":…}`, then one entry per line. ' +
+          '`csv`: RFC 4180 with a header row. `markdown`: one section per local day (in `tz`).',
+      }),
+    ),
     tz: Type.Optional(Tz('IANA time zone of the Markdown export’s days and times; default UTC. Matched case-insensitively.')),
   },
   { additionalProperties: false },
@@ -29,7 +31,7 @@ export const ExportResponse = {
   },
 }
 
-const Flag = (description: string) => Type.Boolean({ default: false, description })
+const Flag = (description: string) => Type.Optional(Type.Boolean({ default: false, description }))
 
 export const ImportQuery = Type.Object(
   {

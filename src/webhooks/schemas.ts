@@ -66,9 +66,11 @@ export const DeliveryParams = Type.Object({
   deliveryId: Type.String({ pattern: '^[1-9][0-9]{0,14}$', description: 'Delivery id' }),
 })
 
+export const DELIVERIES_PAGE = 20
+
 export const DeliveriesQuery = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DELIVERIES_PAGE })),
     cursor: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,14}$', description: 'The `nextCursor` of the previous page.' })),
   },
   { additionalProperties: false },

@@ -3,7 +3,14 @@ import type { Database } from '../db/index.js'
 import { badRequest, conflict, HttpError, notFound } from '../http/errors.js'
 import { ENTRY_EVENTS, eventBody } from './events.js'
 import * as q from './queries.js'
-import type { CreateWebhookBody, DeliveriesQuery, DeliveryJson, PatchWebhookBody, WebhookJson } from './schemas.js'
+import {
+  DELIVERIES_PAGE,
+  type CreateWebhookBody,
+  type DeliveriesQuery,
+  type DeliveryJson,
+  type PatchWebhookBody,
+  type WebhookJson,
+} from './schemas.js'
 import { newSecret } from './signing.js'
 import { parseTargetUrl, resolveTarget, TargetRefused, type TargetPolicy } from './target.js'
 
@@ -128,9 +135,10 @@ export async function listDeliveries(
   query: DeliveriesQuery,
 ): Promise<{ items: DeliveryJson[]; nextCursor: string | null }> {
   await endpointOrThrow(deps, userId, id)
-  const rows = await q.listDeliveries(deps.db, userId, id, query.cursor === undefined ? null : Number(query.cursor), query.limit + 1)
-  const items = rows.slice(0, query.limit)
-  const nextCursor = rows.length > query.limit ? String(items.at(-1)!.id) : null
+  const limit = query.limit ?? DELIVERIES_PAGE
+  const rows = await q.listDeliveries(deps.db, userId, id, query.cursor === undefined ? null : Number(query.cursor), limit + 1)
+  const items = rows.slice(0, limit)
+  const nextCursor = rows.length > limit ? String(items.at(-1)!.id) : null
   return { items: items.map(deliveryJson), nextCursor }
 }
 

@@ -1410,9 +1410,9 @@ export interface operations {
   }
   exportEntries: {
     parameters: {
-      query: {
+      query?: {
         /** @description `ndjson`: a header line `{"format":"moodlog","version":1,"exportedAt":…}`, then one entry per line. `csv`: RFC 4180 with a header row. `markdown`: one section per local day (in `tz`). */
-        format: 'ndjson' | 'csv' | 'markdown'
+        format?: 'ndjson' | 'csv' | 'markdown'
         /** @description IANA time zone of the Markdown export’s days and times; default UTC. Matched case-insensitively. */
         tz?: string
       }
@@ -1580,19 +1580,19 @@ export interface operations {
   }
   importEntries: {
     parameters: {
-      query: {
+      query?: {
         /** @description jrnl (required): the mood of every entry. */
         defaultMood?: number
         /** @description Check and count everything, write nothing: the answer is the report the import would give. */
-        dryRun: boolean
+        dryRun?: boolean
         /** @description `moodlog`: NDJSON as exported (`application/x-ndjson`). `csv`: moodlog CSV as exported (`text/csv`). `daylio`: a Daylio CSV export (`text/csv`; needs `tz`). `jrnl`: a jrnl JSON export (`application/json`; needs `defaultMood`). Default: moodlog for NDJSON, csv for CSV, jrnl for JSON. */
         format?: 'moodlog' | 'csv' | 'daylio' | 'jrnl'
         /** @description Daylio: a JSON object from mood label to mood 1–10, e.g. `{"great":9,"fine":6}`, over the defaults rad=10, good=8, meh=5, bad=3, awful=1 (labels match case-insensitively). */
         moodMap?: string
         /** @description Send an `entry.created` webhook event for each imported entry (off by default: an import is not news). */
-        notify: boolean
+        notify?: boolean
         /** @description Import the valid rows even when some are invalid (they are listed in the report). */
-        skipInvalid: boolean
+        skipInvalid?: boolean
         /** @description Daylio (required) and jrnl (default UTC): IANA zone of the wall-clock dates and times in the file. */
         tz?: string
       }
@@ -3885,10 +3885,10 @@ export interface operations {
   }
   listWebhookDeliveries: {
     parameters: {
-      query: {
+      query?: {
         /** @description The `nextCursor` of the previous page. */
         cursor?: string
-        limit: number
+        limit?: number
       }
       header?: never
       path: {
