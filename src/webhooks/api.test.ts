@@ -38,6 +38,21 @@ describeEachBackend(
       assert.match(refused.json().detail, /At most 3/)
     })
 
+    test('when a disabled webhook is sent a test event, then it is 409 saying to enable it first, and 202 once enabled', async () => {
+      const user = await signUp(h)
+      const hook = (await post(user.auth, { url: r.url })).json()
+      const disable = await h.request({ method: 'PATCH', url: `/webhooks/${hook.id}`, headers: user.auth, payload: { enabled: false } })
+      assert.equal(disable.statusCode, 200)
+      const refused = await h.request({ method: 'POST', url: `/webhooks/${hook.id}/test`, headers: user.auth })
+      assert.equal(refused.statusCode, 409)
+      assert.equal(refused.headers['content-type'], 'application/problem+json; charset=utf-8')
+      assert.match(refused.json().detail, /disabled; enable it first/)
+      await h.request({ method: 'PATCH', url: `/webhooks/${hook.id}`, headers: user.auth, payload: { enabled: true } })
+      assert.equal((await h.request({ method: 'POST', url: `/webhooks/${hook.id}/test`, headers: user.auth })).statusCode, 202)
+      // Its pending delivery goes with it: later tests run the worker once and expect only their own.
+      await h.request({ method: 'DELETE', url: `/webhooks/${hook.id}`, headers: user.auth })
+    })
+
     test('when the body is malformed, then it is 400 problem+json naming the field', async () => {
       const user = await signUp(h)
       for (const payload of [

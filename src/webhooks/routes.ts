@@ -122,7 +122,8 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks/:id/test',
     {
       ...common,
-      config: { openapi: { errors: [404], responses: { 202: 'The test event is queued for delivery' } } },
+      // 409: the endpoint is disabled.
+      config: { openapi: { errors: [404, 409], responses: { 202: 'The test event is queued for delivery' } } },
       schema: {
         tags,
         security,
@@ -158,7 +159,8 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks/:id/deliveries/:deliveryId/retry',
     {
       ...common,
-      config: { openapi: { errors: [404], responses: { 202: 'The delivery is queued again' } } },
+      // 409: an attempt of this delivery is in flight.
+      config: { openapi: { errors: [404, 409], responses: { 202: 'The delivery is queued again' } } },
       schema: {
         tags,
         security,
