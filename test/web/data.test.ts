@@ -1,0 +1,197 @@
+/**
+ * The web journal beyond the first evening, in a real browser against a real server process:
+ * a long history pages in as you scroll (and with the "Load more" button where scrolling cannot
+ * tell), the journal downloads and a Daylio file comes in from Settings, and a guessed password
+ * is throttled with a message that says when to try again.
+ */
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { after, before, describe, test } from 'node:test'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { assertFreshBuild, launchBrowser, newContext, screenshot, startServer, type RunningServer } from './browser.js'
+
+let server: RunningServer
+let browser: Browser
+
+before(async () => {
+  await assertFreshBuild()
+  server = await startServer()
+  browser = await launchBrowser()
+})
+
+after(async () => {
+  await browser?.close()
+  await server?.stop()
+})
+
+const PASSWORD = 'a long evening of rain'
+
+/** An account made through the API; returns its bearer header for seeding entries. */
+async function account(email: string): Promise<{ authorization: string }> {
+  const post = (path: string) =>
+    fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: PASSWORD }),
+    })
+  assert.equal((await post('/register')).status, 201)
+  const login = await post('/login')
+  assert.equal(login.status, 200)
+  return { authorization: `Bearer ${((await login.json()) as { accessToken: string }).accessToken}` }
+}
+
+/** `count` entries, one per hour going back from now, numbered so the oldest is "Entry 1". */
+async function seed(auth: { authorization: string }, count: number): Promise<void> {
+  const now = Date.now()
+  for (let i = 1; i <= count; i++) {
+    const response = await fetch(`${server.url}/entries`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        text: `Entry ${i} of the long history`,
+        mood: (i % 10) + 1,
+        category: 'history',
+        occurredAt: new Date(now - (count - i) * 3_600_000).toISOString(),
+      }),
+    })
+    assert.equal(response.status, 201)
+  }
+}
+
+async function signIn(page: Page, email: string): Promise<void> {
+  await page.goto('/signin')
+  await page.getByLabel('Email').fill(email)
+  await page.getByLabel('Password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('button', { name: 'Save entry' }).waitFor()
+}
+
+const entryCards = (page: Page) => page.getByRole('article')
+
+describe('a long history, your data and a throttled sign-in', () => {
+  let context: BrowserContext | undefined
+  after(() => context?.close())
+
+  test('when a journal has 45 entries, then 20 show first and scrolling to the end brings in the rest, newest first', async () => {
+    const email = `scroll-${Date.now()}@example.com`
+    await seed(await account(email), 45)
+    context = await newContext(browser, server.url)
+    const page = await context.newPage()
+    await signIn(page, email)
+    await page.getByRole('status').filter({ hasText: '45 entries' }).waitFor()
+    assert.equal(await entryCards(page).count(), 20)
+    assert.match((await entryCards(page).first().textContent()) ?? '', /Entry 45 of/)
+
+    // Scrolling to the end fetches the next page without a click, until everything is there.
+    for (let shown = 20; shown < 45;) {
+      await page.getByRole('button', { name: 'Load more' }).scrollIntoViewIfNeeded()
+      await page.waitForFunction((before) => document.querySelectorAll('article').length > before, shown)
+      shown = await entryCards(page).count()
+    }
+    await page.getByText('That is everything.').waitFor()
+    assert.equal(await entryCards(page).count(), 45)
+    assert.match((await entryCards(page).last().textContent()) ?? '', /Entry 1 of/)
+    assert.equal(await page.getByRole('button', { name: 'Load more' }).count(), 0)
+    await context.close()
+    context = undefined
+  })
+
+  test('when the browser cannot observe scrolling, then the "Load more" button pages through the history', async () => {
+    const email = `button-${Date.now()}@example.com`
+    await seed(await account(email), 25)
+    context = await newContext(browser, server.url)
+    await context.addInitScript(() => {
+      delete (window as { IntersectionObserver?: unknown }).IntersectionObserver
+    })
+    const page = await context.newPage()
+    await signIn(page, email)
+    await page.getByRole('status').filter({ hasText: '25 entries' }).waitFor()
+    assert.equal(await entryCards(page).count(), 20)
+    await page.getByRole('button', { name: 'Load more' }).click()
+    await page.getByText('That is everything.').waitFor()
+    assert.equal(await entryCards(page).count(), 25)
+    await context.close()
+    context = undefined
+  })
+
+  test('when the journal is downloaded from Settings and a Daylio file is brought in, then both work and a second import adds nothing', async () => {
+    const email = `data-${Date.now()}@example.com`
+    await seed(await account(email), 3)
+    context = await newContext(browser, server.url, { acceptDownloads: true })
+    const page = await context.newPage()
+    await signIn(page, email)
+    await page.getByRole('link', { name: 'Settings' }).click()
+
+    await page.getByLabel('Format').selectOption('ndjson')
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()])
+    assert.match(download.suggestedFilename(), /^moodlog-\d{4}-\d{2}-\d{2}\.ndjson$/)
+    const lines = (await readFile((await download.path())!, 'utf8')).trim().split('\n')
+    assert.equal(JSON.parse(lines[0]!).format, 'moodlog')
+    assert.deepEqual(
+      lines
+        .slice(1)
+        .map((line) => JSON.parse(line).text)
+        .sort(),
+      ['Entry 1 of the long history', 'Entry 2 of the long history', 'Entry 3 of the long history'],
+    )
+    await page.getByText(/^Downloaded moodlog-/).waitFor()
+
+    const daylio = [
+      'full_date,date,weekday,time,mood,activities,note_title,note',
+      '2026-03-01,March 1,Sunday,9:15 pm,good,reading | tea,Quiet Sunday,Finished the novel by the window.',
+      '2026-03-02,March 2,Monday,7:40 am,meh,work,,Long meeting about the budget.',
+    ].join('\n')
+    await page.getByLabel('File').setInputFiles({ name: 'daylio_export.csv', mimeType: 'text/csv', buffer: Buffer.from(daylio) })
+    await page.getByLabel('It is').selectOption('daylio')
+    await page.getByRole('button', { name: 'Check file' }).click()
+    await page.getByText('This file would add 2 new entries.').waitFor()
+    await screenshot(page, 'settings-import-check')
+    await page.getByRole('button', { name: 'Import 2 entries' }).click()
+    await page.getByText('Imported: 2 new entries.').waitFor()
+
+    await page.getByRole('button', { name: 'Check file' }).click()
+    await page.getByText('This file would add 0 new entries, 2 entries already in your journal.').waitFor()
+    assert.equal(await page.getByRole('button', { name: /^Import / }).count(), 0, 'nothing left to import')
+
+    await page.getByRole('link', { name: 'Journal' }).click()
+    await page.getByRole('status').filter({ hasText: '5 entries' }).waitFor()
+    const note = entryCards(page).filter({ hasText: 'Finished the novel by the window.' })
+    await note.waitFor()
+    assert.match((await note.textContent()) ?? '', /reading/)
+  })
+
+  test('when a password is guessed too often, then sign-in says when to try again, and the right password waits too', async () => {
+    const email = `throttle-${Date.now()}@example.com`
+    await account(email)
+    const guesses = await newContext(browser, server.url)
+    try {
+      const page = await guesses.newPage()
+      await page.goto('/signin')
+      await page.getByLabel('Email').fill(email)
+      for (let guess = 1; guess <= 10; guess++) {
+        await page.getByLabel('Password').fill(`wrong guess number ${guess}`)
+        const [answer] = await Promise.all([
+          page.waitForResponse((r) => new URL(r.url()).pathname === '/login'),
+          page.getByRole('button', { name: 'Sign in' }).click(),
+        ])
+        assert.equal(answer.status(), 401, `guess ${guess}`)
+      }
+      await page.getByLabel('Password').fill('one more wrong guess')
+      await page.getByRole('button', { name: 'Sign in' }).click()
+      const alert = page.getByRole('alert').filter({ hasText: 'Too many sign-in attempts.' })
+      await alert.waitFor()
+      assert.match((await alert.textContent()) ?? '', /Try again in \d+ minutes \(at \d{2}:\d{2}:\d{2}\)\./)
+      await screenshot(page, 'signin-throttled')
+      // The guesser's address is locked out for this account, whatever it types next.
+      await page.getByLabel('Password').fill(PASSWORD)
+      const [refused] = await Promise.all([
+        page.waitForResponse((r) => new URL(r.url()).pathname === '/login'),
+        page.getByRole('button', { name: 'Sign in' }).click(),
+      ])
+      assert.equal(refused.status(), 429)
+      assert.equal(await page.getByRole('button', { name: 'Save entry' }).count(), 0)
+    } finally {
+      await guesses.close()
+    }
+  })
+})
