@@ -85,7 +85,7 @@ describe('a long history, your data and a throttled sign-in', () => {
     // Scrolling to the end fetches the next page without a click, until everything is there.
     for (let shown = 20; shown < 45;) {
       await page.getByRole('button', { name: 'Load more' }).scrollIntoViewIfNeeded()
-      await page.waitForFunction((before) => document.querySelectorAll('article').length > before, shown)
+      await entryCards(page).nth(shown).waitFor()
       shown = await entryCards(page).count()
     }
     await page.getByText('That is everything.').waitFor()
@@ -100,9 +100,7 @@ describe('a long history, your data and a throttled sign-in', () => {
     const email = `button-${Date.now()}@example.com`
     await seed(await account(email), 25)
     context = await newContext(browser, server.url)
-    await context.addInitScript(() => {
-      delete (window as { IntersectionObserver?: unknown }).IntersectionObserver
-    })
+    await context.addInitScript('delete window.IntersectionObserver')
     const page = await context.newPage()
     await signIn(page, email)
     await page.getByRole('status').filter({ hasText: '25 entries' }).waitFor()
