@@ -95,9 +95,12 @@ describeEachBackend('accounts and sessions', (h) => {
 
   test('when a token is forged, expired, for another audience or a refresh token, then it gets 401', async () => {
     const user = await signUp(h)
-    const claims = { sid: '00000000-0000-4000-8000-000000000000' }
-    const sign = (key: Uint8Array, edit: (jwt: SignJWT) => SignJWT) =>
-      edit(new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject(String(user.id)).setIssuedAt()).sign(key)
+    // The user's real session: each token below fails for its own reason, not for a missing session.
+    const claims = { sid: JSON.parse(Buffer.from(user.accessToken.split('.')[1]!, 'base64url').toString()).sid as string }
+    const sign = (key: Uint8Array, edit: (jwt: SignJWT) => SignJWT, sid = claims.sid) =>
+      edit(new SignJWT({ sid }).setProtectedHeader({ alg: 'HS256' }).setSubject(String(user.id)).setIssuedAt()).sign(key)
+    const genuine = await sign(SECRET, (j) => j.setIssuer('moodlog').setAudience('moodlog-api').setExpirationTime('5m'))
+    assert.equal((await me(`Bearer ${genuine}`)).statusCode, 200, 'a token made like the server makes them is accepted')
     const [header, payload, signature] = user.accessToken.split('.')
     const tampered = JSON.parse(Buffer.from(payload!, 'base64url').toString())
     tampered.sub = String(user.id + 1)
@@ -121,6 +124,15 @@ describeEachBackend('accounts and sessions', (h) => {
       ),
       'wrong audience': await sign(SECRET, (j) => j.setIssuer('moodlog').setAudience('someone-else').setExpirationTime('5m')),
       'wrong issuer': await sign(SECRET, (j) => j.setIssuer('evil').setAudience('moodlog-api').setExpirationTime('5m')),
+      'no issuer': await sign(SECRET, (j) => j.setAudience('moodlog-api').setExpirationTime('5m')),
+      'no audience': await sign(SECRET, (j) => j.setIssuer('moodlog').setExpirationTime('5m')),
+      'issued in the future': await sign(SECRET, (j) =>
+        j
+          .setIssuer('moodlog')
+          .setAudience('moodlog-api')
+          .setIssuedAt(Math.floor(Date.now() / 1000) + 3600)
+          .setExpirationTime(Math.floor(Date.now() / 1000) + 7200),
+      ),
       tampered: `${header}.${Buffer.from(JSON.stringify(tampered)).toString('base64url')}.${signature}`,
       'refresh token': user.refreshToken,
       garbage: 'not-a-token',
@@ -139,7 +151,11 @@ describeEachBackend('accounts and sessions', (h) => {
     assert.equal(basic.statusCode, 401, 'wrong scheme')
     assert.equal(basic.headers['www-authenticate'], 'Bearer')
     // A validly signed token for a session that does not exist is refused as well.
-    const noSession = await sign(SECRET, (j) => j.setIssuer('moodlog').setAudience('moodlog-api').setExpirationTime('5m'))
+    const noSession = await sign(
+      SECRET,
+      (j) => j.setIssuer('moodlog').setAudience('moodlog-api').setExpirationTime('5m'),
+      '00000000-0000-4000-8000-000000000000',
+    )
     const ended = await me(`Bearer ${noSession}`)
     assert.equal(ended.statusCode, 401)
     assert.equal(ended.headers['www-authenticate'], 'Bearer error="invalid_token"')

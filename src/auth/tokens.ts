@@ -28,6 +28,9 @@ const VERIFIED_CACHE_SIZE = 10_000
  * time (measured; docs/PERFORMANCE.md). Revocation does not depend on it: the session is checked
  * on every request.
  */
+/** Clock skew tolerated between instances for `iat`. */
+const IAT_LEEWAY_MS = 30_000
+
 export class AccessTokens {
   private readonly signer: (payload: Record<string, unknown>) => string
   private readonly verifier: (token: string) => Record<string, unknown>
@@ -44,7 +47,8 @@ export class AccessTokens {
       algorithms: ['HS256'],
       allowedIss: ISSUER,
       allowedAud: AUDIENCE,
-      requiredClaims: ['sub', 'sid', 'iat', 'exp'],
+      // allowedIss/allowedAud check the claims only when present: requiring them refuses tokens without.
+      requiredClaims: ['sub', 'sid', 'iat', 'exp', 'iss', 'aud'],
     })
   }
 
@@ -62,6 +66,8 @@ export class AccessTokens {
     } catch {
       return undefined
     }
+    // A token issued in the future (beyond clock skew) was not issued by this server's clock.
+    if (typeof payload.iat !== 'number' || payload.iat * 1000 > Date.now() + IAT_LEEWAY_MS) return undefined
     const userId = Number(payload.sub)
     if (!Number.isSafeInteger(userId) || userId <= 0 || typeof payload.sid !== 'string') return undefined
     const claims = Object.freeze({ userId, sessionId: payload.sid })
