@@ -213,6 +213,24 @@ describeEachBackend('accounts and sessions', (h) => {
     assert.equal((await me(third.auth.authorization)).statusCode, 401)
   })
 
+  test('when tokens are issued, then no cache may keep them; answers for a signed-in user are private and vary by Authorization', async () => {
+    const user = await signUp(h)
+    const login = await h.request({ method: 'POST', url: '/login', payload: { email: user.email, password: user.password } })
+    const refreshed = await h.request({ method: 'POST', url: '/token/refresh', payload: { refreshToken: login.json().refreshToken } })
+    for (const [name, answer] of Object.entries({ login, refreshed })) {
+      assert.equal(answer.statusCode, 200, name)
+      assert.equal(answer.headers['cache-control'], 'no-store', name)
+    }
+    for (const url of ['/me', '/entries', '/stats', '/categories', '/webhooks']) {
+      const read = await h.request({ method: 'GET', url, headers: user.auth })
+      assert.equal(read.statusCode, 200, url)
+      assert.equal(read.headers['cache-control'], 'private, no-cache', url)
+      assert.match(String(read.headers.vary), /\bAuthorization\b/, url)
+    }
+    const download = await h.request({ method: 'GET', url: '/export', headers: user.auth })
+    assert.equal(download.headers['cache-control'], 'no-store', 'an export is never kept')
+  })
+
   test('when a logout is retried, then it is 204 again; a token this server never issued is 401', async () => {
     const user = await signUp(h)
     const logout = (refreshToken: string) => h.request({ method: 'POST', url: '/logout', payload: { refreshToken } })

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { bearerUnauthorized } from '../http/errors.js'
 import { PasswordHasher } from './passwords.js'
@@ -15,8 +15,12 @@ export interface AuthUser {
 declare module 'fastify' {
   interface FastifyInstance {
     auth: AuthDeps
-    /** preHandler for routes that need a signed-in user; sets `request.user`. */
-    authenticate: (request: FastifyRequest) => Promise<void>
+    /**
+     * preHandler for routes that need a signed-in user; sets `request.user`. Their answers are
+     * personal: `Cache-Control: private, no-cache` (a browser may keep them and revalidate with the
+     * ETag, a shared cache never) and `Vary: Authorization`.
+     */
+    authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
     /** The verified claims of the request's bearer token, memoised per request (the rate limiter keys on them too). */
     bearerClaims: (request: FastifyRequest) => Promise<AccessClaims | undefined>
     /** The claims of a verified token whose session is live (not revoked, user not deleted), memoised per request. */
@@ -74,7 +78,10 @@ export default fp(
       const claims = await bearerClaims(request)
       return claims && (await isLive(request, claims)) ? claims : undefined
     })
-    app.decorate('authenticate', async (request: FastifyRequest) => {
+    app.decorate('authenticate', async (request: FastifyRequest, reply: FastifyReply) => {
+      reply.header('cache-control', 'private, no-cache')
+      const vary = reply.getHeader('vary')
+      reply.header('vary', vary ? `${String(vary)}, Authorization` : 'Authorization')
       // Another scheme (Basic, …) is no bearer token at all: the challenge carries no error then.
       if (!BEARER_SCHEME.test(request.headers.authorization ?? ''))
         throw bearerUnauthorized('Send `Authorization: Bearer <accessToken>`.', false)

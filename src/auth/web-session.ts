@@ -147,6 +147,8 @@ function setSessionCookies(request: FastifyRequest, reply: FastifyReply, value: 
 
 /** The answer of /login and /token/refresh: web clients get the refresh token as the cookie only. */
 function answer(request: FastifyRequest, reply: FastifyReply, pair: TokenPair, web: boolean, refreshTtlSeconds: number) {
+  // An answer carrying a token is never kept by a browser or a proxy (RFC 6749 §5.1).
+  reply.header('cache-control', 'no-store')
   if (!web) return pair
   setSessionCookies(request, reply, pair.refreshToken, refreshTtlSeconds)
   return { accessToken: pair.accessToken, tokenType: pair.tokenType, expiresIn: pair.expiresIn }
