@@ -161,6 +161,21 @@ describeEachBackend('accounts and sessions', (h) => {
     assert.equal(ended.headers['www-authenticate'], 'Bearer error="invalid_token"')
   })
 
+  test('when a protected route gets an anonymous or forged request with a bad body, then it is 401, not a 400 about its fields', async () => {
+    for (const headers of [{}, { authorization: 'Bearer forged.token.here' }]) {
+      for (const request of [
+        { method: 'POST' as const, url: '/entries', payload: { mood: 'very', text: 42 } },
+        { method: 'PATCH' as const, url: '/entries/1', payload: { nope: true } },
+        { method: 'GET' as const, url: '/entries?limit=abc&bogus=1' },
+        { method: 'POST' as const, url: '/webhooks', payload: 'not json', headers: { 'content-type': 'text/plain' } },
+      ]) {
+        const answer = await h.request({ ...request, headers: { ...request.headers, ...headers } })
+        assert.equal(answer.statusCode, 401, `${request.method} ${request.url} ${JSON.stringify(headers)}: ${answer.body}`)
+        assert.equal(answer.json().errors, undefined, 'no field errors are disclosed')
+      }
+    }
+  })
+
   test('when the scheme is written in another case, then the token is still accepted (RFC 9110 §11.1)', async () => {
     const user = await signUp(h)
     for (const scheme of ['bearer', 'BEARER', 'Bearer ']) assert.equal((await me(`${scheme} ${user.accessToken}`)).statusCode, 200, scheme)

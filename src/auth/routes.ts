@@ -104,7 +104,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/logout/all',
     {
-      preHandler: app.authenticate,
+      preParsing: app.authenticate,
       schema: {
         operationId: 'logoutAll',
         tags: ['accounts'],
@@ -122,7 +122,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/me',
     {
-      preHandler: app.authenticate,
+      preParsing: app.authenticate,
       config: { openapi: { errors: [404], responses: { 200: 'The account of the access token' } } },
       schema: {
         operationId: 'getMe',
@@ -142,7 +142,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.patch(
     '/me/password',
     {
-      preHandler: app.authenticate,
+      preParsing: app.authenticate,
       config: { openapi: { errors: [403] } },
       schema: {
         operationId: 'changePassword',
@@ -162,7 +162,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete(
     '/me',
     {
-      preHandler: app.authenticate,
+      preParsing: app.authenticate,
       config: { openapi: { errors: [403] } },
       schema: {
         operationId: 'deleteAccount',

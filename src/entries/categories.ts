@@ -22,7 +22,7 @@ const categoriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/categories',
     {
-      preHandler: app.authenticate,
+      preParsing: app.authenticate,
       config: { openapi: { responses: { 200: 'Your categories with their entry count and last use' } } },
       schema: {
         operationId: 'listCategories',

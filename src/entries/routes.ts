@@ -22,7 +22,7 @@ const entriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/entries',
     {
-      preHandler: app.authenticate,
+      preParsing: app.authenticate,
       config: {
         openapi: {
           errors: [409, 422],
@@ -54,7 +54,7 @@ const entriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/entries',
     {
-      preHandler: app.authenticate,
+      preParsing: app.authenticate,
       config: { openapi: { responses: { 200: 'A page of entries' } } },
       schema: {
         operationId: 'listEntries',
@@ -77,7 +77,7 @@ const entriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/entries/:id',
     {
-      preHandler: app.authenticate,
+      preParsing: app.authenticate,
       config: { openapi: { errors: [404], headers: { 200: ['ETag'] }, responses: { 200: 'The entry' } } },
       schema: {
         operationId: 'getEntry',
@@ -101,7 +101,7 @@ const entriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.patch(
     '/entries/:id',
     {
-      preHandler: app.authenticate,
+      preParsing: app.authenticate,
       config: { openapi: { errors: [404, 412], headers: { 200: ['ETag'] }, responses: { 200: 'The entry as changed' } } },
       schema: {
         operationId: 'updateEntry',
@@ -133,7 +133,7 @@ const entriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete(
     '/entries/:id',
     {
-      preHandler: app.authenticate,
+      preParsing: app.authenticate,
       config: { openapi: { errors: [404, 412] } },
       schema: {
         operationId: 'deleteEntry',

@@ -10,7 +10,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/stats',
     {
-      preHandler: app.authenticate,
+      preParsing: app.authenticate,
       config: { openapi: { responses: { 200: 'Statistics of the window, and the streaks' } } },
       schema: {
         operationId: 'getStats',

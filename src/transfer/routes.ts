@@ -67,7 +67,7 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/export',
     {
-      preHandler: app.authenticate,
+      preParsing: app.authenticate,
       schema: {
         tags,
         security,
@@ -108,7 +108,7 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/import',
     {
-      preHandler: app.authenticate,
+      preParsing: app.authenticate,
       bodyLimit: app.config.importMaxBytes,
       config: {
         requestTimeoutMs: app.config.importTimeoutSeconds * 1000,

@@ -10,7 +10,7 @@ const tags = ['webhooks']
 const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const deps: webhooks.WebhooksDeps = { db: app.db, policy: app.webhooks.policy, maxPerUser: app.config.webhooksMaxPerUser }
   const userOf = (request: Parameters<typeof currentUser>[0]) => currentUser(request).userId
-  const common = { preHandler: app.authenticate }
+  const common = { preParsing: app.authenticate }
 
   app.post(
     '/webhooks',
