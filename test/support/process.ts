@@ -59,10 +59,12 @@ export function startServerProcess(env: Record<string, string | undefined>, entr
   let output = ''
   const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')))
   return new Promise((resolve, reject) => {
+    // Generous: tsx compiling the sources and PGlite loading its WebAssembly can take tens of
+    // seconds while a browser test shares the two cores. A server that is broken fails faster (it exits).
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
-      reject(new Error(`server did not start within 60 s:\n${output}`))
-    }, 60_000)
+      reject(new Error(`server did not start within 180 s:\n${output}`))
+    }, 180_000)
     const onData = (chunk: Buffer) => {
       output += chunk
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
