@@ -188,11 +188,18 @@ describe('metrics guarded by METRICS_TOKEN', () => {
 
   test('when METRICS_TOKEN is set, then /metrics on the API port answers only its bearer token, others get 401 problem+json', async () => {
     const app = await start({})
-    for (const authorization of [undefined, 'Bearer wrong-token-0123456789', `Basic ${token}`, `Bearer ${token}x`]) {
+    for (const authorization of [
+      undefined,
+      'Bearer wrong-token-0123456789',
+      `Basic ${token}`,
+      `Bearer ${token}x`,
+      'Bearer',
+      `bearer ${token}x`,
+    ]) {
       const denied = await app.inject({ url: '/metrics', headers: authorization ? { authorization } : {} })
       assert.equal(denied.statusCode, 401, String(authorization))
       assert.equal(denied.headers['content-type'], 'application/problem+json; charset=utf-8')
-      assert.equal(denied.headers['www-authenticate'], authorization?.startsWith('Bearer') ? 'Bearer error="invalid_token"' : 'Bearer')
+      assert.equal(denied.headers['www-authenticate'], /^bearer \S/i.test(authorization ?? '') ? 'Bearer error="invalid_token"' : 'Bearer')
       assert.doesNotMatch(denied.body, /moodlog_http_requests_total/)
     }
     const allowed = await app.inject({ url: '/metrics', headers: { authorization: `Bearer ${token}` } })
@@ -207,6 +214,15 @@ describe('metrics guarded by METRICS_TOKEN', () => {
     assert.equal(denied.status, 401)
     assert.equal(denied.headers.get('content-type'), 'application/problem+json; charset=utf-8')
     assert.equal(((await denied.json()) as { status: number }).status, 401)
+    assert.equal(denied.headers.get('www-authenticate'), 'Bearer')
+    const wrong = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}x` } })
+    assert.equal(wrong.status, 401)
+    assert.equal(wrong.headers.get('www-authenticate'), 'Bearer error="invalid_token"')
+    assert.equal(
+      (await fetch(`${base}/metrics`, { headers: { authorization: `bearer ${token}` } })).status,
+      200,
+      'the scheme is case-insensitive',
+    )
     const allowed = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })
     assert.equal(allowed.status, 200)
     assert.match(await allowed.text(), /moodlog_http_requests_total/)

@@ -92,7 +92,11 @@ describe('API documentation', () => {
 
   test("when the README's API table is compared with the document, then it names every operation and no other", async () => {
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
-    const table = readme.slice(readme.indexOf('## API'), readme.indexOf('\n## ', readme.indexOf('## API') + 1))
+    const section = readme.slice(readme.indexOf('## API'), readme.indexOf('\n## ', readme.indexOf('## API') + 1))
+    const table = section
+      .split('\n')
+      .filter((line) => line.startsWith('|'))
+      .join('\n')
     // `GET/PATCH/DELETE /entries/{id}` names three operations; query strings are examples, not paths.
     const named = [...table.matchAll(/`((?:GET|POST|PATCH|DELETE)(?:\/(?:GET|POST|PATCH|DELETE))*) (\/[^`?\s]*)/g)].flatMap(
       ([, methods, path]) => methods!.split('/').map((method) => `${method} ${path}`),
@@ -114,6 +118,8 @@ describe('API documentation', () => {
       }
     }
     assert.deepEqual(offenders, [])
+    const format = doc.paths['/export'].get.parameters.find((p: { name: string }) => p.name === 'format')
+    assert.deepEqual([format.schema.default, format.required ?? false], ['ndjson', false], 'defaults are still documented')
   })
 
   test('when an operation needs a token, then it says so with the bearerAuth scheme', () => {

@@ -258,6 +258,17 @@ describeEachBackend('accounts and sessions', (h) => {
     const forged = await logout(`${head}${secret === 'AAAA' ? 'BBBB' : 'AAAA'}`)
     assert.equal(forged.statusCode, 401, forged.body)
     assert.equal(forged.headers['www-authenticate'], undefined, 'the token is in the body, not a bearer challenge')
+
+    // A session ended elsewhere (sign out everywhere) logs out fine; a deleted account's token is not genuine any more.
+    const other = await signIn(h, user.email, user.password)
+    assert.equal((await h.request({ method: 'POST', url: '/logout/all', headers: other.auth })).statusCode, 204)
+    assert.equal((await logout(other.refreshToken)).statusCode, 204)
+    const last = await signIn(h, user.email, user.password)
+    assert.equal(
+      (await h.request({ method: 'DELETE', url: '/me', headers: last.auth, payload: { password: user.password } })).statusCode,
+      204,
+    )
+    assert.equal((await logout(last.refreshToken)).statusCode, 401)
   })
 
   test('when the password changes, then other sessions end and only the new password works', async () => {

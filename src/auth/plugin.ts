@@ -41,7 +41,7 @@ export function currentUser(request: FastifyRequest): AuthUser {
 
 /** moodlog's tokens are about 250 characters; anything much longer is not one of them. The scheme is case-insensitive (RFC 9110 §11.1). */
 const BEARER = /^Bearer +([A-Za-z0-9_.-]{1,1024}) *$/i
-const BEARER_SCHEME = /^Bearer(?: |$)/i
+const BEARER_SENT = /^Bearer +\S/i
 
 export default fp(
   async function authPlugin(app: FastifyInstance) {
@@ -85,7 +85,7 @@ export default fp(
       const vary = reply.getHeader('vary')
       reply.header('vary', vary ? `${String(vary)}, Authorization` : 'Authorization')
       // Another scheme (Basic, …) is no bearer token at all: the challenge carries no error then.
-      if (!BEARER_SCHEME.test(request.headers.authorization ?? ''))
+      if (!BEARER_SENT.test(request.headers.authorization ?? ''))
         throw bearerUnauthorized('Send `Authorization: Bearer <accessToken>`.', false)
       const claims = await bearerClaims(request)
       if (!claims) throw bearerUnauthorized('The access token is invalid or expired.', true)

@@ -88,7 +88,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'End the session of this refresh token',
         description:
           'Idempotent, as clients retry it: a genuine token whose session has already ended (signed out, expired, revoked) is 204 again. ' +
-          'Only a token this server never issued is 401.',
+          'Only a token this server never issued, or one whose account was deleted, is 401.',
         headers: web.ClientHeaders,
         cookies: web.SessionCookie,
         body: web.RefreshBody,

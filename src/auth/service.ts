@@ -1,6 +1,6 @@
 import type { Database } from '../db/index.js'
 import { isForeignKeyViolation, isUniqueViolation } from '../db/index.js'
-import { badRequest, conflict, HttpError, unauthorized } from '../http/errors.js'
+import { badRequest, bearerUnauthorized, conflict, HttpError, unauthorized } from '../http/errors.js'
 import type { Store } from '../store/types.js'
 import { canonicalEmail, checkSafeText, newAccountEmail } from './email.js'
 import type { PasswordHasher } from './passwords.js'
@@ -145,7 +145,7 @@ export async function refresh(deps: AuthDeps, token: string): Promise<TokenPair>
 /**
  * Ends the session of a genuine refresh token. Idempotent, as clients retry it: a token of a
  * session that has already ended (signed out, expired, revoked) succeeds too. Only a token this
- * server never issued is refused.
+ * server never issued (or whose account was deleted) is refused.
  */
 export async function logout(deps: AuthDeps, token: string): Promise<void> {
   const parts = parseRefreshToken(token)
@@ -157,7 +157,7 @@ export async function logout(deps: AuthDeps, token: string): Promise<void> {
     await q.revokeSession(tx, parts.userId, row.sessionId)
     return row.sessionId
   })
-  if (outcome === 'unknown') throw invalidRefresh()
+  if (outcome === 'unknown') throw unauthorized('This is not a refresh token of this server, or its account was deleted.')
   if (outcome !== 'ended') await markRevoked(deps, [outcome])
 }
 
@@ -193,7 +193,7 @@ async function verifyCurrentPassword(
 ): Promise<q.UserWithHash> {
   checkSafeText(password, field)
   const user = await q.findUserById(deps.db, userId)
-  if (!user) throw unauthorized()
+  if (!user) throw bearerUnauthorized('The session has ended; sign in again.', true)
   const attempt = await deps.throttle.take(user.emailCanonical, address)
   if (!(await deps.hasher.verify(user.passwordHash, password))) {
     throw new HttpError(403, 'wrong-password', 'Forbidden', 'The current password is incorrect.')

@@ -17,6 +17,9 @@ export function newSessionId(): string {
 /** Verified tokens remembered, each until its own expiry (least recently used go first). */
 const VERIFIED_CACHE_SIZE = 10_000
 
+/** Clock skew tolerated between instances for `iat`. */
+const IAT_LEEWAY_MS = 30_000
+
 /**
  * Access tokens: HS256 JWT with sub, sid, iat, exp, iss, aud. fast-jwt verifies synchronously
  * with node:crypto (about 10 µs), where a WebCrypto-based verify costs over 100 µs of every
@@ -28,9 +31,6 @@ const VERIFIED_CACHE_SIZE = 10_000
  * time (measured; docs/PERFORMANCE.md). Revocation does not depend on it: the session is checked
  * on every request.
  */
-/** Clock skew tolerated between instances for `iat`. */
-const IAT_LEEWAY_MS = 30_000
-
 export class AccessTokens {
   private readonly signer: (payload: Record<string, unknown>) => string
   private readonly verifier: (token: string) => Record<string, unknown>

@@ -29,12 +29,13 @@ function tokenCheck(token: string | undefined): (header: string | undefined) => 
   if (token === undefined) return () => true
   const expected = createHash('sha256').update(token).digest()
   return (header) => {
-    const match = /^Bearer (\S+)$/i.exec(header ?? '')
+    const match = /^Bearer +(\S+) *$/i.exec(header ?? '')
     return match !== null && timingSafeEqual(createHash('sha256').update(match[1]!).digest(), expected)
   }
 }
 
-const bearerSent = (header: string | undefined) => /^Bearer /i.test(header ?? '')
+/** A bearer token was sent (well-formed or not): the challenge then says it was refused. */
+const bearerSent = (header: string | undefined) => /^Bearer +\S/i.test(header ?? '')
 
 /** Requests that matched no route share one label value, so scanners cannot explode the series count. */
 const UNMATCHED = '<unmatched>'
@@ -134,7 +135,7 @@ export async function installMetrics(app: FastifyInstance): Promise<void> {
       '/metrics',
       {
         // 401 only when METRICS_TOKEN is set and the request does not carry it.
-        config: { openapi: { errors: [401] } },
+        config: { openapi: { errors: [401], headers: { 401: ['WWW-Authenticate'] } } },
         schema: {
           operationId: 'getMetrics',
           tags: ['operations'],

@@ -22,7 +22,7 @@ export type HeaderName = keyof typeof HEADERS
 export interface OperationContract {
   /** Problem statuses the route sends besides the ones every route can send (see `genericErrors`). */
   errors?: number[]
-  /** Headers sent with a success status. */
+  /** Headers sent with a status beyond the generic ones (`Location` with 201, a challenge with 401, …). */
   headers?: Partial<Record<number, HeaderName[]>>
   /** What each success response means (the document's description of it). */
   responses?: Partial<Record<number, string>>
@@ -127,8 +127,11 @@ export function contractCollector(app: FastifyInstance) {
         for (const status of statuses) {
           // A route that documents its own body for an error status (readiness' 503) keeps it.
           if (responses[String(status)]) continue
-          const extra: HeaderName[] =
-            status === 429 || status === 503 ? ['Retry-After'] : status === 401 && operation.security?.length ? ['WWW-Authenticate'] : []
+          const extra: HeaderName[] = [
+            ...(status === 429 || status === 503 ? ['Retry-After' as const] : []),
+            ...(status === 401 && operation.security?.length ? ['WWW-Authenticate' as const] : []),
+            ...(contract.headers?.[status] ?? []),
+          ]
           responses[String(status)] = {
             description: PROBLEM_DESCRIPTIONS[status] ?? 'An error',
             headers: headersFor([...common, ...extra]),

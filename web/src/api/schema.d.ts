@@ -178,7 +178,7 @@ export interface paths {
     put?: never
     /**
      * End the session of this refresh token
-     * @description Idempotent, as clients retry it: a genuine token whose session has already ended (signed out, expired, revoked) is 204 again. Only a token this server never issued is 401.
+     * @description Idempotent, as clients retry it: a genuine token whose session has already ended (signed out, expired, revoked) is 204 again. Only a token this server never issued, or one whose account was deleted, is 401.
      */
     post: operations['logout']
     delete?: never
@@ -2624,6 +2624,7 @@ export interface operations {
       /** @description Missing, invalid or expired credentials */
       401: {
         headers: {
+          'WWW-Authenticate': components['headers']['WWW-Authenticate']
           'X-Request-Id': components['headers']['X-Request-Id']
           [name: string]: unknown
         }
