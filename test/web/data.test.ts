@@ -84,7 +84,7 @@ describe('a long history, your data and a throttled sign-in', () => {
 
     // Scrolling to the end fetches the next page without a click, until everything is there.
     for (let shown = 20; shown < 45;) {
-      await page.getByRole('button', { name: 'Load more' }).scrollIntoViewIfNeeded()
+      await entryCards(page).last().scrollIntoViewIfNeeded()
       await entryCards(page).nth(shown).waitFor()
       shown = await entryCards(page).count()
     }
@@ -120,7 +120,7 @@ describe('a long history, your data and a throttled sign-in', () => {
     await signIn(page, email)
     await page.getByRole('link', { name: 'Settings' }).click()
 
-    await page.getByLabel('Format').selectOption('ndjson')
+    await page.getByLabel('Download format').selectOption('ndjson')
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()])
     assert.match(download.suggestedFilename(), /^moodlog-\d{4}-\d{2}-\d{2}\.ndjson$/)
     const lines = (await readFile((await download.path())!, 'utf8')).trim().split('\n')
@@ -138,21 +138,37 @@ describe('a long history, your data and a throttled sign-in', () => {
       'full_date,date,weekday,time,mood,activities,note_title,note',
       '2026-03-01,March 1,Sunday,9:15 pm,good,reading | tea,Quiet Sunday,Finished the novel by the window.',
       '2026-03-02,March 2,Monday,7:40 am,meh,work,,Long meeting about the budget.',
+      '2026-03-03,March 3,Tuesday,8:00 pm,great,friends,,Dinner with old friends.',
+      '2026-02-30,February 30,Monday,8:00 pm,good,,,A day that never was.',
     ].join('\n')
-    await page.getByLabel('File').setInputFiles({ name: 'daylio_export.csv', mimeType: 'text/csv', buffer: Buffer.from(daylio) })
-    await page.getByLabel('It is').selectOption('daylio')
+    await page
+      .getByLabel('File', { exact: true })
+      .setInputFiles({ name: 'daylio_export.csv', mimeType: 'text/csv', buffer: Buffer.from(daylio) })
+    await page.waitForFunction(
+      () =>
+        (globalThis as unknown as { document: { querySelector(s: string): { value: string } } }).document.querySelector('#import-format')
+          .value === 'daylio',
+    )
+
+    // A renamed Daylio mood needs a number before anything can be counted.
     await page.getByRole('button', { name: 'Check file' }).click()
-    await page.getByText('This file would add 2 new entries.').waitFor()
+    await page.getByText('Unknown Daylio mood labels: great. Give each a number below.').first().waitFor()
+    await page.getByLabel('Your own mood names (optional)').fill('great=9')
+    await page.getByRole('button', { name: 'Check file' }).click()
+    await page.getByText('This file would add 3 new entries, 1 row with problems that will be left out.').waitFor()
+    await page.getByText(/^Line 5, full_date:/).waitFor()
     await screenshot(page, 'settings-import-check')
-    await page.getByRole('button', { name: 'Import 2 entries' }).click()
-    await page.getByText('Imported: 2 new entries.').waitFor()
+    await page.getByRole('button', { name: 'Import 3 entries, leave out the rest' }).click()
+    await page.getByText('Imported: 3 new entries, 1 row with problems left out.').waitFor()
 
     await page.getByRole('button', { name: 'Check file' }).click()
-    await page.getByText('This file would add 0 new entries, 2 entries already in your journal.').waitFor()
+    await page
+      .getByText('This file would add 0 new entries, 3 entries already in your journal, 1 row with problems that will be left out.')
+      .waitFor()
     assert.equal(await page.getByRole('button', { name: /^Import / }).count(), 0, 'nothing left to import')
 
     await page.getByRole('link', { name: 'Journal' }).click()
-    await page.getByRole('status').filter({ hasText: '5 entries' }).waitFor()
+    await page.getByRole('status').filter({ hasText: '6 entries' }).waitFor()
     const note = entryCards(page).filter({ hasText: 'Finished the novel by the window.' })
     await note.waitFor()
     assert.match((await note.textContent()) ?? '', /reading/)

@@ -24,11 +24,31 @@ const IMPORTS: Array<{ value: ImportFormat; label: string; type: string }> = [
   { value: 'jrnl', label: 'jrnl (JSON export)', type: 'application/json' },
 ]
 
-/** The format a file most likely is, from its name; people can still choose another. */
-function guessFormat(name: string): ImportFormat {
-  if (/\.json$/i.test(name)) return 'jrnl'
-  if (/\.csv$/i.test(name)) return 'csv'
-  return 'moodlog'
+/** The format a file most likely is, from its name and first line; people can still choose another. */
+async function guessFormat(file: File): Promise<ImportFormat> {
+  if (/\.json$/i.test(file.name)) return 'jrnl'
+  if (!/\.csv$/i.test(file.name)) return 'moodlog'
+  const head = await file
+    .slice(0, 512)
+    .text()
+    .catch(() => '')
+  return /^\uFEFF?"?(full_date|year)"?,"?date"?,"?weekday/.test(head) ? 'daylio' : 'csv'
+}
+
+/** `great=9, fine=6` → `{"great":9,"fine":6}`; nothing when empty, an error message when unreadable. */
+function moodMapOf(text: string): { value?: string; error?: string } {
+  const pairs = text
+    .split(',')
+    .map((pair) => pair.trim())
+    .filter(Boolean)
+  if (pairs.length === 0) return {}
+  const map: Record<string, number> = {}
+  for (const pair of pairs) {
+    const match = /^(.+?)\s*=\s*(10|[1-9])$/.exec(pair)
+    if (!match) return { error: `“${pair}” is not a mood name and a number from 1 to 10, like great=9.` }
+    map[match[1]!] = Number(match[2])
+  }
+  return { value: JSON.stringify(map) }
 }
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString()} ${n === 1 ? one : many}`
@@ -45,7 +65,11 @@ function ExportData() {
     setError(undefined)
     setStatus('Preparing your download…')
     try {
-      const { data, error: problem, response } = await api.GET('/export', { params: { query: { format, tz: timeZone } }, parseAs: 'blob' })
+      const {
+        data,
+        error: problem,
+        response,
+      } = await api.GET('/export', { params: { query: format === 'markdown' ? { format, tz: timeZone } : { format } }, parseAs: 'blob' })
       if (!response.ok || !data) {
         setStatus('')
         return setError(problemMessage(problem as never))
@@ -71,7 +95,7 @@ function ExportData() {
     <div class="data-part">
       <h3>Download your journal</h3>
       <FormError message={error} />
-      <Field id="export-format" label="Format">
+      <Field id="export-format" label="Download format">
         {() => (
           <select id="export-format" value={format} onChange={(event) => setFormat(event.currentTarget.value as ExportFormat)}>
             {EXPORTS.map((option) => (
@@ -99,16 +123,32 @@ function ImportData() {
   const [file, setFile] = useState<File | null>(null)
   const [format, setFormat] = useState<ImportFormat>('moodlog')
   const [defaultMood, setDefaultMood] = useState(5)
-  const [report, setReport] = useState<{ report: ImportReport; dryRun: boolean } | null>(null)
+  const [moodNames, setMoodNames] = useState('')
+  const [moodNamesError, setMoodNamesError] = useState<string>()
+  const [report, setReport] = useState<{ report: ImportReport; written: boolean } | null>(null)
   const [fileError, setFileError] = useState<string>()
   const [error, setError] = useState<string>()
   const [busy, setBusy] = useState(false)
-
-  const run = async (dryRun: boolean, skipInvalid = false) => {
-    setError(undefined)
+  const [progress, setProgress] = useState('')
+  // Any change to what would be imported makes the last check stale.
+  const changed = () => {
+    setReport(null)
     setFileError(undefined)
+    setMoodNamesError(undefined)
+  }
+
+  /**
+   * Both the check and the import skip invalid rows, so the check's counts are exactly what the
+   * import writes; the check lists the rows that will be left out.
+   */
+  const run = async (dryRun: boolean) => {
+    setError(undefined)
+    changed()
     if (!file) return setFileError('Choose a file to import.')
+    const moodMap = format === 'daylio' ? moodMapOf(moodNames) : {}
+    if (moodMap.error) return setMoodNamesError(moodMap.error)
     setBusy(true)
+    setProgress(dryRun ? 'Checking the file…' : 'Importing…')
     try {
       const type = IMPORTS.find((option) => option.value === format)!.type
       const {
@@ -120,8 +160,8 @@ function ImportData() {
           query: {
             format,
             dryRun,
-            skipInvalid,
-            ...(format === 'daylio' ? { tz: timeZone } : {}),
+            skipInvalid: true,
+            ...(format === 'daylio' ? { tz: timeZone, ...(moodMap.value ? { moodMap: moodMap.value } : {}) } : {}),
             ...(format === 'jrnl' ? { defaultMood } : {}),
           },
         },
@@ -129,17 +169,16 @@ function ImportData() {
         bodySerializer: (body: unknown) => body as BodyInit,
         headers: { 'Content-Type': type },
       })
-      if (data) return setReport({ report: data, dryRun })
-      // 422: some rows are invalid and nothing was written; the problem carries the report.
-      if (response.status === 422 && problem && 'invalid' in (problem as object))
-        return setReport({ report: problem as unknown as ImportReport, dryRun })
-      setReport(null)
-      if (response.status === 413) setFileError('This file is too large to import.')
-      else setFileError(problemMessage(problem as never))
+      if (data) return setReport({ report: data, written: !dryRun })
+      const detail = problemMessage(problem as never)
+      if (response.status === 413) setFileError('This file is too large to import (at most 50 MB).')
+      else if (format === 'daylio' && /mood labels/i.test(detail)) setMoodNamesError(`${detail.split('.')[0]}. Give each a number below.`)
+      else setFileError(detail)
     } catch {
-      setError(UNREACHABLE)
+      setError(`${UNREACHABLE} A very large file may also have been cut off.`)
     } finally {
       setBusy(false)
+      setProgress('')
     }
   }
 
@@ -159,24 +198,25 @@ function ImportData() {
             accept=".ndjson,.jsonl,.csv,.json,text/csv,application/json,application/x-ndjson"
             aria-describedby={describedBy}
             aria-invalid={invalid || undefined}
+            disabled={busy}
             onChange={(event) => {
               const chosen = event.currentTarget.files?.[0] ?? null
               setFile(chosen)
-              setReport(null)
-              setFileError(undefined)
-              if (chosen) setFormat(guessFormat(chosen.name))
+              changed()
+              if (chosen) void guessFormat(chosen).then(setFormat)
             }}
           />
         )}
       </Field>
-      <Field id="import-format" label="It is">
+      <Field id="import-format" label="File format">
         {() => (
           <select
             id="import-format"
             value={format}
+            disabled={busy}
             onChange={(event) => {
               setFormat(event.currentTarget.value as ImportFormat)
-              setReport(null)
+              changed()
             }}
           >
             {IMPORTS.map((option) => (
@@ -194,7 +234,11 @@ function ImportData() {
               id="import-mood"
               value={defaultMood}
               aria-describedby={describedBy}
-              onChange={(event) => setDefaultMood(Number(event.currentTarget.value))}
+              disabled={busy}
+              onChange={(event) => {
+                setDefaultMood(Number(event.currentTarget.value))
+                changed()
+              }}
             >
               {Array.from({ length: 10 }, (_, i) => i + 1).map((mood) => (
                 <option key={mood} value={mood}>
@@ -205,20 +249,46 @@ function ImportData() {
           )}
         </Field>
       )}
-      {format === 'daylio' && <p class="field-hint">Daylio’s times are read in your time zone, {timeZone}.</p>}
+      {format === 'daylio' && (
+        <Field
+          id="import-mood-names"
+          label="Your own mood names (optional)"
+          error={moodNamesError}
+          hint={`rad, good, meh, bad and awful become 10, 8, 5, 3 and 1; renamed moods need a number, like great=9, fine=6. Times are read in your time zone, ${timeZone}.`}
+        >
+          {(describedBy, invalid) => (
+            <input
+              id="import-mood-names"
+              type="text"
+              value={moodNames}
+              aria-describedby={describedBy}
+              aria-invalid={invalid || undefined}
+              disabled={busy}
+              onInput={(event) => {
+                setMoodNames(event.currentTarget.value)
+                changed()
+              }}
+            />
+          )}
+        </Field>
+      )}
       <div class="form-actions">
         <button type="button" class="button" onClick={() => void run(true)} disabled={busy}>
           Check file
         </button>
+        <p class="status">{progress}</p>
       </div>
       <div role="status" class="import-report">
+        {(fileError || moodNamesError) && <p class="visually-hidden">{fileError ?? moodNamesError}</p>}
         {counts && (
           <>
             <p>
-              {report.dryRun ? 'This file would add ' : 'Imported: '}
+              {report.written ? 'Imported: ' : 'This file would add '}
               <strong>{plural(counts.created, 'new entry', 'new entries')}</strong>
               {counts.skipped > 0 && `, ${plural(counts.skipped, 'entry', 'entries')} already in your journal`}
-              {counts.invalidCount > 0 && `, ${plural(counts.invalidCount, 'row')} with problems`}.
+              {counts.invalidCount > 0 &&
+                `, ${plural(counts.invalidCount, 'row')} with problems${report.written ? ' left out' : ' that will be left out'}`}
+              .
             </p>
             {counts.invalid.length > 0 && (
               <ul class="import-problems">
@@ -233,9 +303,9 @@ function ImportData() {
           </>
         )}
       </div>
-      {counts && report.dryRun && counts.created > 0 && (
+      {counts && !report.written && counts.created > 0 && (
         <div class="form-actions">
-          <button type="button" class="button button-primary" onClick={() => void run(false, counts.invalidCount > 0)} disabled={busy}>
+          <button type="button" class="button button-primary" onClick={() => void run(false)} disabled={busy}>
             {counts.invalidCount > 0
               ? `Import ${plural(counts.created, 'entry', 'entries')}, leave out the rest`
               : `Import ${plural(counts.created, 'entry', 'entries')}`}
