@@ -292,7 +292,7 @@ async function main(): Promise<void> {
           redisReachable(BENCH_REDIS_URL).then((reachable) => {
             if (!reachable) throw new Error(`Redis not reachable at BENCH_REDIS_URL (${new URL(BENCH_REDIS_URL).host})`)
             return Promise.all([
-              startMoodlog('moodlog (redis, limit on)', { ...redisEnv, RATE_LIMIT_MAX: '1000000000' }),
+              startMoodlog('moodlog (redis, limit on)', { ...redisEnv, RATE_LIMIT_MAX: '1000000000', SIGNUP_RATE_LIMIT_MAX: '0' }),
               startMoodlog('moodlog (redis, limit off)', { ...redisEnv, RATE_LIMIT_MAX: '0' }),
             ])
           }),

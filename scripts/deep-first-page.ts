@@ -27,7 +27,13 @@ await admin.unsafe(`create database "${name}"`)
 const db = openServerDatabase({ url: url.toString(), poolSize: 5, statementTimeoutMs: 600_000 })
 try {
   await migrate(db)
-  const config = loadConfig({ LOG_LEVEL: 'silent', JWT_SECRET: 'x'.repeat(32), CACHE: 'off', RATE_LIMIT_MAX: '1000000000' })
+  const config = loadConfig({
+    LOG_LEVEL: 'silent',
+    JWT_SECRET: 'x'.repeat(32),
+    CACHE: 'off',
+    RATE_LIMIT_MAX: '1000000000',
+    SIGNUP_RATE_LIMIT_MAX: '0',
+  })
   const app = await buildApp(config, { db, logger: false })
   await app.ready()
 

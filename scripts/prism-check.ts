@@ -201,6 +201,7 @@ const config = loadConfig({
   DATA_DIR: dataDir,
   LOG_LEVEL: 'silent',
   RATE_LIMIT_MAX: '100000',
+  SIGNUP_RATE_LIMIT_MAX: '100000',
   WEBHOOKS: 'off',
   WEBHOOKS_ALLOW_HTTP: 'true',
   WEBHOOKS_ALLOW_PRIVATE_TARGETS: 'true',

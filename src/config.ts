@@ -17,6 +17,9 @@ export interface Config {
   refreshTokenTtlSeconds: number
   rateLimitMax: number
   rateLimitWindowSeconds: number
+  /** Sign-ups per client address per window (each costs a password hash); 0: only the general limit. */
+  signupRateLimitMax: number
+  signupRateLimitWindowSeconds: number
   /** Fastify's `trustProxy`: false, true (every hop), a hop count, or proxy addresses and CIDR ranges. */
   trustProxy: boolean | number | string[]
   requestTimeoutSeconds: number
@@ -223,6 +226,8 @@ export function loadConfig(env: Env = process.env): Config {
     // 0 turns the general limit off (login throttling stays).
     rateLimitMax: integer(env, 'RATE_LIMIT_MAX', 100, 0, 1_000_000_000),
     rateLimitWindowSeconds: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
+    signupRateLimitMax: integer(env, 'SIGNUP_RATE_LIMIT_MAX', 10, 0, 1_000_000_000),
+    signupRateLimitWindowSeconds: integer(env, 'SIGNUP_RATE_LIMIT_WINDOW_SECONDS', 3600, 1, 86_400),
     trustProxy: trustProxy(env),
     requestTimeoutSeconds: integer(env, 'REQUEST_TIMEOUT_SECONDS', 10, 1, 600),
     shutdownTimeoutSeconds: integer(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 600),

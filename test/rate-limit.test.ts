@@ -87,6 +87,40 @@ describeEachBackend(
   { env: { RATE_LIMIT_MAX: '10', RATE_LIMIT_WINDOW_SECONDS: '60' } },
 )
 
+describeEachBackend(
+  'sign-up limit',
+  (h) => {
+    const register = (email: string, ip: string) =>
+      h.request({ method: 'POST', url: '/register', remoteAddress: ip, payload: { email, password: 'a long enough passphrase' } })
+
+    test('when one address signs up more than SIGNUP_RATE_LIMIT_MAX times in the window, then it gets 429 with the window left, and other addresses and sign-in are unaffected', async () => {
+      const ip = '203.0.113.50'
+      const stamp = Date.now()
+      for (let i = 0; i < 3; i++) assert.equal((await register(`signup-${stamp}-${i}@example.com`, ip)).statusCode, 201)
+      const refused = await register(`signup-${stamp}-3@example.com`, ip)
+      assert.equal(refused.statusCode, 429)
+      assert.equal(refused.headers['content-type'], 'application/problem+json; charset=utf-8')
+      const retryAfter = Number(refused.headers['retry-after'])
+      assert.ok(retryAfter > 3000 && retryAfter <= 3600, `Retry-After ${retryAfter} is the hour's remainder`)
+      assert.equal(
+        (await h.request({ method: 'POST', url: '/register', remoteAddress: ip, payload: { email: 'x' } })).statusCode,
+        429,
+        'counted before the body is looked at',
+      )
+
+      assert.equal((await register(`signup-${stamp}-other@example.com`, '203.0.113.51')).statusCode, 201, 'another address has its own')
+      const login = await h.request({
+        method: 'POST',
+        url: '/login',
+        remoteAddress: ip,
+        payload: { email: `signup-${stamp}-0@example.com`, password: 'a long enough passphrase' },
+      })
+      assert.equal(login.statusCode, 200, 'sign-in from the same address is not a sign-up')
+    })
+  },
+  { env: { SIGNUP_RATE_LIMIT_MAX: '3', SIGNUP_RATE_LIMIT_WINDOW_SECONDS: '3600' } },
+)
+
 test('TRUST_PROXY takes false, true, a hop count or proxy addresses and CIDR ranges, and refuses anything else', () => {
   const trust = (value: string) => loadConfig({ TRUST_PROXY: value }).trustProxy
   assert.equal(trust(''), false)

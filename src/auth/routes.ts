@@ -14,11 +14,16 @@ const NoContent = { 204: Type.Null({ description: 'Done; no content' }) }
 
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const deps = app.auth
+  const { signupRateLimitMax, signupRateLimitWindowSeconds } = app.config
+  // Each sign-up costs a password hash: its own, stricter limit per client address (replacing the
+  // general one on this route), with a counter of its own.
+  const signupLimit =
+    signupRateLimitMax > 0 ? { rateLimit: { max: signupRateLimitMax, timeWindow: signupRateLimitWindowSeconds * 1000 } } : {}
 
   app.post(
     '/register',
     {
-      config: { openapi: { errors: [409], headers: { 201: ['Location'] }, responses: { 201: 'The new account' } } },
+      config: { ...signupLimit, openapi: { errors: [409], headers: { 201: ['Location'] }, responses: { 201: 'The new account' } } },
       schema: {
         operationId: 'register',
         tags: ['accounts'],

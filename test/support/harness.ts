@@ -26,6 +26,9 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     MIGRATE_ON_START: 'false',
     // Suites make many requests from one address; the limiter's own tests set their limits.
     RATE_LIMIT_MAX: '1000000',
+    SIGNUP_RATE_LIMIT_MAX: '1000000',
+    // Password hashing on a loaded 2-core machine can outlast the 10 s default; the timeout's own tests set 1 s.
+    REQUEST_TIMEOUT_SECONDS: '60',
     // No webhook worker polling beside the test; webhook tests drive workers of their own.
     WEBHOOKS: 'off',
     ...overrides,

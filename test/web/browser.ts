@@ -60,6 +60,7 @@ export async function startServer(): Promise<RunningServer> {
       PORT: '0',
       LOG_LEVEL: 'info',
       RATE_LIMIT_MAX: '100000',
+      SIGNUP_RATE_LIMIT_MAX: '100000',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
