@@ -1,24 +1,15 @@
 import { readdir, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
-import lockfile from 'proper-lockfile'
+import { lockDataDir } from './data-dir-lock.js'
 import { privateFileCreation, secureDataDir } from './data-dir.js'
 import { currentDeadline } from './deadline.js'
 import type { Database, Lane, Queryable } from './types.js'
 
+export { DataDirLockedError } from './data-dir-lock.js'
+
 export interface DataDirLog {
   warn(object: object, message: string): void
-}
-
-/** Another process holds the data directory; PGlite corrupts a directory opened twice. */
-export class DataDirLockedError extends Error {
-  override name = 'DataDirLockedError'
-  constructor(dataDir: string) {
-    super(
-      `DATA_DIR ${dataDir} is in use by another moodlog process (embedded mode allows one process per data directory; ` +
-        'stop the other one, or set DATABASE_URL to share a Postgres server)',
-    )
-  }
 }
 
 /**
@@ -124,25 +115,11 @@ export async function openEmbeddedDatabase(dataDir: string, log?: DataDirLog): P
       'DATA_DIR was readable by other local accounts; made it private (0700 directories, 0600 files)',
     )
   }
-  let release: () => Promise<void>
-  try {
-    // The lock is refreshed every 5 s and considered abandoned after 15 s (a crashed process).
-    release = await lockfile.lock(dataDir, {
-      lockfilePath: path.join(dataDir, 'moodlog.lock'),
-      stale: 15_000,
-      update: 5_000,
-      retries: 0,
-      realpath: false,
-      onCompromised: (error) => {
-        // Someone removed our lock: continuing would risk two writers on one directory.
-        console.error(JSON.stringify({ level: 60, msg: 'data directory lock lost, exiting', err: error.message }))
-        process.exit(70)
-      },
-    })
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ELOCKED') throw new DataDirLockedError(dataDir)
-    throw error
-  }
+  const release = await lockDataDir(dataDir, (error) => {
+    // Someone removed our lock: continuing would risk two writers on one directory.
+    console.error(JSON.stringify({ level: 60, msg: 'data directory lock lost, exiting', err: error.message }))
+    process.exit(70)
+  })
 
   try {
     const pgdata = path.join(dataDir, 'pgdata')

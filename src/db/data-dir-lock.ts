@@ -1,0 +1,107 @@
+/**
+ * One moodlog process per embedded data directory (PGlite corrupts a directory opened twice).
+ *
+ * The lock is proper-lockfile's: a `moodlog.lock` directory whose mtime its holder refreshes
+ * every 5 s, abandoned once 15 s old. Beside it, `moodlog.lock.owner` names the holder (pid and
+ * host), so a lock whose holder is gone (kill -9, a crash, a container restart) is taken over at
+ * once instead of after the 15 s. Taking a lock and writing its owner, and checking an owner and
+ * taking its lock over, both happen under a short second lock (`moodlog.lock.takeover`): two
+ * processes starting together after a crash cannot both take the lock over, and nobody reads an
+ * owner that is not yet written.
+ */
+import { readFile, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import lockfile from 'proper-lockfile'
+
+export class DataDirLockedError extends Error {
+  override name = 'DataDirLockedError'
+  constructor(dataDir: string) {
+    super(
+      `DATA_DIR ${dataDir} is in use by another moodlog process (embedded mode allows one process per data directory; ` +
+        'stop the other one, or set DATABASE_URL to share a Postgres server)',
+    )
+  }
+}
+
+interface Owner {
+  pid: number
+  host: string
+}
+
+/** Locks this process holds now: its own pid in an owner file is then no previous life. */
+const held = new Set<string>()
+
+const isLocked = (error: unknown) => (error as { code?: string }).code === 'ELOCKED'
+
+async function readOwner(file: string): Promise<Owner | undefined> {
+  try {
+    const owner = JSON.parse(await readFile(file, 'utf8')) as Partial<Owner>
+    return typeof owner.pid === 'number' && typeof owner.host === 'string' ? { pid: owner.pid, host: owner.host } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Is the owner certainly gone? Only on this host (a pid means nothing on another one). Our own
+ * pid is a previous life of this process's slot (containers restart as the same pid); a pid
+ * that exists may be someone else's by now, so then the lock is left to go stale by itself.
+ */
+function ownerIsGone(owner: Owner, lockPath: string): boolean {
+  if (owner.host !== os.hostname()) return false
+  if (owner.pid === process.pid) return !held.has(lockPath)
+  try {
+    process.kill(owner.pid, 0)
+    return false
+  } catch (error) {
+    return (error as { code?: string }).code === 'ESRCH'
+  }
+}
+
+/**
+ * Takes the data directory's lock, or throws DataDirLockedError while a live process holds it.
+ * `onLost` is called if the lock is taken from under us (its directory removed by hand).
+ * Resolves to the release function.
+ */
+export async function lockDataDir(dataDir: string, onLost: (error: Error) => void): Promise<() => Promise<void>> {
+  const lockPath = path.join(dataDir, 'moodlog.lock')
+  const ownerPath = `${lockPath}.owner`
+  // proper-lockfile keeps its own locks by the first argument: the two locks need different ones.
+  const releaseTakeover = await lockfile
+    .lock(`${lockPath}.takeover`, {
+      lockfilePath: `${lockPath}.takeover`,
+      realpath: false,
+      stale: 10_000,
+      // Held for milliseconds; wait for another starter rather than fail.
+      retries: { retries: 40, minTimeout: 50, maxTimeout: 500 },
+    })
+    .catch((error: unknown) => {
+      throw isLocked(error) ? new DataDirLockedError(dataDir) : error
+    })
+  try {
+    const take = () =>
+      lockfile.lock(dataDir, { lockfilePath: lockPath, realpath: false, stale: 15_000, update: 5_000, retries: 0, onCompromised: onLost })
+    let release: () => Promise<void>
+    try {
+      release = await take()
+    } catch (error) {
+      if (!isLocked(error)) throw error
+      const owner = await readOwner(ownerPath)
+      if (!owner || !ownerIsGone(owner, lockPath)) throw new DataDirLockedError(dataDir)
+      await rm(lockPath, { recursive: true, force: true })
+      release = await take().catch((again: unknown) => {
+        throw isLocked(again) ? new DataDirLockedError(dataDir) : again
+      })
+    }
+    await writeFile(ownerPath, JSON.stringify({ pid: process.pid, host: os.hostname() } satisfies Owner), { mode: 0o600 })
+    held.add(lockPath)
+    return async () => {
+      held.delete(lockPath)
+      await rm(ownerPath, { force: true })
+      await release()
+    }
+  } finally {
+    await releaseTakeover()
+  }
+}
