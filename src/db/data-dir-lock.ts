@@ -34,6 +34,11 @@ const held = new Set<string>()
 
 const isLocked = (error: unknown) => (error as { code?: string }).code === 'ELOCKED'
 
+/** proper-lockfile's ELOCKED becomes the error people read; anything else passes through. */
+const lockedAs = (dataDir: string) => (error: unknown) => {
+  throw isLocked(error) ? new DataDirLockedError(dataDir) : error
+}
+
 async function readOwner(file: string): Promise<Owner | undefined> {
   try {
     const owner = JSON.parse(await readFile(file, 'utf8')) as Partial<Owner>
@@ -76,9 +81,7 @@ export async function lockDataDir(dataDir: string, onLost: (error: Error) => voi
       // Held for milliseconds; wait for another starter rather than fail.
       retries: { retries: 40, minTimeout: 50, maxTimeout: 500 },
     })
-    .catch((error: unknown) => {
-      throw isLocked(error) ? new DataDirLockedError(dataDir) : error
-    })
+    .catch(lockedAs(dataDir))
   try {
     const take = () =>
       lockfile.lock(dataDir, { lockfilePath: lockPath, realpath: false, stale: 15_000, update: 5_000, retries: 0, onCompromised: onLost })
@@ -90,9 +93,7 @@ export async function lockDataDir(dataDir: string, onLost: (error: Error) => voi
       const owner = await readOwner(ownerPath)
       if (!owner || !ownerIsGone(owner, lockPath)) throw new DataDirLockedError(dataDir)
       await rm(lockPath, { recursive: true, force: true })
-      release = await take().catch((again: unknown) => {
-        throw isLocked(again) ? new DataDirLockedError(dataDir) : again
-      })
+      release = await take().catch(lockedAs(dataDir))
     }
     await writeFile(ownerPath, JSON.stringify({ pid: process.pid, host: os.hostname() } satisfies Owner), { mode: 0o600 })
     held.add(lockPath)

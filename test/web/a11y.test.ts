@@ -5,22 +5,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { AxeBuilder } from '@axe-core/playwright'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { assertFreshBuild, launchBrowser, newContext, screenshot, startServer, type RunningServer } from './browser.js'
+import type { BrowserContext, Page } from 'playwright-core'
+import { newContext, screenshot, serverAndBrowser } from './browser.js'
 
-let server: RunningServer
-let browser: Browser
-
-before(async () => {
-  await assertFreshBuild()
-  server = await startServer()
-  browser = await launchBrowser()
-})
-
-after(async () => {
-  await browser?.close()
-  await server?.stop()
-})
+const rig = serverAndBrowser()
 
 const MODES = [
   { width: 360, scheme: 'light' },
@@ -45,7 +33,7 @@ async function check(page: Page, screen: string, mode: (typeof MODES)[number]): 
 /** An account with a few entries, made through the API as any client would. */
 async function seedAccount(email: string, password: string): Promise<void> {
   const post = (path: string, body: unknown, token?: string) =>
-    fetch(new URL(path, server.url), {
+    fetch(new URL(path, rig.server.url), {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: JSON.stringify(body),
@@ -74,7 +62,7 @@ describe('accessibility (axe: no serious or critical violations)', () => {
 
   before(async () => {
     await seedAccount(email, password)
-    context = await newContext(browser, server.url)
+    context = await newContext(rig.browser, rig.server.url)
     page = await context.newPage()
   })
   after(() => context?.close())

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { after, before } from 'node:test'
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
 
 const root = path.resolve(import.meta.dirname, '../..')
@@ -153,4 +154,34 @@ export async function apiRequestsDuring(page: Page, action: () => Promise<unknow
     page.off('request', onRequest)
   }
   return seen
+}
+
+export interface BrowserRig {
+  readonly server: RunningServer
+  readonly browser: Browser
+}
+
+/** One server and one browser for a test file: started (on a fresh build) before its tests, stopped after them. */
+export function serverAndBrowser(): BrowserRig {
+  let server: RunningServer | undefined
+  let browser: Browser | undefined
+  before(async () => {
+    await assertFreshBuild()
+    server = await startServer()
+    browser = await launchBrowser()
+  })
+  after(async () => {
+    await browser?.close()
+    await server?.stop()
+  })
+  return {
+    get server() {
+      if (!server) throw new Error('server not started')
+      return server
+    },
+    get browser() {
+      if (!browser) throw new Error('browser not launched')
+      return browser
+    },
+  }
 }

@@ -6,30 +6,18 @@
  */
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
-import { after, before, describe, test } from 'node:test'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { assertFreshBuild, launchBrowser, newContext, screenshot, startServer, type RunningServer } from './browser.js'
+import { after, describe, test } from 'node:test'
+import type { BrowserContext, Page } from 'playwright-core'
+import { newContext, screenshot, serverAndBrowser } from './browser.js'
 
-let server: RunningServer
-let browser: Browser
-
-before(async () => {
-  await assertFreshBuild()
-  server = await startServer()
-  browser = await launchBrowser()
-})
-
-after(async () => {
-  await browser?.close()
-  await server?.stop()
-})
+const rig = serverAndBrowser()
 
 const PASSWORD = 'a long evening of rain'
 
 /** An account made through the API; returns its bearer header for seeding entries. */
 async function account(email: string): Promise<{ authorization: string }> {
   const post = (path: string) =>
-    fetch(`${server.url}${path}`, {
+    fetch(`${rig.server.url}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ email, password: PASSWORD }),
@@ -44,7 +32,7 @@ async function account(email: string): Promise<{ authorization: string }> {
 async function seed(auth: { authorization: string }, count: number): Promise<void> {
   const now = Date.now()
   for (let i = 1; i <= count; i++) {
-    const response = await fetch(`${server.url}/entries`, {
+    const response = await fetch(`${rig.server.url}/entries`, {
       method: 'POST',
       headers: { ...auth, 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -75,7 +63,7 @@ describe('a long history, your data and a throttled sign-in', () => {
   test('when a journal has 45 entries, then 20 show first and scrolling to the end brings in the rest, newest first', async () => {
     const email = `scroll-${Date.now()}@example.com`
     await seed(await account(email), 45)
-    context = await newContext(browser, server.url)
+    context = await newContext(rig.browser, rig.server.url)
     const page = await context.newPage()
     await signIn(page, email)
     await page.getByRole('status').filter({ hasText: '45 entries' }).waitFor()
@@ -99,7 +87,7 @@ describe('a long history, your data and a throttled sign-in', () => {
   test('when the browser cannot observe scrolling, then the "Load more" button pages through the history', async () => {
     const email = `button-${Date.now()}@example.com`
     await seed(await account(email), 25)
-    context = await newContext(browser, server.url)
+    context = await newContext(rig.browser, rig.server.url)
     await context.addInitScript('delete window.IntersectionObserver')
     const page = await context.newPage()
     await signIn(page, email)
@@ -115,7 +103,7 @@ describe('a long history, your data and a throttled sign-in', () => {
   test('when the journal is downloaded from Settings and a Daylio file is brought in, then both work and a second import adds nothing', async () => {
     const email = `data-${Date.now()}@example.com`
     await seed(await account(email), 3)
-    context = await newContext(browser, server.url, { acceptDownloads: true })
+    context = await newContext(rig.browser, rig.server.url, { acceptDownloads: true })
     const page = await context.newPage()
     await signIn(page, email)
     await page.getByRole('link', { name: 'Settings' }).click()
@@ -177,7 +165,7 @@ describe('a long history, your data and a throttled sign-in', () => {
   test('when a password is guessed too often, then sign-in says when to try again, and the right password waits too', async () => {
     const email = `throttle-${Date.now()}@example.com`
     await account(email)
-    const guesses = await newContext(browser, server.url)
+    const guesses = await newContext(rig.browser, rig.server.url)
     try {
       const page = await guesses.newPage()
       await page.goto('/signin')

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { apiRequestsDuring, assertFreshBuild, launchBrowser, newContext, screenshot, startServer, type RunningServer } from './browser.js'
+import type { BrowserContext, Page } from 'playwright-core'
+import { apiRequestsDuring, newContext, screenshot, serverAndBrowser } from './browser.js'
 
 const ENTRIES = [
   { mood: 8, category: 'work', text: 'Shipped the release with the team and celebrated with cake.' },
@@ -15,19 +15,7 @@ const ENTRIES = [
   { mood: 6, category: 'health', text: 'Went for a slow run along the river in the drizzle.' },
 ] as const
 
-let server: RunningServer
-let browser: Browser
-
-before(async () => {
-  await assertFreshBuild()
-  server = await startServer()
-  browser = await launchBrowser()
-})
-
-after(async () => {
-  await browser?.close()
-  await server?.stop()
-})
+const rig = serverAndBrowser()
 
 const isApi = (method: string, path: string) => (response: { url(): string; request(): { method(): string } }) =>
   response.request().method() === method && new URL(response.url()).pathname === path
@@ -58,7 +46,7 @@ describe('the web journal', () => {
   const password = 'a quiet evening walk'
 
   before(async () => {
-    context = await newContext(browser, server.url)
+    context = await newContext(rig.browser, rig.server.url)
     page = await context.newPage()
   })
   after(() => context?.close())

@@ -12,10 +12,22 @@ type ImportFormat = 'moodlog' | 'csv' | 'daylio' | 'jrnl'
 type ImportReport = paths['/import']['post']['responses'][200]['content']['application/json']
 
 const EXPORTS: Array<{ value: ExportFormat; label: string }> = [
-  { value: 'ndjson', label: 'moodlog (NDJSON): every field, to import again' },
-  { value: 'csv', label: 'CSV: for spreadsheets' },
-  { value: 'markdown', label: 'Markdown: to read, one section per day' },
+  { value: 'ndjson', label: 'moodlog NDJSON (every field)' },
+  { value: 'csv', label: 'CSV (spreadsheets)' },
+  { value: 'markdown', label: 'Markdown (to read)' },
 ]
+
+function Options({ of }: { of: Array<{ value: string; label: string }> }) {
+  return (
+    <>
+      {of.map((option) => (
+        <option key={option.value} value={option.value}>
+          {option.label}
+        </option>
+      ))}
+    </>
+  )
+}
 
 const IMPORTS: Array<{ value: ImportFormat; label: string; type: string }> = [
   { value: 'moodlog', label: 'moodlog export (NDJSON)', type: 'application/x-ndjson' },
@@ -98,11 +110,7 @@ function ExportData() {
       <Field id="export-format" label="Download format">
         {() => (
           <select id="export-format" value={format} onChange={(event) => setFormat(event.currentTarget.value as ExportFormat)}>
-            {EXPORTS.map((option) => (
-              <option key={option.value} value={option.value}>
-                {option.label}
-              </option>
-            ))}
+            <Options of={EXPORTS} />
           </select>
         )}
       </Field>
@@ -219,11 +227,7 @@ function ImportData() {
               changed()
             }}
           >
-            {IMPORTS.map((option) => (
-              <option key={option.value} value={option.value}>
-                {option.label}
-              </option>
-            ))}
+            <Options of={IMPORTS} />
           </select>
         )}
       </Field>
