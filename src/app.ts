@@ -50,6 +50,15 @@ const ONE_MEBIBYTE = 1024 * 1024
 const CONNECTION_CHECK_INTERVAL_MS = 1000
 
 /** Builds the app without listening: the same factory for `server.ts`, the CLI and tests. */
+/**
+ * Fastify's `trustProxy`, with a hop count as a function: Fastify 5.12 reads a bare number as
+ * "trust no hop" (it cannot check the peer), which would silently key every client by the proxy.
+ * The operator who sets a count vouches that moodlog is reachable only through those proxies.
+ */
+function trustedHops(trust: Config['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof trust === 'number' ? (_address, hop) => hop < trust : trust
+}
+
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const headers = securityHeaders()
   const routes = new RouteIndex()
@@ -58,8 +67,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     requestIdHeader: false,
     genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
-    // Also a hop count or address list at run time; Fastify's overloads do not type the union.
-    trustProxy: config.trustProxy as boolean,
+    trustProxy: trustedHops(config.trustProxy),
     bodyLimit: ONE_MEBIBYTE,
     // The lifecycle hooks answer 503 problems while closing (Fastify's own 503 is not one).
     return503OnClosing: false,

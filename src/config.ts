@@ -43,6 +43,8 @@ export interface Config {
   /** Per-user read cache of list pages, counts and statistics (`CACHE=off` for benchmarks). */
   cacheEnabled: boolean
   cacheTtlSeconds: number
+  /** The in-process cache's budget for cached pages (no effect with Redis, which has `maxmemory`). */
+  cacheMemoryMb: number
   /** Largest file `POST /import` accepts, in bytes. */
   importMaxBytes: number
   /** How long one `POST /import` may take, upload included (REQUEST_TIMEOUT_SECONDS is for ordinary requests). */
@@ -242,6 +244,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisKeyPrefix: redisKeyPrefix(env),
     cacheEnabled: boolean(env, 'CACHE', true),
     cacheTtlSeconds: integer(env, 'CACHE_TTL_SECONDS', 60, 1, 86_400),
+    cacheMemoryMb: integer(env, 'CACHE_MEMORY_MB', 64, 1, 65_536),
     metricsPort,
     webDir: env.WEB_DIR?.trim() ? path.resolve(env.WEB_DIR.trim()) : undefined,
     metricsToken: metricsToken(env),

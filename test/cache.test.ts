@@ -69,3 +69,48 @@ describeEachBackend(
   },
   { env: { CACHE: 'off' } },
 )
+
+describeEachBackend(
+  'in-process cache memory',
+  (h) => {
+    const cachedBytes = async () => {
+      const metrics = await h.request({ method: 'GET', url: '/metrics' })
+      const line = /^moodlog_cache_memory_bytes (\d+)$/m.exec(metrics.body)
+      assert.ok(line, 'the gauge is exported')
+      return Number(line[1])
+    }
+
+    test('when many distinct large pages are read, then cached bytes stay under CACHE_MEMORY_MB; a write frees the writer’s pages', async () => {
+      const user = await signUp(h)
+      for (let i = 0; i < 40; i++)
+        await createEntry(h, user, { text: `${'a long evening entry '.repeat(100)}${i}`, mood: 5, category: 'cache' })
+      // 40 pages of about 40–170 KB each as cached (2 bytes a character): several times the 1 MiB budget.
+      for (let limit = 11; limit <= 50; limit++) assert.equal((await listEntries(h, user, { limit })).statusCode, 200)
+      const full = await cachedBytes()
+      assert.ok(full <= 1024 * 1024, `${full} bytes cached`)
+      assert.ok(full > 256 * 1024, `${full} bytes: the cache is in use`)
+
+      const recent = h.app.cache.stats.hits
+      await listEntries(h, user, { limit: 50 })
+      assert.equal(h.app.cache.stats.hits, recent + 1, 'the most recent page is still cached')
+
+      await createEntry(h, user, { text: 'one more', mood: 6, category: 'cache' })
+      assert.ok((await cachedBytes()) < 1024, 'the superseded pages are gone at once, not left to age out')
+    })
+
+    test('when an entry is written, then the next /stats is computed afresh', async () => {
+      const user = await signUp(h)
+      await createEntry(h, user, { text: 'low', mood: 2, category: 'cache' })
+      const first = await h.request({ method: 'GET', url: '/stats', headers: user.auth })
+      assert.equal(first.json().overall.count, 1, first.body)
+      const hits = h.app.cache.stats.hits
+      assert.equal((await h.request({ method: 'GET', url: '/stats', headers: user.auth })).body, first.body)
+      assert.equal(h.app.cache.stats.hits, hits + 1, 'the second read is cached')
+      await createEntry(h, user, { text: 'high', mood: 8, category: 'cache' })
+      const second = await h.request({ method: 'GET', url: '/stats', headers: user.auth })
+      assert.equal(second.json().overall.count, 2)
+      assert.equal(second.json().overall.average, 5)
+    })
+  },
+  { env: { CACHE_MEMORY_MB: '1' } },
+)

@@ -36,3 +36,32 @@ describeEachBackend(
   },
   { env: { REDIS_URL: redisDownUrl } },
 )
+
+describeEachBackend('health under load', (h) => {
+  test('when every database connection is held by a transaction, then /health and /readyz still say the database is up', async () => {
+    const connections = h.db.usage().find((pool) => pool.pool === 'main')!.size
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    let inside = 0
+    let allInside!: () => void
+    const busy = new Promise<void>((resolve) => (allInside = resolve))
+    const held = Array.from({ length: connections }, () =>
+      h.db.transaction(async (tx) => {
+        await tx.query('select 1')
+        if (++inside === connections) allInside()
+        await gate
+      }),
+    )
+    await busy
+    try {
+      for (const url of ['/health', '/readyz']) {
+        const res = await h.request({ method: 'GET', url })
+        assert.equal(res.statusCode, 200, `${url}: ${res.body}`)
+        assert.equal(res.json().database, 'up')
+      }
+    } finally {
+      release()
+      await Promise.all(held)
+    }
+  })
+})

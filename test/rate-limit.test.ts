@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { loadConfig } from '../src/config.js'
-import { describeEachBackend } from './support/harness.js'
+import { describeEachBackend, type Harness } from './support/harness.js'
 import { signUp } from './support/users.js'
 
 describeEachBackend(
@@ -132,3 +132,50 @@ test('TRUST_PROXY takes false, true, a hop count or proxy addresses and CIDR ran
     assert.throws(() => trust(bad), /TRUST_PROXY/, bad)
   }
 })
+
+/** Five requests spend a budget of 5; the sixth says whose budget it was. */
+async function sixthStatus(h: Harness, remoteAddress: string, forwardedFor: (i: number) => string): Promise<number> {
+  let status = 0
+  for (let i = 0; i < 6; i++) {
+    const res = await h.request({ method: 'GET', url: '/no-such-route', remoteAddress, headers: { 'x-forwarded-for': forwardedFor(i) } })
+    status = res.statusCode
+  }
+  return status
+}
+
+describeEachBackend(
+  'general rate limit behind one proxy hop (TRUST_PROXY=1)',
+  (h) => {
+    const proxy = '10.0.0.2'
+
+    test('when a client forges the leftmost X-Forwarded-For, then it still spends the budget of the address the proxy saw', async () => {
+      assert.equal(await sixthStatus(h, proxy, (i) => `192.0.2.${i}, 203.0.113.7`), 429)
+      const other = await h.request({
+        method: 'GET',
+        url: '/no-such-route',
+        remoteAddress: proxy,
+        headers: { 'x-forwarded-for': '192.0.2.1, 203.0.113.8' },
+      })
+      assert.equal(other.statusCode, 404, 'another client behind the same proxy has its own budget')
+    })
+
+    test('when the forwarded value is not an IP address, then the proxy’s own address is the key, never the text', async () => {
+      assert.equal(await sixthStatus(h, '10.0.0.3', (i) => `not-an-ip-${i}`), 429)
+    })
+  },
+  { env: { RATE_LIMIT_MAX: '5', RATE_LIMIT_WINDOW_SECONDS: '60', TRUST_PROXY: '1' } },
+)
+
+describeEachBackend(
+  'general rate limit behind listed proxies (TRUST_PROXY=10.0.0.0/8)',
+  (h) => {
+    test('when the request comes from a listed proxy, then its X-Forwarded-For names the client', async () => {
+      assert.equal(await sixthStatus(h, '10.1.2.3', (i) => `203.0.113.${20 + i}`), 404, 'six clients, one request each')
+    })
+
+    test('when the request comes from elsewhere, then its X-Forwarded-For is ignored', async () => {
+      assert.equal(await sixthStatus(h, '198.51.100.77', (i) => `203.0.113.${40 + i}`), 429)
+    })
+  },
+  { env: { RATE_LIMIT_MAX: '5', RATE_LIMIT_WINDOW_SECONDS: '60', TRUST_PROXY: '10.0.0.0/8' } },
+)

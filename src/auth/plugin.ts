@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { bearerUnauthorized } from '../http/errors.js'
+import { forgetUserBudget } from '../http/rate-limit.js'
 import { PasswordHasher } from './passwords.js'
 import { resolveJwtSecret } from './secret.js'
 import { sessionIsLive, type AuthDeps } from './service.js'
@@ -46,13 +47,17 @@ const BEARER_SENT = /^Bearer +\S/i
 export default fp(
   async function authPlugin(app: FastifyInstance) {
     const key = await resolveJwtSecret(app.config)
+    const throttle = new SignInThrottle(app.stores.redis)
     const deps: AuthDeps = {
       db: app.db,
       store: app.stores.shared,
-      throttle: new SignInThrottle(app.stores.redis),
+      throttle,
       hasher: new PasswordHasher(),
       tokens: new AccessTokens(key, app.config.accessTokenTtlSeconds),
       refreshTtlSeconds: app.config.refreshTokenTtlSeconds,
+      forgetAccount: async (userId, canonicalEmail) => {
+        await Promise.all([app.cache.forget(userId), throttle.forget(canonicalEmail), forgetUserBudget(app, userId)])
+      },
     }
     app.decorate('auth', deps)
     app.decorateRequest('user', null)

@@ -26,6 +26,8 @@ export interface AuthDeps {
   hasher: PasswordHasher
   tokens: AccessTokens
   refreshTtlSeconds: number
+  /** Erasure beyond the database: what caches, limits and throttles keep about a deleted account. */
+  forgetAccount(userId: number, canonicalEmail: string): Promise<void>
 }
 
 export interface TokenPair {
@@ -222,11 +224,13 @@ export async function changePassword(
 
 /** Deletes the account and everything it owns in one transaction. */
 export async function deleteAccount(deps: AuthDeps, userId: number, password: string, address: string): Promise<void> {
-  await verifyCurrentPassword(deps, userId, password, address)
+  const user = await verifyCurrentPassword(deps, userId, password, address)
   const sessions = await deps.db.transaction(async (tx) => {
     const ids = await q.liveSessionIds(tx, userId)
     await q.deleteUser(tx, userId)
     return ids
   })
   await markRevoked(deps, sessions)
+  // The rows are gone, which is what counts: a store that is down keeps only keys that expire.
+  await deps.forgetAccount(userId, user.emailCanonical).catch(() => {})
 }

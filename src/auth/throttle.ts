@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
 import { tooManyRequests } from '../http/errors.js'
+import { deleteKeysStartingWith } from '../store/redis.js'
 
 interface Budget {
   /** Attempts per window. */
@@ -34,8 +35,10 @@ export interface Attempt {
  * instance) with an in-memory insurance limiter while Redis is down, so the throttle never opens;
  * otherwise in memory.
  */
+const limiterPrefix = (name: string) => `signin:${name}`
+
 function limiter(name: string, budget: Budget, redis: Redis | undefined): RateLimiterAbstract {
-  const keyPrefix = `signin:${name}`
+  const keyPrefix = limiterPrefix(name)
   const memory = new RateLimiterMemory({ ...budget, keyPrefix })
   if (!redis) return memory
   return new RateLimiterRedis({ ...budget, keyPrefix, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: memory })
@@ -48,7 +51,7 @@ export class SignInThrottle {
   private readonly account: RateLimiterAbstract
   private readonly address: RateLimiterAbstract
 
-  constructor(redis?: Redis) {
+  constructor(private readonly redis?: Redis) {
     this.accountAddress = limiter('account-address', SIGN_IN_LIMITS.accountAddress, redis)
     this.account = limiter('account', SIGN_IN_LIMITS.account, redis)
     this.address = limiter('address', SIGN_IN_LIMITS.address, redis)
@@ -79,6 +82,17 @@ export class SignInThrottle {
       taken.push([budget, key])
     }
     return { succeeded: () => giveBack(taken) }
+  }
+
+  /**
+   * Erasure: drops the budgets of a deleted account (the per-address budget is the address's, not
+   * the account's). In memory only the account's own budget can be found by name; the ones per
+   * (account, address) expire within their window.
+   */
+  async forget(canonicalEmail: string): Promise<void> {
+    const account = hashed(canonicalEmail)
+    await this.account.delete(account)
+    if (this.redis) await deleteKeysStartingWith(this.redis, `${limiterPrefix('account-address')}:${account}:`)
   }
 }
 

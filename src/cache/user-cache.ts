@@ -33,6 +33,11 @@ export class UserCache {
     return `gen:${userId}`
   }
 
+  /** Every cached page of the user, whatever its generation. */
+  private pagesPrefix(userId: number): string {
+    return `cache:${userId}:`
+  }
+
   /** Generations outlive any entry made under them. */
   private get generationTtlMs(): number {
     return this.options.ttlMs * 10
@@ -70,7 +75,7 @@ export class UserCache {
     let key: string
     try {
       const digest = createHash('sha256').update(JSON.stringify(params)).digest('base64url').slice(0, 22)
-      key = `cache:${userId}:${await this.generation(userId)}:${kind}:${digest}`
+      key = `${this.pagesPrefix(userId)}${await this.generation(userId)}:${kind}:${digest}`
       const cached = await this.store.get(key)
       if (cached !== undefined) {
         this.stats.hits += 1
@@ -95,6 +100,16 @@ export class UserCache {
       this.pendingInvalidations.delete(userId)
     } catch {
       this.pendingInvalidations.add(userId)
+      return
     }
+    // In process, superseded pages go at once (an index lookup), so their memory is free for pages
+    // that can still be read. Redis lets them age out: a scan on every write would cost more.
+    if (this.store.kind === 'memory') await this.store.deletePrefix(this.pagesPrefix(userId))
+  }
+
+  /** Erasure: removes every key the cache holds about the user (whether or not the cache is on). */
+  async forget(userId: number): Promise<void> {
+    this.pendingInvalidations.delete(userId)
+    await Promise.all([this.store.deletePrefix(this.pagesPrefix(userId)), this.store.delete(this.generationKey(userId))])
   }
 }

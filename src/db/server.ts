@@ -249,13 +249,16 @@ export function openServerDatabase(options: ServerDatabaseOptions): Database {
   })
   const main = openPool(options, limits, breaker, options.poolSize, 'moodlog')
   const scans = openPool(options, limits, breaker, scanPoolSize, 'moodlog-scans')
+  // Health checks on a connection of their own: a pool busy with requests is load, not an outage,
+  // and a probe queued behind it would outwait the check and take a busy instance out of rotation.
+  const health = openPool(options, limits, breaker, 1, 'moodlog-health')
 
   return {
     kind: 'server',
     ...main.lane,
     scans: scans.lane,
     async ping() {
-      await main.lane.query('select 1')
+      await health.lane.query('select 1')
     },
     usage: () => [
       { pool: 'main', size: options.poolSize, inFlight: main.usage.inFlight },
@@ -263,7 +266,7 @@ export function openServerDatabase(options: ServerDatabaseOptions): Database {
     ],
     async close() {
       breaker.stop()
-      await Promise.all([main.sql.end({ timeout: 5 }), scans.sql.end({ timeout: 5 })])
+      await Promise.all([main, scans, health].map((pool) => pool.sql.end({ timeout: 5 })))
     },
   }
 }

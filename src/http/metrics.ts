@@ -108,6 +108,15 @@ export async function installMetrics(app: FastifyInstance): Promise<void> {
     },
   })
 
+  new Gauge({
+    name: 'moodlog_cache_memory_bytes',
+    help: 'Estimated bytes of cached pages held in process (bounded by CACHE_MEMORY_MB; 0 with Redis)',
+    registers: [registry],
+    collect() {
+      this.set(app.stores.shared.pageBytes?.() ?? 0)
+    },
+  })
+
   app.addHook('onResponse', async (request, reply) => {
     const labels = { method: request.method, route: request.routeOptions.url ?? UNMATCHED, status: String(reply.statusCode) }
     requests.inc(labels)

@@ -6,6 +6,15 @@ import { tooManyRequests } from './errors.js'
 /** Probes and operator endpoints are never limited: an orchestrator must always reach them. */
 const EXEMPT = /^\/(livez|readyz|health|metrics)(\?|$)/
 
+/** Where the general limit's counters live in Redis, and the key of one user's budget. */
+const NAMESPACE = 'ratelimit:'
+const userBucket = (userId: number) => `user:${userId}`
+
+/** Erasure: drops a deleted account's budget (in process it is a number that expires with its window). */
+export async function forgetUserBudget(app: FastifyInstance, userId: number): Promise<void> {
+  await app.stores.redis?.unlink(NAMESPACE + userBucket(userId))
+}
+
 /** Does the route declare bearer authentication (its OpenAPI `security`)? Public routes never key by user. */
 function takesBearer(request: FastifyRequest): boolean {
   const security = (request.routeOptions.schema as { security?: unknown[] } | undefined)?.security
@@ -27,13 +36,13 @@ export async function installRateLimit(app: FastifyInstance): Promise<void> {
     global: true,
     max: config.rateLimitMax,
     timeWindow: config.rateLimitWindowSeconds * 1000,
-    ...(app.stores.redis ? { redis: app.stores.redis, nameSpace: 'ratelimit:' } : {}),
+    ...(app.stores.redis ? { redis: app.stores.redis, nameSpace: NAMESPACE } : {}),
     skipOnError: true,
     allowList: (request: FastifyRequest) => EXEMPT.test(request.url),
     keyGenerator: async (request: FastifyRequest) => {
       const claims =
         request.headers.authorization && takesBearer(request) ? await app.liveSession(request).catch(() => undefined) : undefined
-      return claims ? `user:${claims.userId}` : `ip:${clientAddress(request)}`
+      return claims ? userBucket(claims.userId) : `ip:${clientAddress(request)}`
     },
     errorResponseBuilder: (_request, context) => tooManyRequests(context.ttl / 1000, 'Rate limit exceeded; see Retry-After.'),
     onExceeded: () => app.metrics.rateLimited(),

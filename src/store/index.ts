@@ -16,7 +16,7 @@ export interface Stores {
 
 export async function openStores(config: Config, log: FastifyBaseLogger): Promise<Stores> {
   if (config.redisUrl === undefined) {
-    const memory = createMemoryStore()
+    const memory = createMemoryStore({ maxPageBytes: config.cacheMemoryMb * 1024 * 1024 })
     return { shared: memory, close: () => memory.close() }
   }
   const redis = await openRedisStore(config.redisUrl, config.redisKeyPrefix, log)

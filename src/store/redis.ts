@@ -2,15 +2,22 @@ import { Redis } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Store } from './types.js'
 
-/** Fixed-window counter in one atomic round trip: INCR, and start the window on the first hit. */
-const INCREMENT_LUA = `
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {count, ttl}`
+/** A glob that matches `text` literally (SCAN MATCH treats `*?[]\\` as pattern syntax). */
+const literalGlob = (text: string) => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
 
-type ClientWithIncrement = Redis & { moodlogIncrement(key: string, windowMs: number): Promise<[number, number]> }
+/**
+ * Deletes every key that starts with `prefix`, by SCAN (which never blocks Redis the way KEYS
+ * does). SCAN sees whole key names, with the client's own prefix, which UNLINK adds by itself.
+ */
+export async function deleteKeysStartingWith(client: Redis, prefix: string): Promise<void> {
+  const own = client.options.keyPrefix ?? ''
+  let cursor = '0'
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${literalGlob(own + prefix)}*`, 'COUNT', 1000)
+    cursor = next
+    if (keys.length > 0) await client.unlink(...keys.map((key) => key.slice(own.length)))
+  } while (cursor !== '0')
+}
 
 /** Logs one warning when Redis goes away and one line when it is back, however many calls fail in between. */
 export class OutageLog {
@@ -50,8 +57,7 @@ export async function openRedisStore(url: string, prefix: string, log: FastifyBa
     enableOfflineQueue: false,
     retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
     keyPrefix: prefix,
-  }) as ClientWithIncrement
-  client.defineCommand('moodlogIncrement', { numberOfKeys: 1, lua: INCREMENT_LUA })
+  })
   const outage = new OutageLog(log, 'redis')
   client.on('error', (error) => outage.failed(error))
   client.on('ready', () => outage.recovered())
@@ -80,11 +86,7 @@ export async function openRedisStore(url: string, prefix: string, log: FastifyBa
     get: (key) => tracked(async () => (await client.get(key)) ?? undefined),
     set: (key, value, ttlMs) => tracked(async () => void (await client.set(key, value, 'PX', Math.max(1, Math.round(ttlMs))))),
     delete: (...keys) => tracked(async () => void (keys.length > 0 && (await client.del(...keys)))),
-    increment: (key, windowMs) =>
-      tracked(async () => {
-        const [count, resetMs] = await client.moodlogIncrement(key, Math.round(windowMs))
-        return { count, resetMs }
-      }),
+    deletePrefix: (keyPrefix) => tracked(() => deleteKeysStartingWith(client, keyPrefix)),
     ping: () => tracked(async () => void (await client.ping())),
     async close() {
       if (client.status === 'ready') await client.quit().catch(() => client.disconnect())

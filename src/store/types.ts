@@ -1,5 +1,5 @@
 /**
- * Shared short-lived state: cache entries, counters and session revocations.
+ * Shared short-lived state: cache entries, cache generations and session states.
  * In-process by default; Redis when `REDIS_URL` is set, so every instance sees the same values.
  */
 export interface Store {
@@ -7,11 +7,10 @@ export interface Store {
   get(key: string): Promise<string | undefined>
   set(key: string, value: string, ttlMs: number): Promise<void>
   delete(...keys: string[]): Promise<void>
-  /**
-   * Atomically adds one to a fixed-window counter that expires `windowMs` after its first hit;
-   * returns the new count and the milliseconds until the window resets.
-   */
-  increment(key: string, windowMs: number): Promise<{ count: number; resetMs: number }>
+  /** Deletes every key that starts with `prefix` (a scan on Redis: for rare events such as erasure). */
+  deletePrefix(prefix: string): Promise<void>
+  /** In process only: the estimated bytes cached pages hold, never above `CACHE_MEMORY_MB`. */
+  pageBytes?(): number
   ping(): Promise<void>
   close(): Promise<void>
 }

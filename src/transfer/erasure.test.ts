@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { createHash, randomUUID } from 'node:crypto'
+import { after, before, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { canonicalEmail } from '../auth/email.js'
 import type { Queryable } from '../db/index.js'
-import { describeEachBackend } from '../../test/support/harness.js'
+import { describeEachBackend, type Harness } from '../../test/support/harness.js'
 import { createEntry } from '../../test/support/entries.js'
-import { signUp } from '../../test/support/users.js'
+import { signUp, type SignedIn } from '../../test/support/users.js'
 
 /**
  * Every column that can hold a user's id: columns named user_id, and every column of a foreign
@@ -28,23 +31,30 @@ async function userColumns(db: Queryable): Promise<Array<{ table: string; column
   )
 }
 
+/** What an account leaves behind in a day of use: entries, an import, cached pages, a wrong password. */
+async function useTheService(h: Harness, user: SignedIn): Promise<void> {
+  await createEntry(h, user, { text: 'something', mood: 6, category: 'work' })
+  const imported = await h.request({
+    method: 'POST',
+    url: '/import',
+    headers: { ...user.auth, 'content-type': 'application/x-ndjson' },
+    payload: '{"text":"imported","mood":4,"category":"home"}',
+  })
+  assert.equal(imported.statusCode, 200, imported.body)
+  for (const url of ['/entries', '/entries?limit=1', '/stats']) {
+    assert.equal((await h.request({ method: 'GET', url, headers: user.auth })).statusCode, 200)
+  }
+  const wrong = await h.request({ method: 'POST', url: '/login', payload: { email: user.email, password: 'not the password' } })
+  assert.equal(wrong.statusCode, 401)
+}
+
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 
 describeEachBackend('DELETE /me leaves nothing behind', (h) => {
   test('when an account is deleted, then no row of any table refers to it, and another account keeps its rows', async () => {
     const gone = await signUp(h)
     const kept = await signUp(h)
-    for (const user of [gone, kept]) {
-      await createEntry(h, user, { text: 'something', mood: 6, category: 'work' })
-      await h.request({
-        method: 'POST',
-        url: '/import',
-        headers: { ...user.auth, 'content-type': 'application/x-ndjson' },
-        payload: '{"text":"imported","mood":4,"category":"home"}',
-      })
-      await h.request({ method: 'GET', url: '/entries', headers: user.auth })
-      await h.request({ method: 'GET', url: '/stats', headers: user.auth })
-    }
+    for (const user of [gone, kept]) await useTheService(h, user)
 
     const columns = await userColumns(h.db)
     const tables = new Set(columns.map((c) => c.table))
@@ -71,3 +81,70 @@ describeEachBackend('DELETE /me leaves nothing behind', (h) => {
     assert.equal(left['users.id'], 1)
   })
 })
+
+const redisUrl = process.env.TEST_REDIS_URL
+const keyPrefix = `moodlog-test-${randomUUID()}:`
+
+// Redis runs beside the server database (`.ci/run`'s second pass); this file's keys have a prefix of their own.
+if (redisUrl) {
+  describeEachBackend(
+    'DELETE /me leaves no Redis key behind',
+    (h) => {
+      let redis: Redis
+      before(async () => {
+        redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 })
+        // Both backends' suites share the prefix, and their user ids start at 1 alike: start clean.
+        for await (const keys of redis.scanStream({ match: `${keyPrefix}*`, count: 1000 }) as AsyncIterable<string[]>) {
+          if (keys.length > 0) await redis.unlink(...keys)
+        }
+      })
+      after(() => redis.quit())
+
+      /** Every key of this app and its value, without the app's prefix (SCAN, as an operator would look). */
+      const keysAndValues = async () => {
+        const found = new Map<string, string>()
+        for await (const keys of redis.scanStream({ match: `${keyPrefix}*`, count: 1000 }) as AsyncIterable<string[]>) {
+          for (const key of keys) {
+            const type = await redis.type(key)
+            found.set(key.slice(keyPrefix.length), type === 'string' ? ((await redis.get(key)) ?? '') : type)
+          }
+        }
+        return found
+      }
+
+      /** Keys that name the account: by id (caches, its rate-limit budget), by its email's hash (throttles), or live sessions of it. */
+      const aboutUser = (all: Map<string, string>, user: SignedIn) => {
+        const id = new RegExp(`(^|:)${user.id}(:|$)`)
+        const emailHash = createHash('sha256').update(canonicalEmail(user.email)).digest('base64url')
+        return [...all].filter(([key, value]) => id.test(key) || key.includes(emailHash) || value === `live:${user.id}`).map(([key]) => key)
+      }
+
+      test('when an account is deleted, then no key names it by id, email or session, and another account keeps its keys', async () => {
+        const gone = await signUp(h)
+        const kept = await signUp(h)
+        for (const user of [gone, kept]) await useTheService(h, user)
+
+        const before = aboutUser(await keysAndValues(), gone)
+        for (const kind of ['cache:', 'gen:', 'ratelimit:user:', 'signin:account:', 'signin:account-address:']) {
+          assert.ok(
+            before.some((key) => key.startsWith(kind)),
+            `the account had a ${kind} key to delete: ${before.join(', ')}`,
+          )
+        }
+
+        const deleted = await h.request({ method: 'DELETE', url: '/me', headers: gone.auth, payload: { password: gone.password } })
+        assert.equal(deleted.statusCode, 204, deleted.body)
+
+        const after = await keysAndValues()
+        assert.deepEqual(aboutUser(after, gone), [])
+        assert.ok(
+          aboutUser(after, kept).some((key) => key.startsWith('cache:')),
+          'the other account keeps its cached pages',
+        )
+        const page = await h.request({ method: 'GET', url: '/entries', headers: kept.auth })
+        assert.equal(page.json().items.length, 2)
+      })
+    },
+    { env: { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix } },
+  )
+}
