@@ -5,7 +5,10 @@
  *   moodlog check
  *   moodlog export --user EMAIL [--out FILE] [--format ndjson|csv|markdown] [--tz ZONE]
  *   moodlog import --user EMAIL [--in FILE] [--format moodlog|csv|daylio|jrnl] [options]
+ *   moodlog db copy --from DATA_DIR|URL --to DATA_DIR|URL [--force]
  */
+import path from 'node:path'
+import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { ConfigError, loadConfig, loadEnvFile, type Config } from './config.js'
 import {
@@ -17,6 +20,9 @@ import {
   openDatabase,
   type Database,
 } from './db/index.js'
+import { copyDatabase, CopyRefusedError } from './db/copy.js'
+import { openEmbeddedDatabase } from './db/embedded.js'
+import { openServerDatabase } from './db/server.js'
 import { runTransfer, type TransferIo } from './transfer/commands.js'
 import { TransferError } from './transfer/format.js'
 import { terminalProgress } from './transfer/progress.js'
@@ -35,7 +41,54 @@ const USAGE = `usage: moodlog <command>
                     all or nothing: an invalid row imports nothing (unless
                     --skip-invalid); entries already there are skipped. The format
                     follows the file name (.csv, .json → jrnl) unless given. Daylio
-                    needs --tz, jrnl --default-mood; --mood-map maps Daylio labels`
+                    needs --tz, jrnl --default-mood; --mood-map maps Daylio labels
+  db copy --from DATA_DIR|URL --to DATA_DIR|URL [--force]
+                    copy every table from one database to another (an embedded
+                    DATA_DIR or a postgres:// URL), in one transaction, and verify
+                    row counts and checksums; the target must be empty unless
+                    --force (which replaces its rows). Stop the servers first`
+
+/** A `--from`/`--to` of `db copy`: a Postgres URL, or else the DATA_DIR of an embedded database. */
+async function openLocation(location: string, config: Config): Promise<Database> {
+  if (/^postgres(ql)?:\/\//i.test(location)) {
+    return openServerDatabase({
+      url: location,
+      poolSize: 2,
+      // One long transaction reads or writes everything; its statements are bounded by size, not time.
+      statementTimeoutMs: 0,
+      connectTimeoutMs: config.databaseConnectTimeoutSeconds * 1000,
+      acquireTimeoutMs: 60_000,
+    })
+  }
+  return openEmbeddedDatabase(path.resolve(location))
+}
+
+const sameLocation = (a: string, b: string) => (/^postgres/i.test(a) ? a === b : path.resolve(a) === path.resolve(b))
+
+async function runCopy(args: string[], config: Config, out: (line: string) => void): Promise<number> {
+  const { values } = parseArgs({ args, options: { from: { type: 'string' }, to: { type: 'string' }, force: { type: 'boolean' } } })
+  if (!values.from || !values.to) {
+    out('usage: moodlog db copy --from DATA_DIR|URL --to DATA_DIR|URL [--force]')
+    return 64
+  }
+  if (sameLocation(values.from, values.to)) throw new CopyRefusedError('--from and --to are the same database')
+  const source = await openLocation(values.from, config)
+  try {
+    const target = await openLocation(values.to, config)
+    try {
+      const report = await copyDatabase(source, target, { force: values.force })
+      const width = Math.max(...report.tables.map((t) => t.table.length))
+      for (const { table, rows, checksum } of report.tables)
+        out(`${table.padEnd(width)}  ${String(rows).padStart(9)} rows  checksum ${checksum}`)
+      out(`copied ${report.tables.length} tables at schema version ${report.schemaVersion}; row counts and checksums match the source`)
+      return 0
+    } finally {
+      await target.close()
+    }
+  } finally {
+    await source.close()
+  }
+}
 
 async function withDatabase<T>(config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
   const db = await openDatabase(config)
@@ -64,6 +117,7 @@ export async function run(args: string[], env: NodeJS.ProcessEnv, out: (line: st
   const [command, sub] = args
   const config = loadConfig(env)
   if (command === 'export' || command === 'import') return runTransfer(command, args.slice(1), config, io)
+  if (command === 'db' && sub === 'copy') return runCopy(args.slice(2), config, out)
   if (command === 'migrate' && (sub === 'up' || sub === undefined)) {
     const result = await withDatabase(config, (db) => migrate(db))
     out(
@@ -104,7 +158,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     loadEnvFile()
     process.exitCode = await run(process.argv.slice(2), process.env, (line) => console.log(line))
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirLockedError) console.error(`moodlog: ${error.message}`)
+    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof CopyRefusedError)
+      console.error(`moodlog: ${error.message}`)
     else if (error instanceof DatabaseUnavailableError)
       console.error(`moodlog: cannot reach the database: ${String((error.cause as Error)?.message ?? error.cause)}`)
     else console.error(`moodlog: ${error instanceof Error ? error.message : String(error)}`)
