@@ -124,6 +124,9 @@ export async function installWebhooks(app: FastifyInstance): Promise<void> {
   app.addHook('onClose', async () => {
     const budgetMs = config.shutdownTimeoutSeconds * 1000
     const spent = drainingSince === undefined ? 0 : Date.now() - drainingSince
-    await worker.stop(Math.max(0, budgetMs * 0.9 - spent))
+    // What is left after the grace hands interrupted deliveries back and closes the database
+    // before the shutdown budget kills the process: half of a short budget, 3 s of a long one.
+    const reserveMs = Math.min(budgetMs / 2, 3000)
+    await worker.stop(Math.max(0, budgetMs - reserveMs - spent))
   })
 }
