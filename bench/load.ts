@@ -100,6 +100,7 @@ export function summarise(label: string, samples: Sample[]): SideSummary {
   return {
     label,
     rps: median(samples.map((s) => s.rps)),
+    rpsRange: [Math.min(...samples.map((s) => s.rps)), Math.max(...samples.map((s) => s.rps))],
     p50: median(samples.map((s) => s.p50)),
     p99: median(samples.map((s) => s.p99)),
     requests: samples.reduce((sum, s) => sum + s.requests, 0),

@@ -4,6 +4,8 @@ export interface Goal {
   /** `min`: ratio must be at least `value`; `max`: at most; `report`: no goal, reported only. */
   kind: 'min' | 'max' | 'report'
   value?: number
+  /** Set when the goal is on the measured value itself, in this unit (e.g. MB), rather than on a ratio. */
+  unit?: string
 }
 
 export interface ScenarioResult {
@@ -25,6 +27,8 @@ export interface Results {
 export interface SideSummary {
   label: string
   rps: number
+  /** The lowest and highest req/s of the rounds (the spread around `rps`). */
+  rpsRange?: [number, number]
   p50: number
   p99: number
   /** Requests completed over all rounds. */
@@ -79,10 +83,10 @@ export function ratio(value: number | null, baseline: number | null): number | n
 
 export function describeGoal(goal: Goal): string {
   if (goal.kind === 'report') return 'report'
-  return `${goal.kind === 'min' ? '>=' : '<='} ${goal.value}`
+  return `${goal.kind === 'min' ? '>=' : '<='} ${goal.value}${goal.unit ? ` ${goal.unit}` : ''}`
 }
 
-/** Whether the ratio meets the goal; null for report-only scenarios (and when nothing was measured, false). */
+/** Whether the ratio (the value, for a goal with a unit) meets the goal; null when report-only, false when nothing was measured. */
 export function goalMet(goal: Goal, value: number | null): boolean | null {
   if (goal.kind === 'report') return null
   if (value === null || goal.value === undefined) return false
@@ -103,7 +107,7 @@ export function scenarioResult(id: string, value: number | null, baseline: numbe
     baseline: round(baseline, 1),
     ratio: round(r, 3),
     goal: describeGoal(goal),
-    met: goalMet(goal, r),
+    met: goalMet(goal, goal.unit ? value : r),
   }
 }
 

@@ -13,12 +13,14 @@ import { Redis } from 'ioredis'
 import postgres from 'postgres'
 import pLimit from 'p-limit'
 import { prepareEmbeddedDataDir, EMBEDDED_EMAIL } from './embedded.js'
+import { exportMemory } from './export-memory.js'
 import { drive, type HttpRequest, type Timing } from './load.js'
 import { installCleanup, ROOT, rssMegabytes, runToEnd, startService, stopAll, type Service } from './processes.js'
 import { formatTable, median, verdict, type Results, type ScenarioDetail } from './report.js'
 import * as s from './scenarios.js'
 import { updatePerformanceDoc } from './docs.js'
-import { BENCH_PASSWORD, DEEP_EMAIL, ensureSeed, postgresVersion, resetRunData, sampleEntryIds, userEmail } from './seed.js'
+import { BENCH_PASSWORD, DEEP_EMAIL, ensureSeed, postgresVersion, resetRunData, sampleEntryIds, userEmail, USERS } from './seed.js'
+import { startReceiver, subscribe } from './webhook-receiver.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -48,6 +50,8 @@ const SLOW_TIMING: Timing = QUICK ? { rounds: 3, seconds: 0.4, warmupSeconds: 0.
  */
 const LOGIN_CONNECTIONS = QUICK ? 16 : s.CONNECTIONS
 const FLOOD_CONNECTIONS = QUICK ? 16 : s.FLOOD_CONNECTIONS
+/** Whole exports of the deep user's 1,000,020 entries, several seconds each. */
+const EXPORT_ROUNDS = QUICK ? 1 : TIMING.rounds
 const DRIVER_TIMING = QUICK ? { rounds: 1, seconds: 0.2, warmupSeconds: 0 } : { rounds: 2, seconds: 0.75, warmupSeconds: 0.4 }
 const only = flags.only ? new Set(flags.only.split(',').map((id) => id.trim())) : undefined
 const wanted = (id: s.ScenarioId) => !only || only.has(id)
@@ -83,6 +87,8 @@ async function startMoodlog(name: string, env: Record<string, string | undefined
       JWT_SECRET,
       RATE_LIMIT_MAX: '0',
       CACHE: 'off',
+      // Every process shares one delivery queue: only create-webhook's runs a worker (the one allowed to reach loopback).
+      WEBHOOKS: 'off',
       ...env,
       ...EXTRA_ENV,
     },
@@ -286,6 +292,17 @@ async function main(): Promise<void> {
 
     t = performance.now()
     const cachedStart = wanted('list-cached') ? quiet(startMoodlog('moodlog (cache on)', { CACHE: 'on' })) : undefined
+    // A process of its own: allowed to deliver to loopback, and its worker's backlog stays out of other scenarios.
+    const webhookStart = wanted('create-webhook')
+      ? quiet(
+          startMoodlog('moodlog (webhooks to loopback)', {
+            CACHE: 'off',
+            WEBHOOKS: 'on',
+            WEBHOOKS_ALLOW_HTTP: 'true',
+            WEBHOOKS_ALLOW_PRIVATE_TARGETS: 'true',
+          }),
+        )
+      : undefined
     const redisEnv = { REDIS_URL: BENCH_REDIS_URL, REDIS_KEY_PREFIX: `moodlog-bench-${process.pid}:` }
     const redisPair = wanted('ratelimit-redis')
       ? quiet(
@@ -317,7 +334,7 @@ async function main(): Promise<void> {
     const accounts = await Promise.all(benchUsers.map((u) => limit(() => signIn(moodlog, u.email, u.userId))))
     const deep = await signIn(moodlog, DEEP_EMAIL, seed.deepUserId)
     await checkEntriesRoute(moodlog, accounts[0]!)
-    await Promise.allSettled([baselines, cachedStart, redisPair, embeddedStart])
+    await Promise.allSettled([baselines, cachedStart, webhookStart, redisPair, embeddedStart])
     log(`processes up, ${accounts.length + 1} users signed in: ${elapsed(t)}`)
 
     const byUser = new Map(accounts.map((a) => [a.userId, a]))
@@ -356,6 +373,25 @@ async function main(): Promise<void> {
       (service) => service.stop(),
       () => {},
     )
+
+    // A fresh process for every export: what an earlier export left resident would hide the next one's growth.
+    await record('export-memory', () =>
+      exportMemory(() => startMoodlog('moodlog (cache on, export)', { CACHE: 'on' }), deep, EXPORT_ROUNDS),
+    )
+
+    await record('create-webhook', async () => {
+      const service = (await webhookStart)!
+      const receiver = await startReceiver()
+      try {
+        // The last two seeded users: no other scenario signs them in, so only this one's writes reach the endpoint.
+        const [subscribed, plain] = await Promise.all([USERS, USERS - 1].map((n) => signIn(service, userEmail(n), seed.userIds[n - 1]!)))
+        await subscribe(service, subscribed!, receiver)
+        return await s.createWebhook(service, subscribed!, plain!, receiver, TIMING)
+      } finally {
+        await service.stop()
+        await receiver.close()
+      }
+    })
 
     await record('login', () => s.login(moodlog, accounts, passwordHash, SLOW_TIMING, LOGIN_CONNECTIONS))
     await record('login-flood-p99', () => s.loginFlood(moodlog, accounts, SLOW_TIMING, FLOOD_CONNECTIONS))

@@ -6,8 +6,9 @@ import os from 'node:os'
 import { verify } from '@node-rs/argon2'
 import pLimit from 'p-limit'
 import { alternate, drive, httpSide, settle, type HttpRequest, type Side, type Timing } from './load.js'
-import { invalidSide, scenarioResult, type Goal, type ScenarioDetail, type ScenarioResult } from './report.js'
+import { invalidSide, scenarioResult, type Goal, type ScenarioDetail, type ScenarioResult, type SideSummary } from './report.js'
 import type { Service } from './processes.js'
+import type { Receiver } from './webhook-receiver.js'
 import { BENCH_PASSWORD, DEEP_DEPTH } from './seed.js'
 
 /** A signed-in bench user. */
@@ -37,12 +38,14 @@ export const GOALS = {
   'list-cached': { kind: 'min', value: 1.5 },
   'get-one': { kind: 'min', value: 0.75 },
   create: { kind: 'min', value: 0.6 },
+  'create-webhook': { kind: 'min', value: 0.8 },
   'deep-cursor': { kind: 'max', value: 1.5 },
   'deep-page': { kind: 'report' },
   'ratelimit-redis': { kind: 'min', value: 0.7 },
   login: { kind: 'min', value: 0.9 },
   'login-flood-p99': { kind: 'max', value: 2 },
   'embedded-vs-server': { kind: 'report' },
+  'export-memory': { kind: 'max', value: 50, unit: 'MB' },
   rss: { kind: 'report' },
 } as const satisfies Record<string, Goal>
 
@@ -134,6 +137,49 @@ export function create(moodlog: Service, bare: Bare, accounts: Account[], timing
     httpSide('bare', { url: bare.service.url, requests: bareRequests.create(accounts), connections: CONNECTIONS }),
     timing,
   )
+}
+
+/** How many entries the user has (`total` of a list page). */
+async function entryCount(moodlog: Service, account: Account): Promise<number> {
+  const response = await fetch(`${moodlog.url}/entries?limit=1`, { headers: bearer(account) })
+  if (response.status !== 200) throw new Error(`GET /entries: ${response.status} ${await response.text()}`)
+  return ((await response.json()) as { total: number }).total
+}
+
+const roundsRange = (side?: SideSummary) => (side?.rpsRange ? side.rpsRange.map((rps) => rps.toFixed(0)).join('–') : '—')
+
+/**
+ * `POST /entries` of a user with one webhook endpoint (every entry event, which the server's own
+ * worker delivers to `receiver` on loopback) vs a user without one, on the same process. Both write
+ * in a transaction; the subscribed one also queues a delivery, which the worker leases, sends and
+ * records meanwhile. One user's writes queue on its row of `entry_counts` until commit (migration
+ * 005), so both sides stay well below the many-user rate of `create`.
+ */
+export async function createWebhook(
+  moodlog: Service,
+  subscribed: Account,
+  plain: Account,
+  receiver: Receiver,
+  timing: Timing,
+): Promise<Outcome> {
+  const writes = (account: Account): HttpRequest[] =>
+    Array.from({ length: 10 }, (_, n) => ({ method: 'POST', path: '/entries', headers: bearer(account), body: newEntry(n) }))
+  const before = await entryCount(moodlog, subscribed)
+  const outcome = await throughput(
+    'create-webhook',
+    'POST /entries (no Idempotency-Key), one user a side, CACHE=off; A: the user has one webhook endpoint (every entry event), ' +
+      'delivered by the worker to a receiver on 127.0.0.1; B: a user without one',
+    httpSide('webhook', { url: moodlog.url, requests: writes(subscribed), connections: CONNECTIONS }),
+    httpSide('no webhook', { url: moodlog.url, requests: writes(plain), connections: CONNECTIONS }),
+    timing,
+  )
+  const created = (await entryCount(moodlog, subscribed)) - before
+  const { a, b } = outcome.detail
+  outcome.detail.note +=
+    `; req/s of the rounds: A ${roundsRange(a)}, B ${roundsRange(b)}; ` +
+    `the receiver got ${receiver.received.toLocaleString('en')} deliveries (200 OK) of the ${created.toLocaleString('en')} entries A created ` +
+    `(the rest still queued at the end)`
+  return outcome
 }
 
 /** The cursor pointing after the first DEEP_DEPTH rows: `nextCursor` of the page that ends there. */

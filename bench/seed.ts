@@ -174,13 +174,14 @@ export async function ensureSeed(url: string, log: (line: string) => void): Prom
 }
 
 /**
- * Removes what earlier runs wrote (sessions from logins, entries from the create scenario) so
- * every run starts from the same data; vacuums when rows went, to keep counts index-only.
+ * Removes what earlier runs wrote (sessions from logins, entries from the create scenarios, the
+ * webhook endpoint of create-webhook and its deliveries) so every run starts from the same data;
+ * vacuums when rows went, to keep counts index-only.
  */
 export async function resetRunData(url: string, seed: SeedInfo): Promise<void> {
   const sql = postgres(url, { max: 1, onnotice: () => {} })
   try {
-    await sql`truncate sessions, refresh_tokens, idempotency_keys`
+    await sql`truncate sessions, refresh_tokens, idempotency_keys, webhook_endpoints, webhook_deliveries`
     const deleted = await sql`delete from entries where id > ${seed.maxSeedEntryId}`
     if (deleted.count > 0) await sql`vacuum (analyze) entries`
   } finally {

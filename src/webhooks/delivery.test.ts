@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
 import { after, afterEach, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Webhook } from 'standardwebhooks'
 import { describeEachBackend } from '../../test/support/harness.js'
 import { createEntry } from '../../test/support/entries.js'
 import { signUp, type SignedIn } from '../../test/support/users.js'
 import { startReceiver, type Answer, type Receiver } from '../../test/support/webhook-receiver.js'
+import { tableQueue, type DeliveryQueue } from './queue.js'
 import type { WorkerOptions } from './worker.js'
 
 // Loopback receivers: plain http and private addresses allowed here; the app's own worker is off
@@ -208,6 +210,29 @@ describeEachBackend(
       // The interrupted attempt was handed back, not counted as a failure.
       const slow = await deliveries(user, slowHook.id)
       assert.ok(slow.every((d: any) => d.status === 'pending' && d.attempts.length === 0))
+    })
+
+    test('when a delivery finishes while the worker is leasing, then the next one goes out at once, not a poll later', async () => {
+      const r = await receiver()
+      const user = await signUp(h)
+      await register(user, r.url)
+      for (let i = 0; i < 3; i++) await createEntry(h, user, { text: `backlog ${i}`, mood: 5, category: 'x' })
+      // Every empty lease (the endpoint's one slot is taken) returns only after that delivery has
+      // finished: its wake-up always arrives while the loop is leasing. The poll never comes.
+      const table = tableQueue(h.db)
+      const queue: DeliveryQueue = {
+        ...table,
+        async lease(...args) {
+          const leased = await table.lease(...args)
+          while (leased.length === 0 && w.busy > 0) await sleep(5)
+          return leased
+        },
+      }
+      const w = worker({ now: () => new Date() }, { queue, pollMs: 3600_000 })
+      w.start()
+      const outcome = await Promise.race([r.waitFor(3).then(() => 'delivered'), sleep(30_000, 'stalled', { ref: false })])
+      await w.stop(0)
+      assert.equal(outcome, 'delivered', `${r.received.length} of 3 delivered`)
     })
 
     test('when an endpoint keeps failing, then the breaker pauses it, probes later and closes on success', async () => {

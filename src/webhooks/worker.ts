@@ -74,6 +74,8 @@ export class WebhookWorker {
   private running = false
   private stopped = false
   private wake: (() => void) | undefined
+  /** Set when a wake-up came while the loop was busy leasing: it looks again instead of sleeping. */
+  private wakeMissed = false
   private loop: Promise<void> | undefined
   private lastPrune = 0
   private readonly timeoutMs: number
@@ -103,7 +105,12 @@ export class WebhookWorker {
 
   /** Wakes the loop now instead of at the next poll (an event was just committed). */
   nudge(): void {
-    this.wake?.()
+    this.signal()
+  }
+
+  private signal(): void {
+    if (this.wake) this.wake()
+    else this.wakeMissed = true
   }
 
   /**
@@ -149,6 +156,11 @@ export class WebhookWorker {
       // A full batch suggests more is due: look again as soon as a slot frees; otherwise poll.
       const free = this.options.concurrency - this.inFlight.size
       if (leased > 0 && free > 0) continue
+      // A slot freed (or an event was committed) while this turn was leasing: that is work now.
+      if (this.wakeMissed) {
+        this.wakeMissed = false
+        continue
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.pollMs)
         this.wake = () => {
@@ -173,7 +185,7 @@ export class WebhookWorker {
         })
         .finally(() => {
           this.inFlight.delete(lease.endpointId)
-          this.wake?.()
+          this.signal()
         })
       this.inFlight.set(lease.endpointId, sending)
     }
