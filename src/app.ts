@@ -1,7 +1,6 @@
 import cors from '@fastify/cors'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
-import fp from 'fastify-plugin'
 import type { Config } from './config.js'
 import { migrate, openDatabase, type Database } from './db/index.js'
 import authPlugin from './auth/plugin.js'
@@ -11,30 +10,29 @@ import categoriesRoutes from './entries/categories.js'
 import healthRoutes from './health/routes.js'
 import statsRoutes from './stats/routes.js'
 import transferRoutes from './transfer/routes.js'
-import { withJwtSecret, type ResolvedConfig } from './auth/secret.js'
-import { webhooksPlugin } from './webhooks/plugin.js'
-import { lifecyclePlugin, requestIdFrom } from './http/lifecycle.js'
-import { notFoundPlugin, problemPlugin } from './http/problem.js'
-import { validationPlugin } from './http/validation.js'
+import { installWebhooks } from './webhooks/plugin.js'
+import { installLifecycleHooks, Lifecycle, requestIdFrom } from './http/lifecycle.js'
+import { installNotFoundHandler, installProblemHandlers } from './http/problem.js'
+import { installValidators } from './http/validation.js'
 import { UserCache } from './cache/user-cache.js'
-import { rateLimitPlugin } from './http/rate-limit.js'
-import { docsPlugin } from './http/docs.js'
-import { metricsPlugin } from './http/metrics.js'
-import { securityHeaders, securityHeadersPlugin } from './http/security-headers.js'
+import { installRateLimit } from './http/rate-limit.js'
+import { installDocs } from './http/docs.js'
+import { installMetrics } from './http/metrics.js'
+import { installSecurityHeaders, securityHeaders } from './http/security-headers.js'
 import { clientErrorHandler, frameworkErrorHandler } from './http/client-errors.js'
-import { conventionsPlugin, RouteIndex } from './http/conventions.js'
+import { installConventions, RouteIndex } from './http/conventions.js'
 import { openStores, type Stores } from './store/index.js'
 import webUi from './ui/plugin.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The validated config, its JWT secret resolved (generated on first start in embedded mode). */
-    config: ResolvedConfig
+    config: Config
     db: Database
     stores: Stores
     cache: UserCache
-    /** Null without Redis; health and readiness report it. */
-    redisPing: (() => Promise<void>) | null
+    lifecycle: Lifecycle
+    /** Set when Redis is configured; health and readiness report it. */
+    redisPing?: () => Promise<void>
   }
 }
 
@@ -86,17 +84,22 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // Beyond the cap, a new connection is closed as soon as it is accepted (counted in the metrics).
   app.server.maxConnections = config.maxConnections
 
-  // The plugin graph: each cross-cutting plugin is a named fastify-plugin that lists the plugins it
-  // needs, so registering one too early fails at start. The order below also matters where hooks
-  // must see routes added later (docs, metrics, conventions, web UI, rate limit) and for the order
-  // of onRequest hooks.
-  await app.register(validationPlugin)
-  await app.register(problemPlugin)
-  await app.register(corePlugin, { config, db: options.db })
+  installValidators(app)
+  installProblemHandlers(app)
+
+  const db = options.db ?? (await openOwnedDatabase(app, config))
+  app.decorate('config', config)
+  app.decorate('db', db)
+  app.decorate('lifecycle', new Lifecycle())
+  const stores = await openStores(config, app.log)
+  app.decorate('stores', stores)
+  app.addHook('onClose', () => stores.close())
+  app.decorate('redisPing', stores.redis ? () => stores.shared.ping() : undefined)
+  app.decorate('cache', new UserCache(stores.shared, { enabled: config.cacheEnabled, ttlMs: config.cacheTtlSeconds * 1000, log: app.log }))
   // Security headers first: every answer carries them, the shutdown and timeout 503s included.
-  await app.register(securityHeadersPlugin, { headers })
-  await app.register(lifecyclePlugin)
-  await app.register(conventionsPlugin, { routes })
+  installSecurityHeaders(app, headers)
+  installLifecycleHooks(app, app.lifecycle, config.requestTimeoutSeconds * 1000)
+  installConventions(app, routes)
 
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
@@ -108,43 +111,21 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // Before the API routes, whose paths it keeps out of its HTML fallback.
   await app.register(webUi)
   // Before every route: the OpenAPI document and the request metrics are collected as routes are added.
-  await app.register(docsPlugin)
-  await app.register(metricsPlugin)
+  await installDocs(app)
+  await installMetrics(app)
   await app.register(healthRoutes)
   await app.register(authPlugin)
-  await app.register(rateLimitPlugin)
-  await app.register(notFoundPlugin, { routes })
+  await installRateLimit(app)
+  installNotFoundHandler(app, routes)
   await app.register(authRoutes)
   await app.register(entriesRoutes)
   await app.register(categoriesRoutes)
   await app.register(statsRoutes)
   await app.register(transferRoutes)
-  await app.register(webhooksPlugin)
+  await installWebhooks(app)
   for (const plugin of options.plugins ?? []) await app.register(plugin)
   return app
 }
-
-/**
- * What every other plugin reads: the config (with its JWT secret, resolved here once), the
- * database (the caller's, or one opened and closed with the app), the stores and the user cache.
- */
-const corePlugin = fp(
-  async function core(app: FastifyInstance, options: { config: Config; db: Database | undefined }) {
-    const { config } = options
-    const db = options.db ?? (await openOwnedDatabase(app, config))
-    app.decorate('config', await withJwtSecret(config))
-    app.decorate('db', db)
-    const stores = await openStores(config, app.log)
-    app.decorate('stores', stores)
-    app.addHook('onClose', () => stores.close())
-    app.decorate('redisPing', stores.redis ? () => stores.shared.ping() : null)
-    app.decorate(
-      'cache',
-      new UserCache(stores.shared, { enabled: config.cacheEnabled, ttlMs: config.cacheTtlSeconds * 1000, log: app.log }),
-    )
-  },
-  { name: 'moodlog-core' },
-)
 
 async function openOwnedDatabase(app: FastifyInstance, config: Config): Promise<Database> {
   const db = await openDatabase(config, app.log)

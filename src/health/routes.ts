@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
-import fp from 'fastify-plugin'
 import { Type } from 'typebox'
 
 export const Status = Type.Object({
@@ -102,4 +101,4 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default fp(healthRoutes, { name: 'moodlog-health', dependencies: ['moodlog-core', 'moodlog-lifecycle'], encapsulate: true })
+export default healthRoutes

@@ -63,7 +63,7 @@ export default fp(
       reply.sendFile('index.html')
     })
   },
-  { name: 'moodlog-web-ui', dependencies: ['moodlog-core'] },
+  { name: 'web-ui' },
 )
 
 function setUiHeaders(reply: FastifyReply, file: string): void {
