@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict'
 import http from 'node:http'
-import { mkdtemp, rm } from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { backendNames, createTestDatabase, type TestDatabase } from './support/harness.js'
-import { runProcess, startServerProcess, type ServerProcess } from './support/process.js'
+import { backendNames } from './support/harness.js'
+import { databaseEnv, runProcess, startServerProcess, type ServerProcess } from './support/process.js'
 
 interface Answer {
   status: number
@@ -62,17 +59,6 @@ for (const backend of backendNames()) {
       for (const cleanup of cleanups.reverse()) await cleanup()
     })
 
-    async function databaseEnv(): Promise<Record<string, string>> {
-      if (backend === 'pglite') {
-        const dataDir = await mkdtemp(path.join(os.tmpdir(), 'moodlog-data-'))
-        cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
-        return { DATA_DIR: dataDir }
-      }
-      const testDb: TestDatabase = await createTestDatabase('postgres')
-      cleanups.push(() => testDb.drop())
-      return { DATABASE_URL: testDb.url ?? '' }
-    }
-
     async function start(env: Record<string, string>): Promise<ServerProcess> {
       const server = await startServerProcess({ MIGRATE_ON_START: 'true', ...env })
       cleanups.push(async () => {
@@ -82,7 +68,7 @@ for (const backend of backendNames()) {
     }
 
     test('when SIGTERM arrives with 100 slow requests in flight, then all complete, /readyz is 503 during the drain and the exit code is 0', async () => {
-      const server = await start(await databaseEnv())
+      const server = await start(await databaseEnv(backend, cleanups))
       const agent = new http.Agent({ keepAlive: false, maxSockets: 200 })
       const slow = Array.from({ length: 100 }, () => get(`${server.url}/test/slow?ms=5000`, agent))
       await waitFor(() => (server.output().match(/"url":"\/test\/slow/g) ?? []).length >= 100, 10_000, '100 requests in flight')
@@ -108,7 +94,7 @@ for (const backend of backendNames()) {
 
     test('when a second signal arrives during the drain, then the process exits at once', async () => {
       // A long shutdown budget, so that only the second signal can explain a prompt exit.
-      const server = await start({ ...(await databaseEnv()), SHUTDOWN_TIMEOUT_SECONDS: '60' })
+      const server = await start({ ...(await databaseEnv(backend, cleanups)), SHUTDOWN_TIMEOUT_SECONDS: '60' })
       const agent = new http.Agent({ keepAlive: false })
       const pending = get(`${server.url}/test/slow?ms=30000`, agent).catch(() => undefined)
       await waitFor(() => server.output().includes('/test/slow'), 10_000, 'the slow request')
@@ -124,7 +110,7 @@ for (const backend of backendNames()) {
 
     if (backend === 'pglite') {
       test('when the server stops and starts again on the same DATA_DIR, then accounts and tokens survive', async () => {
-        const env = await databaseEnv()
+        const env = await databaseEnv(backend, cleanups)
         delete (env as Record<string, string | undefined>).JWT_SECRET
         const noSecret = { ...env, JWT_SECRET: '' }
         const first = await start(noSecret)
@@ -147,7 +133,7 @@ for (const backend of backendNames()) {
       })
 
       test('when a second process opens the same DATA_DIR, then it exits at once with the lock message', async () => {
-        const env = await databaseEnv()
+        const env = await databaseEnv(backend, cleanups)
         const first = await start(env)
         const second = await runProcess(
           'test/fixtures/server.ts',

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { backendNames, createTestDatabase, type BackendName, type TestDatabase } from './support/harness.js'
-import { startServerProcess, type ServerProcess } from './support/process.js'
+import { backendNames, createTestDatabase, type TestDatabase } from './support/harness.js'
+import { databaseEnv, startServerProcess, type ServerProcess } from './support/process.js'
 import { startReceiver, type Answer, type Receiver } from './support/webhook-receiver.js'
 
 // Real processes on a real database: what survives kill -9 and SIGTERM is decided by what was
@@ -80,16 +77,6 @@ for (const backend of backendNames()) {
       for (const cleanup of cleanups.reverse()) await cleanup()
     })
 
-    async function databaseEnv(kind: BackendName): Promise<Record<string, string>> {
-      if (kind === 'pglite') {
-        const dataDir = await mkdtemp(path.join(os.tmpdir(), 'moodlog-webhooks-'))
-        cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
-        return { DATA_DIR: dataDir }
-      }
-      const testDb: TestDatabase = await createTestDatabase('postgres')
-      cleanups.push(() => testDb.drop())
-      return { DATABASE_URL: testDb.url! }
-    }
     async function start(env: Record<string, string>): Promise<ServerProcess> {
       const server = await startServerProcess({ ...WEBHOOK_ENV, ...env })
       cleanups.push(async () => {
@@ -104,7 +91,7 @@ for (const backend of backendNames()) {
     }
 
     test('when moodlog is killed -9 after an entry committed and before its delivery, then the restarted instance delivers it once', async () => {
-      const env = { ...(await databaseEnv(backend)), JWT_SECRET: 'k'.repeat(40) }
+      const env = { ...(await databaseEnv(backend, cleanups)), JWT_SECRET: 'k'.repeat(40) }
       const r = await receiver()
       // No worker in the first life: the event can only be in the database when the process dies.
       const first = await start({ ...env, WEBHOOKS: 'off' })
@@ -135,7 +122,7 @@ for (const backend of backendNames()) {
     })
 
     test('when SIGTERM arrives during a delivery, then the attempt finishes, is recorded, and the process exits 0', async () => {
-      const env = { ...(await databaseEnv(backend)), JWT_SECRET: 's'.repeat(40), SHUTDOWN_TIMEOUT_SECONDS: '30' }
+      const env = { ...(await databaseEnv(backend, cleanups)), JWT_SECRET: 's'.repeat(40), SHUTDOWN_TIMEOUT_SECONDS: '30' }
       const r = await receiver(['hang'])
       const server = await start(env)
       const account = await signUp(server)
@@ -165,7 +152,7 @@ for (const backend of backendNames()) {
     })
 
     test('when a delivery is still in flight when the shutdown budget runs out, then it is handed back and the next start sends it again with the same webhook-id', async () => {
-      const env = { ...(await databaseEnv(backend)), JWT_SECRET: 'h'.repeat(40) }
+      const env = { ...(await databaseEnv(backend, cleanups)), JWT_SECRET: 'h'.repeat(40) }
       const r = await receiver(['hang', { status: 204 }])
       const first = await start({ ...env, SHUTDOWN_TIMEOUT_SECONDS: '1' })
       const account = await signUp(first)
