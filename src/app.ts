@@ -1,6 +1,7 @@
 import cors from '@fastify/cors'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
 import type { Config } from './config.js'
 import { migrate, openDatabase, type Database } from './db/index.js'
 import authPlugin from './auth/plugin.js'
@@ -10,29 +11,30 @@ import categoriesRoutes from './entries/categories.js'
 import healthRoutes from './health/routes.js'
 import statsRoutes from './stats/routes.js'
 import transferRoutes from './transfer/routes.js'
-import { installWebhooks } from './webhooks/plugin.js'
-import { installLifecycleHooks, Lifecycle, requestIdFrom } from './http/lifecycle.js'
-import { installNotFoundHandler, installProblemHandlers } from './http/problem.js'
-import { installValidators } from './http/validation.js'
+import { withJwtSecret, type ResolvedConfig } from './auth/secret.js'
+import { webhooksPlugin } from './webhooks/plugin.js'
+import { lifecyclePlugin, requestIdFrom } from './http/lifecycle.js'
+import { notFoundPlugin, problemPlugin } from './http/problem.js'
+import { validationPlugin } from './http/validation.js'
 import { UserCache } from './cache/user-cache.js'
-import { installRateLimit } from './http/rate-limit.js'
-import { installDocs } from './http/docs.js'
-import { installMetrics } from './http/metrics.js'
-import { installSecurityHeaders, securityHeaders } from './http/security-headers.js'
+import { rateLimitPlugin } from './http/rate-limit.js'
+import { docsPlugin } from './http/docs.js'
+import { metricsPlugin } from './http/metrics.js'
+import { securityHeaders, securityHeadersPlugin } from './http/security-headers.js'
 import { clientErrorHandler, frameworkErrorHandler } from './http/client-errors.js'
-import { installConventions, RouteIndex } from './http/conventions.js'
+import { conventionsPlugin, RouteIndex } from './http/conventions.js'
 import { openStores, type Stores } from './store/index.js'
 import webUi from './ui/plugin.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    config: Config
+    /** The validated config, its JWT secret resolved (generated on first start in embedded mode). */
+    config: ResolvedConfig
     db: Database
     stores: Stores
     cache: UserCache
-    lifecycle: Lifecycle
-    /** Set when Redis is configured; health and readiness report it. */
-    redisPing?: () => Promise<void>
+    /** Null without Redis; health and readiness report it. */
+    redisPing: (() => Promise<void>) | null
   }
 }
 
@@ -71,6 +73,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     bodyLimit: ONE_MEBIBYTE,
     // The lifecycle hooks answer 503 problems while closing (Fastify's own 503 is not one).
     return503OnClosing: false,
+    // Opening the database and migrating it (moodlog-core) can outlast Fastify's 10 s plugin limit
+    // on a busy machine or with a long migration; each step is bounded by its own timeouts instead.
+    pluginTimeout: 0,
     // Slow clients (docs/OPERATIONS.md, "Timeouts and limits"): the headers, then the whole
     // request, must arrive in time, checked every second; idle kept-alive connections are closed.
     requestTimeout: config.bodyTimeoutSeconds * 1000,
@@ -84,22 +89,17 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // Beyond the cap, a new connection is closed as soon as it is accepted (counted in the metrics).
   app.server.maxConnections = config.maxConnections
 
-  installValidators(app)
-  installProblemHandlers(app)
-
-  const db = options.db ?? (await openOwnedDatabase(app, config))
-  app.decorate('config', config)
-  app.decorate('db', db)
-  app.decorate('lifecycle', new Lifecycle())
-  const stores = await openStores(config, app.log)
-  app.decorate('stores', stores)
-  app.addHook('onClose', () => stores.close())
-  app.decorate('redisPing', stores.redis ? () => stores.shared.ping() : undefined)
-  app.decorate('cache', new UserCache(stores.shared, { enabled: config.cacheEnabled, ttlMs: config.cacheTtlSeconds * 1000, log: app.log }))
+  // The plugin graph: each cross-cutting plugin is a named fastify-plugin that lists the plugins it
+  // needs, so registering one too early fails at start. The order below also matters where hooks
+  // must see routes added later (docs, metrics, conventions, web UI, rate limit) and for the order
+  // of onRequest hooks.
+  await app.register(validationPlugin)
+  await app.register(problemPlugin)
+  await app.register(corePlugin, { config, db: options.db })
   // Security headers first: every answer carries them, the shutdown and timeout 503s included.
-  installSecurityHeaders(app, headers)
-  installLifecycleHooks(app, app.lifecycle, config.requestTimeoutSeconds * 1000)
-  installConventions(app, routes)
+  await app.register(securityHeadersPlugin, { headers })
+  await app.register(lifecyclePlugin)
+  await app.register(conventionsPlugin, { routes })
 
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
@@ -111,21 +111,43 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // Before the API routes, whose paths it keeps out of its HTML fallback.
   await app.register(webUi)
   // Before every route: the OpenAPI document and the request metrics are collected as routes are added.
-  await installDocs(app)
-  await installMetrics(app)
+  await app.register(docsPlugin)
+  await app.register(metricsPlugin)
   await app.register(healthRoutes)
   await app.register(authPlugin)
-  await installRateLimit(app)
-  installNotFoundHandler(app, routes)
+  await app.register(rateLimitPlugin)
+  await app.register(notFoundPlugin, { routes })
   await app.register(authRoutes)
   await app.register(entriesRoutes)
   await app.register(categoriesRoutes)
   await app.register(statsRoutes)
   await app.register(transferRoutes)
-  await installWebhooks(app)
+  await app.register(webhooksPlugin)
   for (const plugin of options.plugins ?? []) await app.register(plugin)
   return app
 }
+
+/**
+ * What every other plugin reads: the config (with its JWT secret, resolved here once), the
+ * database (the caller's, or one opened and closed with the app), the stores and the user cache.
+ */
+const corePlugin = fp(
+  async function core(app: FastifyInstance, options: { config: Config; db: Database | undefined }) {
+    const { config } = options
+    const db = options.db ?? (await openOwnedDatabase(app, config))
+    app.decorate('config', await withJwtSecret(config))
+    app.decorate('db', db)
+    const stores = await openStores(config, app.log)
+    app.decorate('stores', stores)
+    app.addHook('onClose', () => stores.close())
+    app.decorate('redisPing', stores.redis ? () => stores.shared.ping() : null)
+    app.decorate(
+      'cache',
+      new UserCache(stores.shared, { enabled: config.cacheEnabled, ttlMs: config.cacheTtlSeconds * 1000, log: app.log }),
+    )
+  },
+  { name: 'moodlog-core' },
+)
 
 async function openOwnedDatabase(app: FastifyInstance, config: Config): Promise<Database> {
   const db = await openDatabase(config, app.log)

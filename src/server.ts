@@ -43,8 +43,10 @@ export async function main(options: AppOptions = {}, env: NodeJS.ProcessEnv = pr
   }
 
   const budgetMs = config.shutdownTimeoutSeconds * 1000
+  // Uncaught errors shut down too, exit code 1: among them the embedded database's
+  // DataDirLockLostError (another process may own DATA_DIR now; the database already refuses statements).
   closeWithGrace({ delay: budgetMs, logger: app.log }, async ({ signal, err }) => {
-    if (err) app.log.error({ err }, 'fatal error, shutting down')
+    if (err) app.log.fatal({ err }, 'fatal error, shutting down')
     app.log.info({ signal }, 'shutting down')
     await drainAndClose(app, budgetMs)
     app.log.info('shutdown complete')

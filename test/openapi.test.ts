@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
+import diagnostics from 'node:diagnostics_channel'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -14,21 +15,27 @@ import { createTestDatabase, testConfig, type TestDatabase } from './support/har
 
 const run = promisify(execFile)
 
-/** Every method and path the app answers, read back from Fastify's route tree. */
-function registeredRoutes(app: FastifyInstance): Array<{ method: string; path: string }> {
+/**
+ * Every method and path the app will answer, recorded by an `onRoute` hook as routes are added.
+ * buildApp registers its routes before it returns, so the hook goes on the instance the moment
+ * Fastify creates it: Fastify announces every new instance on this diagnostics channel
+ * (https://fastify.dev/docs/latest/Reference/Hooks/#diagnostics-channel-hooks).
+ */
+async function buildAppRecordingRoutes(
+  ...args: Parameters<typeof buildApp>
+): Promise<{ app: FastifyInstance; routes: Array<{ method: string; path: string }> }> {
   const routes: Array<{ method: string; path: string }> = []
-  const prefixes: string[] = []
-  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
-    // "│   ├── /password (PATCH)": four characters of tree per level, then a segment and its methods.
-    const match = /^((?:[│ ] {3})*)(?:├── |└── )(.+?)(?: \(([A-Z, ]+)\))?$/.exec(line)
-    if (!match) continue
-    const depth = match[1]!.length / 4
-    const path = (prefixes[depth - 1] ?? '') + match[2]!
-    prefixes[depth] = path
-    prefixes.length = depth + 1
-    for (const method of match[3]?.split(', ') ?? []) routes.push({ method, path })
+  const record = (message: unknown) => {
+    ;(message as { fastify: FastifyInstance }).fastify.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) routes.push({ method, path: route.url })
+    })
   }
-  return routes
+  diagnostics.subscribe('fastify.initialization', record)
+  try {
+    return { app: await buildApp(...args), routes }
+  } finally {
+    diagnostics.unsubscribe('fastify.initialization', record)
+  }
 }
 
 /** `/entries/:id` → `/entries/{id}`, as OpenAPI writes path parameters. */
@@ -42,12 +49,13 @@ const isUiFile = (path: string) => path === '/' || path.startsWith('/assets/') |
 describe('API documentation', () => {
   let testDb: TestDatabase
   let app: FastifyInstance
+  let routes: Array<{ method: string; path: string }>
   let doc: any
 
   before(async () => {
     testDb = await createTestDatabase('pglite')
     // The test-only routes are registered too: they must stay out of the document.
-    app = await buildApp(testConfig(), { db: testDb.db, logger: false, plugins: [testRoutes] })
+    ;({ app, routes } = await buildAppRecordingRoutes(testConfig(), { db: testDb.db, logger: false, plugins: [testRoutes] }))
     await app.ready()
     const response = await app.inject({ url: '/openapi.json' })
     assert.equal(response.statusCode, 200)
@@ -72,7 +80,7 @@ describe('API documentation', () => {
   })
 
   test('when the routes are compared with the document, then every route but the docs and test routes is in it', () => {
-    const registered = registeredRoutes(app).filter(
+    const registered = routes.filter(
       // HEAD is answered for every GET by Fastify itself; OpenAPI leaves it implicit.
       (route) => route.method !== 'HEAD' && !isDocsRoute(route.path) && !isTestRoute(route.path) && !isUiFile(route.path),
     )

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { Counter } from 'prom-client'
 import { bearerUnauthorized } from '../http/errors.js'
 import { forgetUserBudget } from '../http/rate-limit.js'
 import { PasswordHasher } from './passwords.js'
-import { resolveJwtSecret } from './secret.js'
+import { jwtKey } from './secret.js'
 import { sessionIsLive, type AuthDeps } from './service.js'
 import { SignInThrottle } from './throttle.js'
 import { AccessTokens, type AccessClaims } from './tokens.js'
@@ -46,20 +47,28 @@ const BEARER_SENT = /^Bearer +\S/i
 
 export default fp(
   async function authPlugin(app: FastifyInstance) {
-    const key = await resolveJwtSecret(app.config)
     const throttle = new SignInThrottle(app.stores.redis)
     const deps: AuthDeps = {
       db: app.db,
       store: app.stores.shared,
       throttle,
       hasher: new PasswordHasher(),
-      tokens: new AccessTokens(key, app.config.accessTokenTtlSeconds),
+      tokens: new AccessTokens(jwtKey(app.config), app.config.accessTokenTtlSeconds),
       refreshTtlSeconds: app.config.refreshTokenTtlSeconds,
       forgetAccount: async (userId, canonicalEmail) => {
         await Promise.all([app.cache.forget(userId), throttle.forget(canonicalEmail), forgetUserBudget(app, userId)])
       },
     }
     app.decorate('auth', deps)
+    new Counter({
+      name: 'moodlog_password_checks_dropped_total',
+      help: 'Sign-ins whose client disconnected while they waited for the password hasher (not hashed)',
+      registers: [app.metrics.registry],
+      collect() {
+        this.reset()
+        this.inc(deps.hasher.dropped)
+      },
+    })
     app.decorateRequest('user', null)
     const verified = new WeakMap<FastifyRequest, Promise<AccessClaims | undefined>>()
     const bearerClaims = (request: FastifyRequest) => {
@@ -99,5 +108,5 @@ export default fp(
       return payload
     })
   },
-  { name: 'auth' },
+  { name: 'moodlog-auth', dependencies: ['moodlog-core', 'moodlog-metrics'] },
 )

@@ -96,7 +96,7 @@ export class UserCache {
   async invalidate(userId: number): Promise<void> {
     if (!this.options.enabled) return
     try {
-      await this.store.set(this.generationKey(userId), randomBytes(8).toString('base64url'), this.generationTtlMs)
+      await this.store.setEventually(this.generationKey(userId), randomBytes(8).toString('base64url'), this.generationTtlMs)
       this.pendingInvalidations.delete(userId)
     } catch {
       this.pendingInvalidations.add(userId)

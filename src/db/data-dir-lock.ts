@@ -24,6 +24,14 @@ export class DataDirLockedError extends Error {
   }
 }
 
+/** The lock was taken from under its holder: another process may be writing the directory now. */
+export class DataDirLockLostError extends Error {
+  override name = 'DataDirLockLostError'
+  constructor(dataDir: string, cause: Error) {
+    super(`the lock on DATA_DIR ${dataDir} was lost (${cause.message}); stopping so that two processes never write it`, { cause })
+  }
+}
+
 interface Owner {
   pid: number
   host: string
@@ -66,10 +74,11 @@ function ownerIsGone(owner: Owner, lockPath: string): boolean {
 
 /**
  * Takes the data directory's lock, or throws DataDirLockedError while a live process holds it.
- * `onLost` is called if the lock is taken from under us (its directory removed by hand).
+ * `onLost` is called if the lock is taken from under us (its directory removed by hand); the lock
+ * and its owner file are then no longer ours, and releasing leaves them alone.
  * Resolves to the release function.
  */
-export async function lockDataDir(dataDir: string, onLost: (error: Error) => void): Promise<() => Promise<void>> {
+export async function lockDataDir(dataDir: string, onLost: (error: DataDirLockLostError) => void): Promise<() => Promise<void>> {
   const lockPath = path.join(dataDir, 'moodlog.lock')
   const ownerPath = `${lockPath}.owner`
   // proper-lockfile keeps its own locks by the first argument: the two locks need different ones.
@@ -82,9 +91,22 @@ export async function lockDataDir(dataDir: string, onLost: (error: Error) => voi
       retries: { retries: 40, minTimeout: 50, maxTimeout: 500 },
     })
     .catch(lockedAs(dataDir))
+  let lost = false
+  const compromised = (error: Error) => {
+    lost = true
+    held.delete(lockPath)
+    onLost(new DataDirLockLostError(dataDir, error))
+  }
   try {
     const take = () =>
-      lockfile.lock(dataDir, { lockfilePath: lockPath, realpath: false, stale: 15_000, update: 5_000, retries: 0, onCompromised: onLost })
+      lockfile.lock(dataDir, {
+        lockfilePath: lockPath,
+        realpath: false,
+        stale: 15_000,
+        update: 5_000,
+        retries: 0,
+        onCompromised: compromised,
+      })
     let release: () => Promise<void>
     try {
       release = await take()
@@ -98,6 +120,7 @@ export async function lockDataDir(dataDir: string, onLost: (error: Error) => voi
     await writeFile(ownerPath, JSON.stringify({ pid: process.pid, host: os.hostname() } satisfies Owner), { mode: 0o600 })
     held.add(lockPath)
     return async () => {
+      if (lost) return
       held.delete(lockPath)
       await rm(ownerPath, { force: true })
       await release()

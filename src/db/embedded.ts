@@ -1,15 +1,28 @@
 import { readdir, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
-import { lockDataDir } from './data-dir-lock.js'
+import { lockDataDir, type DataDirLockLostError } from './data-dir-lock.js'
 import { privateFileCreation, secureDataDir } from './data-dir.js'
 import { currentDeadline } from './deadline.js'
 import type { Database, Lane, Queryable } from './types.js'
 
-export { DataDirLockedError } from './data-dir-lock.js'
+export { DataDirLockedError, DataDirLockLostError } from './data-dir-lock.js'
 
 export interface DataDirLog {
   warn(object: object, message: string): void
+}
+
+export interface EmbeddedOptions {
+  /**
+   * Called once if the data directory's lock is taken from under this process. By then the
+   * database refuses every statement; the caller must stop. The default throws the error, so that
+   * it reaches the process's fatal-error handling (server.ts's close-with-grace shuts down on it).
+   */
+  onLockLost?: (error: DataDirLockLostError) => void
+}
+
+const raise = (error: Error) => {
+  throw error
 }
 
 /**
@@ -33,12 +46,27 @@ function queryable(pg: Pick<PGlite, 'query'>, counted?: { inFlight: number }, au
   }
 }
 
-/** Wraps an open PGlite; `onClose` releases whatever the caller holds (the directory lock). */
-export function wrapPglite(pg: PGlite, onClose: () => Promise<void> = async () => {}): Database {
+/**
+ * Wraps an open PGlite; `onClose` releases whatever the caller holds (the directory lock).
+ * `lost()` returns an error while the directory is no longer ours: statements are then refused
+ * and close writes nothing (no CHECKPOINT).
+ */
+export function wrapPglite(
+  pg: PGlite,
+  onClose: () => Promise<void> = async () => {},
+  lost: () => Error | undefined = () => undefined,
+): Database {
   const usage = { inFlight: 0 }
+  const statements = queryable(pg, usage, true)
   const lane: Lane = {
-    ...queryable(pg, usage, true),
+    async query(text, params) {
+      const error = lost()
+      if (error) throw error
+      return statements.query(text, params)
+    },
     async transaction(fn) {
+      const error = lost()
+      if (error) throw error
       const deadline = currentDeadline()
       deadline?.check()
       usage.inFlight += 1
@@ -77,6 +105,8 @@ export function wrapPglite(pg: PGlite, onClose: () => Promise<void> = async () =
     // One connection for everything: queries queue inside PGlite.
     scans: lane,
     async ping() {
+      const error = lost()
+      if (error) throw error
       if (pg.closed) throw new Error('the embedded database is closed')
       // PGlite runs on this thread: while it holds a statement or transaction it is working, and a
       // probe would only queue behind it (long enough, during an import, to fail a health check).
@@ -86,7 +116,7 @@ export function wrapPglite(pg: PGlite, onClose: () => Promise<void> = async () =
     usage: () => [{ pool: 'main', size: 1, inFlight: usage.inFlight }],
     async close() {
       try {
-        if (!pg.closed) {
+        if (!pg.closed && !lost()) {
           // PGlite does not fsync as it goes; a checkpoint leaves the directory consistent.
           await pg.exec('CHECKPOINT')
           await pg.close()
@@ -110,7 +140,7 @@ async function exists(target: string): Promise<boolean> {
  * `dataDir` until `close()`. A first initialisation is done in a temporary directory and
  * renamed into place, so an interrupted one never leaves a directory that cannot open.
  */
-export async function openEmbeddedDatabase(dataDir: string, log?: DataDirLog): Promise<Database> {
+export async function openEmbeddedDatabase(dataDir: string, log?: DataDirLog, options: EmbeddedOptions = {}): Promise<Database> {
   privateFileCreation()
   const tightened = await secureDataDir(dataDir)
   if (tightened.length > 0) {
@@ -119,10 +149,11 @@ export async function openEmbeddedDatabase(dataDir: string, log?: DataDirLog): P
       'DATA_DIR was readable by other local accounts; made it private (0700 directories, 0600 files)',
     )
   }
+  let lockLost: DataDirLockLostError | undefined
   const release = await lockDataDir(dataDir, (error) => {
     // Someone removed our lock: continuing would risk two writers on one directory.
-    console.error(JSON.stringify({ level: 60, msg: 'data directory lock lost, exiting', err: error.message }))
-    process.exit(70)
+    lockLost = error
+    ;(options.onLockLost ?? raise)(error)
   })
 
   try {
@@ -142,10 +173,14 @@ export async function openEmbeddedDatabase(dataDir: string, log?: DataDirLog): P
     // PGlite writes its files 0666 whatever the umask: the 0700 directory is what keeps other
     // accounts out; the files themselves are tightened again once open and once closed.
     await secureDataDir(dataDir)
-    return wrapPglite(pg, async () => {
-      await secureDataDir(dataDir).catch(() => [])
-      await release()
-    })
+    return wrapPglite(
+      pg,
+      async () => {
+        await secureDataDir(dataDir).catch(() => [])
+        await release()
+      },
+      () => lockLost,
+    )
   } catch (error) {
     await release()
     throw error

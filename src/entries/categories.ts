@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
+import { Type, type Static } from 'typebox'
 import { currentUser } from '../auth/plugin.js'
-import { routeSerializer, sendSerialized } from '../http/serialized.js'
+import { sendCached } from '../cache/send-cached.js'
+import type { Database } from '../db/index.js'
 import { listCategories } from './queries.js'
 
 /** A bound on the answer; suggestions need far fewer. */
@@ -16,6 +17,12 @@ const Category = Type.Object({
 const CategoryList = Type.Object({
   items: Type.Array(Category, { maxItems: MAX_CATEGORIES, description: `Most recently used first; at most ${MAX_CATEGORIES}.` }),
 })
+
+/** The user's categories, most recently used first (at most MAX_CATEGORIES). */
+export async function categoriesOf(db: Database, userId: number): Promise<Static<typeof CategoryList>> {
+  const rows = await listCategories(db.scans, userId, MAX_CATEGORIES)
+  return { items: rows.map((row) => ({ name: row.name, count: row.count, lastUsedAt: row.lastUsedAt.toISOString() })) }
+}
 
 /** GET /categories: the signed-in user's own categories, e.g. for the composer's suggestions. */
 const categoriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -34,13 +41,8 @@ const categoriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { userId } = currentUser(request)
-      const serialize = routeSerializer(reply)
       // Cached per user until their next write, like list pages and statistics.
-      const body = await app.cache.rememberText(userId, 'categories:body', null, async () => {
-        const rows = await listCategories(app.db.scans, userId, MAX_CATEGORIES)
-        return serialize({ items: rows.map((row) => ({ name: row.name, count: row.count, lastUsedAt: row.lastUsedAt.toISOString() })) })
-      })
-      return sendSerialized(reply, body)
+      return sendCached(reply, app.cache, { userId, kind: 'categories:body', params: null, load: () => categoriesOf(app.db, userId) })
     },
   )
 }

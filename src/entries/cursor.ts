@@ -1,5 +1,6 @@
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
 import { badRequest } from '../http/errors.js'
+import type { EntryFilters } from './queries.js'
 
 /** A place in the newest-first order: the exact `occurred_at` (microseconds, as SQL text) and the id. */
 export interface Position {
@@ -9,14 +10,7 @@ export interface Position {
 }
 
 /** The filters a list request was made with; a cursor only continues the listing it came from. */
-export interface ListFilters {
-  category?: string
-  moodMin?: number
-  moodMax?: number
-  from?: string
-  to?: string
-  q?: string
-}
+export type ListFilters = EntryFilters
 
 const VERSION = 1
 const POSITION_KEY = /^\d{4,6}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z (AD|BC)$/

@@ -1,5 +1,4 @@
 import type { Queryable } from '../db/index.js'
-import type { ListFilters, Position } from './cursor.js'
 import type { VersionCondition } from './preconditions.js'
 
 export interface EntryRow {
@@ -104,8 +103,21 @@ export async function deleteEntry(db: Queryable, userId: number, id: number, ver
   return rows.length > 0
 }
 
+/** What a listing or count is narrowed by (absent = no condition); the same fields a cursor is bound to. */
+export interface EntryFilters {
+  category?: string
+  moodMin?: number
+  moodMax?: number
+  /** RFC 3339, inclusive. */
+  from?: string
+  /** RFC 3339, exclusive. */
+  to?: string
+  /** Words for full-text search. */
+  q?: string
+}
+
 /** WHERE conditions for the filters; every value is a parameter. */
-function filtersSql(userId: number, filters: ListFilters): { where: string; params: unknown[] } {
+function filtersSql(userId: number, filters: EntryFilters): { where: string; params: unknown[] } {
   const params: unknown[] = [userId]
   const conditions = ['user_id = $1']
   const add = (condition: (param: string) => string, value: unknown) => {
@@ -123,14 +135,17 @@ function filtersSql(userId: number, filters: ListFilters): { where: string; para
 }
 
 export interface PageWindow {
-  /** Keyset: rows strictly after this position in the newest-first order. */
-  after?: Position
+  /**
+   * Keyset: rows strictly after this place in the newest-first order: the exact `occurred_at` as
+   * written by POSITION (microseconds) and the id.
+   */
+  after?: { occurredAt: string; id: number }
   offset: number
   limit: number
 }
 
 /** Newest first by occurred_at, then id; served by the (user_id, occurred_at desc, id desc) indexes. */
-export async function listEntries(db: Queryable, userId: number, filters: ListFilters, window: PageWindow): Promise<ListedRow[]> {
+export async function listEntries(db: Queryable, userId: number, filters: EntryFilters, window: PageWindow): Promise<ListedRow[]> {
   const { where, params } = filtersSql(userId, filters)
   let keyset = ''
   if (window.after) {
@@ -157,67 +172,10 @@ export async function entryTotal(db: Queryable, userId: number): Promise<number>
 }
 
 /** Entries matching the filters: counts every match (the filters' indexes bound the scan, not the count). */
-export async function countEntries(db: Queryable, userId: number, filters: ListFilters): Promise<number> {
+export async function countEntries(db: Queryable, userId: number, filters: EntryFilters): Promise<number> {
   const { where, params } = filtersSql(userId, filters)
   const rows = await db.query<{ total: number }>(`select count(*) as total from entries where ${where}`, params)
   return rows[0]!.total
-}
-
-export interface StoredResponse {
-  requestHash: string
-  /** Null only inside the transaction that claimed the key. */
-  status: number | null
-  body: unknown
-}
-
-/**
- * Removes the user's expired keys, skipping rows another transaction holds (never waits, never
- * deadlocks); whatever is skipped goes on a later request.
- */
-export async function deleteExpiredKeys(db: Queryable, userId: number, ttlSeconds: number): Promise<void> {
-  await db.query(
-    `delete from idempotency_keys
-      where (user_id, key) in (
-        select user_id, key from idempotency_keys
-         where user_id = $1 and created_at < now() - make_interval(secs => $2)
-           for update skip locked)`,
-    [userId, ttlSeconds],
-  )
-}
-
-/**
- * Claims a key: true when this transaction now owns it (new, or expired and taken over). A
- * concurrent claim of the same key waits here until the owner commits or rolls back.
- */
-export async function claimKey(db: Queryable, userId: number, key: string, requestHash: string, ttlSeconds: number): Promise<boolean> {
-  const rows = await db.query(
-    `insert into idempotency_keys (user_id, key, request_hash) values ($1, $2, $3)
-     on conflict (user_id, key) do update
-        set request_hash = excluded.request_hash, response_status = null, response_body = null, created_at = now()
-      where idempotency_keys.created_at < now() - make_interval(secs => $4)
-     returning 1`,
-    [userId, key, requestHash, ttlSeconds],
-  )
-  return rows.length > 0
-}
-
-export async function findKey(db: Queryable, userId: number, key: string): Promise<StoredResponse | undefined> {
-  const rows = await db.query<StoredResponse>(
-    `select request_hash as "requestHash", response_status as status, response_body as body
-       from idempotency_keys where user_id = $1 and key = $2`,
-    [userId, key],
-  )
-  return rows[0]
-}
-
-export async function storeResponse(db: Queryable, userId: number, key: string, status: number, body: unknown): Promise<void> {
-  // Sent as text and cast: drivers differ in how they serialise a JS value into jsonb.
-  await db.query('update idempotency_keys set response_status = $3, response_body = $4::text::jsonb where user_id = $1 and key = $2', [
-    userId,
-    key,
-    status,
-    JSON.stringify(body),
-  ])
 }
 
 export interface CategoryRow {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { currentUser } from '../auth/plugin.js'
 import { resolveJwtSecret } from '../auth/secret.js'
-import { routeSerializer, sendSerialized } from '../http/serialized.js'
+import { sendCached } from '../cache/send-cached.js'
 import { CursorCodec } from './cursor.js'
 import { etagOf, noneMatchFails } from './preconditions.js'
 import * as schemas from './schemas.js'
@@ -69,8 +69,14 @@ const entriesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const body = await entries.listEntriesBody(deps, userOf(request), request.query, routeSerializer(reply))
-      return sendSerialized(reply, body)
+      const userId = userOf(request)
+      const list = entries.checkListRequest(deps, userId, request.query)
+      return sendCached(reply, deps.cache, {
+        userId,
+        kind: 'entries:list',
+        params: list.key,
+        load: () => entries.listEntries(deps, userId, list),
+      })
     },
   )
 

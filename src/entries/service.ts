@@ -1,9 +1,9 @@
 import type { UserCache } from '../cache/user-cache.js'
 import type { Database } from '../db/index.js'
 import { badRequest, notFound, preconditionFailed, type FieldError } from '../http/errors.js'
+import { requestHash, runIdempotent } from '../idempotency/idempotency.js'
 import { recordEntryEvent } from '../webhooks/events.js'
 import type { CursorCodec, ListFilters, Position } from './cursor.js'
-import { runIdempotent, requestHash } from './idempotency.js'
 import { writeCondition, type WriteCondition } from './preconditions.js'
 import * as q from './queries.js'
 import { checkCategory, checkEntry, checkEntryChange, checkInstant, checkSafeString, instantMillis, type Checked } from './rules.js'
@@ -12,7 +12,7 @@ import { DEFAULT_LIMIT, type CreateEntryBody, type EntryJson, type EntryPage, ty
 export interface EntriesDeps {
   db: Database
   cursors: CursorCodec
-  /** Per-user read cache: list pages are served from it; every write here invalidates the user's generation. */
+  /** Per-user read cache (list pages, list counts); every write here invalidates the user's generation. */
   cache: UserCache
 }
 
@@ -139,40 +139,36 @@ function listFilters(query: ListQuery): ListFilters {
   return { category, moodMin, moodMax, from, to, q: text }
 }
 
+type PageQuery = ListQuery & { limit: number }
+
+/** A list request that passed validation, with what its page depends on (the cache key's params). */
+export interface ListRequest {
+  query: PageQuery
+  filters: ListFilters
+  after: Position | undefined
+  key: unknown
+}
+
 /**
- * One page, newest first, as the response body (`serialize` is the route's serializer). Keyset
- * (`cursor`) pages cost the same at any depth; `page` pages use OFFSET, for clients of the
- * original API. Both report `total` and offer `nextCursor`. With the cache on, a repeated request
- * is answered with the body stored the first time, not parsed and serialised again.
+ * Validates a list request (400 otherwise) before anything is read or cached, so only good answers
+ * are cached; any write of the user's data retires them.
  */
-export async function listEntriesBody(
-  deps: EntriesDeps,
-  userId: number,
-  request: ListQuery,
-  serialize: (page: EntryPage) => string,
-): Promise<string> {
+export function checkListRequest(deps: EntriesDeps, userId: number, request: ListQuery): ListRequest {
   const query: PageQuery = { ...request, limit: request.limit ?? DEFAULT_LIMIT }
   const filters = listFilters(query)
   const after = query.cursor === undefined ? undefined : deps.cursors.decode(userId, filters, query.cursor)
-  // Validated first, so only good answers are cached; any write of the user's data retires them.
-  const params = [filters, query.cursor ?? null, query.page ?? null, query.limit]
-  return deps.cache.rememberText(userId, 'entries:list', params, async () => serialize(await loadPage(deps, userId, query, filters, after)))
+  return { query, filters, after, key: [filters, query.cursor ?? null, query.page ?? null, query.limit] }
 }
 
-type PageQuery = ListQuery & { limit: number }
-
-const unfiltered = (filters: ListFilters) => Object.values(filters).every((value) => value === undefined)
-
-async function loadPage(
-  deps: EntriesDeps,
-  userId: number,
-  query: PageQuery,
-  filters: ListFilters,
-  after: Position | undefined,
-): Promise<EntryPage> {
+/**
+ * One page, newest first. Keyset (`cursor`) pages cost the same at any depth; `page` pages use
+ * OFFSET, for clients of the original API. Both report `total` and offer `nextCursor`.
+ */
+export async function listEntries(deps: EntriesDeps, userId: number, list: ListRequest): Promise<EntryPage> {
+  const { query, filters } = list
   // The count is cached apart from the pages, so walking a long listing counts once, not once per page.
   const [slice, total] = await Promise.all([
-    loadSlice(deps, userId, query, filters, after),
+    loadSlice(deps, userId, list),
     deps.cache.remember(userId, 'entries:count', filters, () =>
       unfiltered(filters) ? q.entryTotal(deps.db, userId) : q.countEntries(deps.db.scans, userId, filters),
     ),
@@ -182,12 +178,12 @@ async function loadPage(
   return { ...page, page: query.page, totalPages: Math.ceil(total / query.limit) }
 }
 
+const unfiltered = (filters: ListFilters) => Object.values(filters).every((value) => value === undefined)
+
 async function loadSlice(
   deps: EntriesDeps,
   userId: number,
-  query: PageQuery,
-  filters: ListFilters,
-  after: Position | undefined,
+  { query, filters, after }: ListRequest,
 ): Promise<Pick<EntryPage, 'items' | 'nextCursor'>> {
   const offset = query.page === undefined ? 0 : (query.page - 1) * query.limit
   // One extra row tells whether another page follows.

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
+import fp from 'fastify-plugin'
 import { Type } from 'typebox'
 
 export const Status = Type.Object({
@@ -101,4 +102,4 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default healthRoutes
+export default fp(healthRoutes, { name: 'moodlog-health', dependencies: ['moodlog-core', 'moodlog-lifecycle'], encapsulate: true })

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import fp from 'fastify-plugin'
 import { sendProblem } from './problem.js'
 
 /**
@@ -11,30 +12,36 @@ import { sendProblem } from './problem.js'
  *    parser is removed);
  *  - documented routes accept only the query parameters they declare: an unknown one is 400 naming
  *    it (a route without a querystring schema gets an empty, closed one).
+ *
+ * `routes` is filled as routes are added; the 404 handler (`notFoundPlugin`) reads it.
  */
-export function installConventions(app: FastifyInstance, routes: RouteIndex): void {
-  app.removeContentTypeParser('text/plain')
+export const conventionsPlugin = fp(
+  async function conventions(app: FastifyInstance, options: { routes: RouteIndex }) {
+    const { routes } = options
+    app.removeContentTypeParser('text/plain')
 
-  app.addHook('onRoute', (route) => {
-    routes.add(route)
-    closeQuerystring(route)
-  })
+    app.addHook('onRoute', (route) => {
+      routes.add(route)
+      closeQuerystring(route)
+    })
 
-  app.addHook('onRequest', (request, reply, done) => {
-    if (hasEmptyParameter(request)) {
-      sendProblem(request, reply, 404, 'not-found', `No route for ${request.method} ${pathOf(request)}.`)
-      return
-    }
-    done()
-  })
+    app.addHook('onRequest', (request, reply, done) => {
+      if (hasEmptyParameter(request)) {
+        sendProblem(request, reply, 404, 'not-found', `No route for ${request.method} ${pathOf(request)}.`)
+        return
+      }
+      done()
+    })
 
-  app.addHook('onSend', async (_request, reply: FastifyReply, payload) => {
-    if (reply.statusCode !== 304) return payload
-    reply.removeHeader('content-type')
-    reply.removeHeader('content-length')
-    return null
-  })
-}
+    app.addHook('onSend', async (_request, reply: FastifyReply, payload) => {
+      if (reply.statusCode !== 304) return payload
+      reply.removeHeader('content-type')
+      reply.removeHeader('content-length')
+      return null
+    })
+  },
+  { name: 'moodlog-conventions' },
+)
 
 const pathOf = (request: FastifyRequest) => request.url.split('?')[0] ?? request.url
 

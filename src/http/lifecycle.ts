@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
 import { giveUp, installDeadlineScope, startDeadline } from './deadline.js'
 import { sendProblem } from './problem.js'
 
@@ -11,6 +12,9 @@ export function requestIdFrom(header: string | string[] | undefined): string {
 }
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    lifecycle: Lifecycle
+  }
   interface FastifyContextConfig {
     /** This route's own REQUEST_TIMEOUT (e.g. an import that reads a large body); the app's otherwise. */
     requestTimeoutMs?: number
@@ -42,7 +46,20 @@ export class Lifecycle {
 /** Routes that keep answering while draining: liveness, and readiness which reports the drain. */
 const DRAIN_EXEMPT = new Set(['/livez', '/readyz', '/health'])
 
-export function installLifecycleHooks(app: FastifyInstance, lifecycle: Lifecycle, requestTimeoutMs: number): void {
+/**
+ * Draining and request deadlines: `app.lifecycle` counts requests in flight (`server.ts` waits for
+ * them at shutdown); while draining, requests are answered 503; a request that outlives
+ * REQUEST_TIMEOUT_SECONDS is given up.
+ */
+export const lifecyclePlugin = fp(
+  async function lifecycle(app: FastifyInstance) {
+    app.decorate('lifecycle', new Lifecycle())
+    installLifecycleHooks(app, app.lifecycle, app.config.requestTimeoutSeconds * 1000)
+  },
+  { name: 'moodlog-lifecycle', dependencies: ['moodlog-core'] },
+)
+
+function installLifecycleHooks(app: FastifyInstance, lifecycle: Lifecycle, requestTimeoutMs: number): void {
   installDeadlineScope(app)
   // `app.close()` without `drainAndClose` (tests, embedding) drains too: 503 problems, not Fastify's own 503.
   app.addHook('preClose', async () => {

@@ -1,6 +1,7 @@
 import net from 'node:net'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
 import { tooManyRequests } from './errors.js'
 
 /** Probes and operator endpoints are never limited: an orchestrator must always reach them. */
@@ -27,27 +28,31 @@ function takesBearer(request: FastifyRequest): boolean {
  * session is neither revoked nor of a deleted account), and by client address otherwise: sign-up
  * and sign-in always count against the address, so K accounts do not give K budgets. With Redis the
  * counter is shared by every instance (one atomic Lua round trip); if Redis fails, the limit fails
- * open — availability over strictness — and the outage is logged once.
+ * open — availability over strictness — and the outage is logged once. RATE_LIMIT_MAX=0 turns it off
+ * (no `app.rateLimit` then). Routes registered after it are limited.
  */
-export async function installRateLimit(app: FastifyInstance): Promise<void> {
-  const { config } = app
-  if (config.rateLimitMax === 0) return
-  await app.register(rateLimit, {
-    global: true,
-    max: config.rateLimitMax,
-    timeWindow: config.rateLimitWindowSeconds * 1000,
-    ...(app.stores.redis ? { redis: app.stores.redis, nameSpace: NAMESPACE } : {}),
-    skipOnError: true,
-    allowList: (request: FastifyRequest) => EXEMPT.test(request.url),
-    keyGenerator: async (request: FastifyRequest) => {
-      const claims =
-        request.headers.authorization && takesBearer(request) ? await app.liveSession(request).catch(() => undefined) : undefined
-      return claims ? userBucket(claims.userId) : `ip:${clientAddress(request)}`
-    },
-    errorResponseBuilder: (_request, context) => tooManyRequests(context.ttl / 1000, 'Rate limit exceeded; see Retry-After.'),
-    onExceeded: () => app.metrics.rateLimited(),
-  })
-}
+export const rateLimitPlugin = fp(
+  async function generalRateLimit(app: FastifyInstance) {
+    const { config } = app
+    if (config.rateLimitMax === 0) return
+    await app.register(rateLimit, {
+      global: true,
+      max: config.rateLimitMax,
+      timeWindow: config.rateLimitWindowSeconds * 1000,
+      ...(app.stores.redis ? { redis: app.stores.redis, nameSpace: NAMESPACE } : {}),
+      skipOnError: true,
+      allowList: (request: FastifyRequest) => EXEMPT.test(request.url),
+      keyGenerator: async (request: FastifyRequest) => {
+        const claims =
+          request.headers.authorization && takesBearer(request) ? await app.liveSession(request).catch(() => undefined) : undefined
+        return claims ? userBucket(claims.userId) : `ip:${clientAddress(request)}`
+      },
+      errorResponseBuilder: (_request, context) => tooManyRequests(context.ttl / 1000, 'Rate limit exceeded; see Retry-After.'),
+      onExceeded: () => app.metrics.rateLimited(),
+    })
+  },
+  { name: 'moodlog-rate-limit', dependencies: ['moodlog-core', 'moodlog-auth', 'moodlog-metrics'] },
+)
 
 /**
  * The client address that limits and throttles count against: `request.ip` (which follows

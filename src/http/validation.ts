@@ -1,6 +1,7 @@
 import { Ajv, type Options } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { FastifyInstance, FastifySchema } from 'fastify'
+import fp from 'fastify-plugin'
 import type { FieldError } from './errors.js'
 
 function makeAjv(options: Options): Ajv {
@@ -14,11 +15,14 @@ function makeAjv(options: Options): Ajv {
  * Bodies are validated without type coercion (`"mood": "5"` is a 400, not 5); query strings,
  * params and headers arrive as text and are coerced to their schema types.
  */
-export function installValidators(app: FastifyInstance): void {
-  const bodyAjv = makeAjv({ coerceTypes: false })
-  const textAjv = makeAjv({ coerceTypes: 'array' })
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as FastifySchema & object))
-}
+export const validationPlugin = fp(
+  async function validation(app: FastifyInstance) {
+    const bodyAjv = makeAjv({ coerceTypes: false })
+    const textAjv = makeAjv({ coerceTypes: 'array' })
+    app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as FastifySchema & object))
+  },
+  { name: 'moodlog-validation' },
+)
 
 interface AjvIssue {
   instancePath: string

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { currentUser } from '../auth/plugin.js'
-import { routeSerializer, sendSerialized } from '../http/serialized.js'
+import { sendCached } from '../cache/send-cached.js'
 import * as schemas from './schemas.js'
 import { getStats, timeZoneCatalog, type StatsDeps } from './service.js'
 
@@ -27,12 +27,14 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const { userId } = currentUser(request)
       // Cached per user until their next write (or CACHE_TTL_SECONDS, which also bounds how long
-      // the current streak can lag behind a local midnight), as the serialised body.
-      const serialize = routeSerializer(reply)
-      const body = await app.cache.rememberText(userId, 'stats:body', request.query, async () =>
-        serialize(await getStats(deps, userId, request.query)),
-      )
-      return sendSerialized(reply, body)
+      // the current streak can lag behind a local midnight). getStats validates inside `load`: a
+      // rejected query is never stored, so a hit is always a good answer to the same query.
+      return sendCached(reply, app.cache, {
+        userId,
+        kind: 'stats:body',
+        params: request.query,
+        load: () => getStats(deps, userId, request.query),
+      })
     },
   )
 }

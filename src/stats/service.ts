@@ -70,7 +70,7 @@ export async function getStats(deps: StatsDeps, userId: number, request: StatsRe
   // On the main pool: a transaction reserves its connection, so nothing is queued behind it there,
   // while on the scan lane it would wait for one of its few connections to be idle.
   const [rows, streaks] = await deps.db.transaction(async (tx) => {
-    await tx.query('set transaction isolation level repeatable read, read only')
+    await q.readOnlySnapshot(tx)
     return [await q.windowStats(tx, window), await q.dayStreaks(tx, userId, tz)] as const
   })
 

@@ -64,6 +64,10 @@ export function createMemoryStore(options: MemoryStoreOptions): Store & { pageBy
       if (!keys) pagesByUser.set(user, (keys = new Set()))
       keys.add(key)
     },
+    // In process, every write is taken at once.
+    setEventually(key, value, ttlMs) {
+      return this.set(key, value, ttlMs)
+    },
     async delete(...keys) {
       for (const key of keys) mapFor(key).delete(key)
     },

@@ -6,6 +6,13 @@ export interface Store {
   readonly kind: 'memory' | 'redis'
   get(key: string): Promise<string | undefined>
   set(key: string, value: string, ttlMs: number): Promise<void>
+  /**
+   * `set` for a write another instance must see even if the store is down now (a cache
+   * invalidation, a revocation): one the store cannot take is kept, the latest per key, and
+   * written as soon as the store answers again, unless its TTL has run out by then. It still
+   * rejects, so the caller knows the value is not there yet.
+   */
+  setEventually(key: string, value: string, ttlMs: number): Promise<void>
   delete(...keys: string[]): Promise<void>
   /** Deletes every key that starts with `prefix` (a scan on Redis: for rare events such as erasure). */
   deletePrefix(prefix: string): Promise<void>

@@ -63,7 +63,7 @@ export default fp(
       reply.sendFile('index.html')
     })
   },
-  { name: 'web-ui' },
+  { name: 'moodlog-web-ui', dependencies: ['moodlog-core'] },
 )
 
 function setUiHeaders(reply: FastifyReply, file: string): void {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram } from 'prom-client'
 import * as q from './queries.js'
 import { tableQueue } from './queue.js'
@@ -78,55 +79,58 @@ function installWebhookMetrics(app: FastifyInstance): WorkerMetrics {
  * stops leasing as soon as the instance drains; at close, attempts in flight get what is left
  * of the shutdown budget, then are interrupted and handed back (their lease would expire anyway).
  */
-export async function installWebhooks(app: FastifyInstance): Promise<void> {
-  const config = app.config
-  const policy: TargetPolicy = {
-    allowHttp: config.webhooksAllowHttp,
-    allowPrivate: config.webhooksAllowPrivateTargets,
-    resolve: systemResolver,
-  }
-  const metrics = installWebhookMetrics(app)
-  const queue = tableQueue(app.db)
-  let drainingSince: number | undefined
-  const mayLease = () => {
-    if (!app.lifecycle.draining) return true
-    drainingSince ??= Date.now()
-    return false
-  }
-  const createWorker = (overrides: Partial<WorkerOptions> = {}) =>
-    new WebhookWorker({
-      db: app.db,
-      queue,
-      log: app.log.child({ component: 'webhooks' }),
-      // Through the policy object, so a replaced resolver applies to workers made before.
-      policy: {
-        get allowHttp() {
-          return policy.allowHttp
+export const webhooksPlugin = fp(
+  async function webhooks(app: FastifyInstance) {
+    const config = app.config
+    const policy: TargetPolicy = {
+      allowHttp: config.webhooksAllowHttp,
+      allowPrivate: config.webhooksAllowPrivateTargets,
+      resolve: systemResolver,
+    }
+    const metrics = installWebhookMetrics(app)
+    const queue = tableQueue(app.db)
+    let drainingSince: number | undefined
+    const mayLease = () => {
+      if (!app.lifecycle.draining) return true
+      drainingSince ??= Date.now()
+      return false
+    }
+    const createWorker = (overrides: Partial<WorkerOptions> = {}) =>
+      new WebhookWorker({
+        db: app.db,
+        queue,
+        log: app.log.child({ component: 'webhooks' }),
+        // Through the policy object, so a replaced resolver applies to workers made before.
+        policy: {
+          get allowHttp() {
+            return policy.allowHttp
+          },
+          get allowPrivate() {
+            return policy.allowPrivate
+          },
+          resolve: (host) => policy.resolve(host),
         },
-        get allowPrivate() {
-          return policy.allowPrivate
-        },
-        resolve: (host) => policy.resolve(host),
-      },
-      transport: httpTransport,
-      concurrency: config.webhooksConcurrency,
-      metrics,
-      mayLease,
-      ...overrides,
-    })
-  const worker = createWorker()
-  app.decorate('webhooks', { policy, worker, createWorker } satisfies Webhooks)
-  await app.register(webhooksRoutes)
+        transport: httpTransport,
+        concurrency: config.webhooksConcurrency,
+        metrics,
+        mayLease,
+        ...overrides,
+      })
+    const worker = createWorker()
+    app.decorate('webhooks', { policy, worker, createWorker } satisfies Webhooks)
+    await app.register(webhooksRoutes)
 
-  if (!config.webhooksEnabled) return
-  app.addHook('onReady', async () => worker.start())
-  // Registered after the database's own onClose, so this runs first (children close before parents).
-  app.addHook('onClose', async () => {
-    const budgetMs = config.shutdownTimeoutSeconds * 1000
-    const spent = drainingSince === undefined ? 0 : Date.now() - drainingSince
-    // What is left after the grace hands interrupted deliveries back and closes the database
-    // before the shutdown budget kills the process: half of a short budget, 3 s of a long one.
-    const reserveMs = Math.min(budgetMs / 2, 3000)
-    await worker.stop(Math.max(0, budgetMs - reserveMs - spent))
-  })
-}
+    if (!config.webhooksEnabled) return
+    app.addHook('onReady', async () => worker.start())
+    // Registered after the database's own onClose, so this runs first (children close before parents).
+    app.addHook('onClose', async () => {
+      const budgetMs = config.shutdownTimeoutSeconds * 1000
+      const spent = drainingSince === undefined ? 0 : Date.now() - drainingSince
+      // What is left after the grace hands interrupted deliveries back and closes the database
+      // before the shutdown budget kills the process: half of a short budget, 3 s of a long one.
+      const reserveMs = Math.min(budgetMs / 2, 3000)
+      await worker.stop(Math.max(0, budgetMs - reserveMs - spent))
+    })
+  },
+  { name: 'moodlog-webhooks', dependencies: ['moodlog-core', 'moodlog-lifecycle', 'moodlog-metrics', 'moodlog-auth'] },
+)

@@ -71,7 +71,7 @@ export async function createTestDatabase(backend: BackendName): Promise<TestData
   }
   const url = databaseUrlFor(adminUrl, name)
   // Generous waits to open and to get a connection: test files run in parallel on a busy machine.
-  const db = openServerDatabase({ url, poolSize: 5, statementTimeoutMs: 30_000, connectTimeoutMs: 10_000, acquireTimeoutMs: 10_000 })
+  const db = openServerDatabase({ url, poolSize: 5, statementTimeoutMs: 30_000, connectTimeoutMs: 30_000, acquireTimeoutMs: 30_000 })
   if (!template) await migrate(db)
   return {
     db,

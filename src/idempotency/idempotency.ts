@@ -53,7 +53,7 @@ export async function runIdempotent<T>(
 ): Promise<IdempotentResult<T>> {
   try {
     return await db.transaction(async (tx) => {
-      await tx.query(`select set_config('lock_timeout', $1, true)`, [`${WAIT_FOR_FIRST_MS}ms`])
+      await q.setLockTimeout(tx, WAIT_FOR_FIRST_MS)
       await q.deleteExpiredKeys(tx, userId, IDEMPOTENCY_TTL_SECONDS)
       if (await q.claimKey(tx, userId, key, hash, IDEMPOTENCY_TTL_SECONDS)) {
         const body = await work(tx)
