@@ -71,6 +71,25 @@ describeEachBackend(
       assert.equal((await webhook(user, hook.id)).secret, undefined)
     })
 
+    test('when the receiver answers with NUL bytes, then the attempt is recorded once with them replaced', async () => {
+      const r = await receiver([{ status: 200, body: 'ok\u0000done' }])
+      const user = await signUp(h)
+      const hook = await register(user, r.url)
+      await createEntry(h, user, { text: 'nul answer', mood: 5, category: 'x' })
+      const time = clock()
+      const w = worker(time)
+      assert.equal(await w.runOnce(), 1)
+      const [delivery] = await deliveries(user, hook.id)
+      assert.equal(delivery.status, 'succeeded')
+      assert.deepEqual(
+        delivery.attempts.map((a: any) => [a.statusCode, a.response]),
+        [[200, 'ok\uFFFDdone']],
+      )
+      time.advance(10 * 60_000)
+      assert.equal(await w.runOnce(), 0, 'nothing is sent again')
+      assert.equal(r.received.length, 1)
+    })
+
     test('when the receiver answers 500, then the delivery is retried about 5 s later with the same webhook-id', async () => {
       const r = await receiver([{ status: 500 }, { status: 200 }])
       const user = await signUp(h)

@@ -201,6 +201,22 @@ export interface AttemptRecord {
 
 export type Outcome = { status: 'succeeded' | 'failed'; at: Date } | { status: 'pending'; nextAttemptAt: Date }
 
+/**
+ * A receiver's answer and an error message are anyone's text: jsonb refuses U+0000 and a lone
+ * surrogate would be stored altered, so both become U+FFFD. Unstored, the attempt would be
+ * lost and the delivery sent again at every lease.
+ */
+// eslint-disable-next-line no-control-regex -- U+0000 is exactly what jsonb refuses
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
+
+function storable(text: string | null): string | null {
+  return text === null ? null : text.replace(UNSTORABLE, '\uFFFD')
+}
+
+function storableAttempt(attempt: AttemptRecord): AttemptRecord {
+  return { ...attempt, error: storable(attempt.error), response: storable(attempt.response) }
+}
+
 /** Records an attempt and its consequence; false when the lease was lost (expired and taken by another worker). */
 export async function finishAttempt(
   db: Queryable,
@@ -222,7 +238,7 @@ export async function finishAttempt(
       row.id,
       token,
       outcome.status,
-      JSON.stringify([attempt]),
+      JSON.stringify([storableAttempt(attempt)]),
       pending ? outcome.nextAttemptAt.toISOString() : null,
       pending ? null : outcome.at.toISOString(),
     ],
