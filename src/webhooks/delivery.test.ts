@@ -71,6 +71,29 @@ describeEachBackend(
       assert.equal((await webhook(user, hook.id)).secret, undefined)
     })
 
+    test('when hundreds of disabled or paused endpoints have deliveries due, then an enabled one is still delivered to', async () => {
+      const r = await receiver([{ status: 200 }])
+      // Signed up first: the crowd's rows come first in every index.
+      const crowd = await signUp(h)
+      const user = await signUp(h)
+      await h.db.query(
+        `with e as (
+           insert into webhook_endpoints (user_id, url, events, enabled, paused_until, secret)
+           select $1, 'http://127.0.0.1:1/', '{entry.created}', n % 2 = 1, case when n % 2 = 1 then now() + interval '1 day' end, 'whsec_x'
+             from generate_series(1, 600) n
+           returning user_id, id
+         )
+         insert into webhook_deliveries (user_id, endpoint_id, event_id, event_type, body, next_attempt_at)
+         select user_id, id, gen_random_uuid(), 'entry.created', '{}', now() - interval '1 hour' from e`,
+        [crowd.id],
+      )
+      const hook = await register(user, r.url)
+      await createEntry(h, user, { text: 'not starved', mood: 5, category: 'x' })
+      assert.equal(await worker(clock()).runOnce(), 1)
+      assert.equal(r.received.length, 1)
+      assert.equal((await deliveries(user, hook.id))[0].status, 'succeeded')
+    })
+
     test('when the receiver answers with NUL bytes, then the attempt is recorded once with them replaced', async () => {
       const r = await receiver([{ status: 200, body: 'ok\u0000done' }])
       const user = await signUp(h)

@@ -148,7 +148,9 @@ export interface LeasedRow {
  * Leases up to `limit` due deliveries, at most one per endpoint and none of the endpoints in
  * `busy` (those this worker is already sending to), so one slow receiver holds one slot at most.
  * The lease pushes `next_attempt_at` to `leaseUntil`: if the worker dies, the row is due again then.
- * Rows another worker is leasing right now are skipped, never waited for.
+ * Rows another worker is leasing right now are skipped, never waited for. Only endpoints that can
+ * be sent to (enabled, not paused) are counted, so however many disabled or paused endpoints have
+ * due rows, they never crowd out the others; the endpoint waiting longest goes first.
  */
 export async function lease(
   db: Queryable,
@@ -160,15 +162,17 @@ export async function lease(
 ): Promise<LeasedRow[]> {
   return db.query<LeasedRow>(
     `with due_endpoints as (
-       select distinct d.user_id, d.endpoint_id
+       select d.user_id, d.endpoint_id, min(d.next_attempt_at) as due
          from webhook_deliveries d
+         join webhook_endpoints e on e.user_id = d.user_id and e.id = d.endpoint_id
+          and e.enabled and (e.paused_until is null or e.paused_until <= $1::text::timestamptz)
         where d.status = 'pending' and d.next_attempt_at <= $1::text::timestamptz and d.endpoint_id <> all($4::int8[])
+        group by d.user_id, d.endpoint_id
+        order by due
         limit 500
      ), picked as (
        select p.user_id, p.id
          from due_endpoints de
-         join webhook_endpoints e on e.user_id = de.user_id and e.id = de.endpoint_id
-          and e.enabled and (e.paused_until is null or e.paused_until <= $1::text::timestamptz)
         cross join lateral (
           select d.user_id, d.id
             from webhook_deliveries d
@@ -178,6 +182,7 @@ export async function lease(
            limit 1
              for update skip locked
         ) p
+        order by de.due
         limit $3
      )
      update webhook_deliveries d
