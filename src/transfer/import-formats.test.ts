@@ -4,7 +4,7 @@ import { describeEachBackend, type Harness } from '../../test/support/harness.js
 import { storedEntries } from '../../test/support/journal.js'
 import { signUp, type SignedIn } from '../../test/support/users.js'
 
-function importFile(h: Harness, user: SignedIn, query: string, contentType: string, payload: string) {
+function importFile(h: Harness, user: SignedIn, query: string, contentType: string, payload: string | Buffer) {
   return h.request({ method: 'POST', url: `/import${query}`, headers: { ...user.auth, 'content-type': contentType }, payload })
 }
 
@@ -142,6 +142,10 @@ describeEachBackend('POST /import?format=jrnl', (h) => {
     const broken = await importFile(h, user, '?defaultMood=5', 'application/json', '{"entries": [')
     assert.equal(broken.statusCode, 400)
     assert.match(broken.json().detail, /not valid JSON/)
+    const latin1 = Buffer.concat([Buffer.from('{"entries": [{"title": "caf'), Buffer.from([0xe9]), Buffer.from('", "body": ""}]}')])
+    const notUtf8 = await importFile(h, user, '?defaultMood=5', 'application/json', latin1)
+    assert.equal(notUtf8.statusCode, 400)
+    assert.match(notUtf8.json().detail, /not UTF-8/)
     const notJrnl = await importFile(h, user, '?defaultMood=5', 'application/json', '{"items": []}')
     assert.equal(notJrnl.statusCode, 400)
     const bad = JSON.stringify({

@@ -171,6 +171,42 @@ describeEachBackend('POST /import (moodlog NDJSON and CSV)', (h) => {
     assert.deepEqual(ragged.json().invalid, [{ line: 4, field: '(row)', message: 'has 2 fields; the header has 3' }])
   })
 
+  test('when a file is not UTF-8 or has an endless line, then the answer is 400 naming the line and nothing is written', async () => {
+    const user = await signUp(h)
+    const latin1 = (text: string) => Buffer.concat([Buffer.from(text), Buffer.from([0xe9]), Buffer.from(' caf\n')])
+    const ndjson = await importFile(h, user, '?format=moodlog', NDJSON, Readable.from([latin1(`${line(ok(1))}\n${line(ok(2))}\n`)]))
+    assert.equal(ndjson.statusCode, 400, ndjson.body)
+    assert.match(ndjson.json().detail, /Line 3 is not UTF-8/)
+    const csv = await importFile(h, user, '?format=csv', CSV, Readable.from([latin1('text,mood,category\r\n"two\nlines",5,work\r\n')]))
+    assert.equal(csv.statusCode, 400, csv.body)
+    assert.match(csv.json().detail, /Line 4 is not UTF-8/)
+    // Split inside a multi-byte character across chunks: still UTF-8.
+    const euro = Buffer.from(`text,mood,category\r\nprice €5,5,work\r\n`)
+    const at = euro.indexOf(0xe2) + 1
+    const split = await importFile(h, user, '?format=csv', CSV, Readable.from([euro.subarray(0, at), euro.subarray(at)]))
+    assert.equal(split.statusCode, 200, split.body)
+    const endless = await importFile(
+      h,
+      user,
+      '?format=moodlog',
+      NDJSON,
+      Readable.from([`${line(ok(3))}\n`, ...Array(40).fill('x'.repeat(64 * 1024))]),
+    )
+    assert.equal(endless.statusCode, 400, endless.body)
+    assert.match(endless.json().detail, /Line 2 is longer than/)
+    assert.deepEqual(
+      (await listEntries(h, user, {})).json().items.map((e: any) => e.text),
+      ['price €5'],
+    )
+  })
+
+  test('when a file starts with a byte order mark, then it is read as if it had none', async () => {
+    const user = await signUp(h)
+    const res = await importFile(h, user, '?format=csv', CSV, '\uFEFFtext,mood,category\r\nbom,5,work\r\n')
+    assert.equal(res.statusCode, 200, res.body)
+    assert.equal(res.json().created, 1)
+  })
+
   test('when the content type does not fit the format, or is none of the three, then the answer is 415', async () => {
     const user = await signUp(h)
     assert.equal((await importFile(h, user, '?format=moodlog', CSV, 'x')).statusCode, 415)

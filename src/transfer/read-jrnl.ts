@@ -5,12 +5,18 @@
 import type { Readable } from 'node:stream'
 import { checkRow, clockTime, UnreadableFile, wallClock, type Candidate, type ReaderOptions } from './rows.js'
 
+/** The whole file as strict UTF-8 text (not U+FFFD in place of bytes that are not), without a BOM. */
 async function readAll(input: Readable): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of input) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer))
-  return Buffer.concat(chunks)
-    .toString('utf8')
-    .replace(/^\uFEFF/, '')
+  const utf8 = new TextDecoder('utf-8', { fatal: true })
+  let text = ''
+  try {
+    for await (const chunk of input)
+      text += utf8.decode(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer), { stream: true })
+    return text + utf8.decode()
+  } catch (error) {
+    if (error instanceof TypeError) throw new UnreadableFile('The file is not UTF-8 text: save it as UTF-8 and import it again.')
+    throw error
+  }
 }
 
 /**
@@ -23,7 +29,8 @@ export async function* readJrnl(input: Readable, options: ReaderOptions): AsyncG
   let document: unknown
   try {
     document = JSON.parse(await readAll(input))
-  } catch {
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error
     throw new UnreadableFile('The file is not valid JSON.')
   }
   const entries = (document as { entries?: unknown } | null)?.entries

@@ -1,8 +1,8 @@
 /** moodlog's own files, as `GET /export` writes them: NDJSON (`format=moodlog`) and CSV (`format=csv`). */
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { CsvError, parse } from 'csv-parse'
 import { CSV_COLUMNS, NDJSON_HEADER } from './export.js'
-import { checkRow, linesOf, numberFrom, UnreadableFile, type Candidate } from './rows.js'
+import { checkRow, linesOf, numberFrom, UnreadableFile, utf8Lines, type Candidate } from './rows.js'
 
 const NDJSON_FIELDS = new Set(['id', 'text', 'mood', 'category', 'occurredAt', 'createdAt', 'updatedAt', 'version'])
 
@@ -78,8 +78,10 @@ export interface CsvRecord {
  * reported as that row's problem.
  */
 export async function* csvRecords(input: Readable): AsyncGenerator<CsvRecord> {
-  const parser = input.pipe(parse({ bom: true, relax_column_count: true, skip_empty_lines: true, info: true }))
-  input.once('error', (error) => parser.destroy(error))
+  // Strict UTF-8 first (utf8Lines names a line that is not); csv-parse would decode leniently.
+  const text = Readable.from(utf8Lines(input))
+  const parser = text.pipe(parse({ relax_column_count: true, skip_empty_lines: true, info: true }))
+  text.once('error', (error) => parser.destroy(error))
   let previousEnd = 0
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {

@@ -4,7 +4,6 @@
  * `POST /entries` would accept, and nothing else.
  */
 import type { Readable } from 'node:stream'
-import { StringDecoder } from 'node:string_decoder'
 import { checkEntry, checkInstant } from '../entries/rules.js'
 import type { FieldError } from '../http/errors.js'
 
@@ -118,18 +117,60 @@ export function clockTime(value: string): [number, number, number] | undefined {
 }
 
 /**
- * The lines of a UTF-8 stream (LF or CRLF), without their line ends. Iterating the stream itself
- * (not readline) makes an error of the stream, such as the size limit, the error of the loop.
+ * The longest physical line read: far beyond any entry (10,000 characters, each at most 4 bytes
+ * of UTF-8, or 12 as a JSON escape of a surrogate pair), so only a broken file reaches it.
  */
-export async function* linesOf(input: Readable): AsyncGenerator<string> {
-  const decoder = new StringDecoder('utf8')
-  let pending = ''
-  for await (const chunk of input) {
-    pending += typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer)
-    const lines = pending.split('\n')
-    pending = lines.pop()!
-    for (const line of lines) yield line.endsWith('\r') ? line.slice(0, -1) : line
+export const MAX_LINE_BYTES = 1024 * 1024
+
+/**
+ * The physical lines of a byte stream, each with its line end, decoded as strict UTF-8: a line
+ * that is not UTF-8 (never stored as U+FFFD) or is longer than MAX_LINE_BYTES makes the file
+ * unreadable, naming the line. Split on the byte 0x0A, which is never part of a multi-byte UTF-8
+ * sequence, so every byte is searched once however long a line is; a leading BOM is dropped.
+ * Iterating the stream itself makes an error of the stream, such as the size limit, the error of the loop.
+ */
+export async function* utf8Lines(input: Readable): AsyncGenerator<string> {
+  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+  let line = 0
+  const decode = (bytes: Buffer): string => {
+    line += 1
+    let text: string
+    try {
+      text = utf8.decode(bytes)
+    } catch {
+      throw new UnreadableFile(`Line ${line} is not UTF-8 text: save the file as UTF-8 and import it again.`)
+    }
+    return line === 1 && text.startsWith('\uFEFF') ? text.slice(1) : text
   }
-  pending += decoder.end()
-  if (pending !== '') yield pending.endsWith('\r') ? pending.slice(0, -1) : pending
+  let pending: Buffer[] = []
+  let pendingBytes = 0
+  for await (const chunk of input) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
+    let start = 0
+    for (let end = bytes.indexOf(10, start); end !== -1; end = bytes.indexOf(10, start)) {
+      const piece = bytes.subarray(start, end + 1)
+      if (pendingBytes + piece.length > MAX_LINE_BYTES + 1) throw lineTooLong(line + 1)
+      yield decode(pending.length > 0 ? Buffer.concat([...pending, piece]) : piece)
+      pending = []
+      pendingBytes = 0
+      start = end + 1
+    }
+    if (start < bytes.length) {
+      pending.push(bytes.subarray(start))
+      pendingBytes += bytes.length - start
+      if (pendingBytes > MAX_LINE_BYTES) throw lineTooLong(line + 1)
+    }
+  }
+  if (pendingBytes > 0) yield decode(Buffer.concat(pending))
+}
+
+function lineTooLong(line: number): UnreadableFile {
+  return new UnreadableFile(`Line ${line} is longer than ${MAX_LINE_BYTES} bytes: this is not an export of a journal.`)
+}
+
+/** The lines of a UTF-8 stream (LF or CRLF), without their line ends (see utf8Lines). */
+export async function* linesOf(input: Readable): AsyncGenerator<string> {
+  for await (const line of utf8Lines(input)) {
+    yield line.endsWith('\r\n') ? line.slice(0, -2) : line.endsWith('\n') ? line.slice(0, -1) : line
+  }
 }
