@@ -20,6 +20,31 @@ const DAYLIO = crlf(
 )
 
 describeEachBackend('POST /import?format=daylio', (h) => {
+  test('when a wall-clock time at the ends of the range would leave it in tz, then the row is invalid, never a 500', async () => {
+    const user = await signUp(h)
+    const edges = crlf(
+      'full_date,date,weekday,time,mood,activities,note_title,note',
+      '9999-12-31,December 31,Friday,11:00 pm,good,"","","last night"',
+      '1900-01-01,January 1,Monday,1:00 am,good,"","","first morning"',
+      '9999-12-30,December 30,Thursday,11:00 pm,good,"","","inside"',
+    )
+    const res = await importFile(h, user, '?format=daylio&tz=Pacific/Honolulu&skipInvalid=true', 'text/csv', edges)
+    assert.equal(res.statusCode, 200, res.body)
+    assert.deepEqual(
+      res.json().invalid.map((i: any) => [i.line, i.field]),
+      [
+        [2, 'full_date'],
+        [3, 'full_date'],
+      ],
+    )
+    assert.deepEqual(
+      (await storedEntries(h.db, user.id)).map((e) => [e.occurredAt, e.text]),
+      [['9999-12-31T09:00:00.000000Z', 'inside']],
+    )
+    const list = await h.request({ method: 'GET', url: '/entries', headers: user.auth })
+    assert.equal(list.statusCode, 200)
+  })
+
   test('when a Daylio export is imported, then times are read in tz, moods mapped, the first activity is the category and all activities stay in the text', async () => {
     const user = await signUp(h)
     const res = await importFile(h, user, '?format=daylio&tz=Europe/Berlin', 'text/csv', DAYLIO)

@@ -91,7 +91,8 @@ export async function* readDaylio(input: Readable, options: ReaderOptions): Asyn
     const time = clockTime(cell('time'))
     if (!time) errors.push({ field: 'time', message: 'must be a time like 11:54 pm or 13:48' })
     const localAt = date && time ? wallClock(...date, ...time) : undefined
-    if (date && time && !localAt) errors.push({ field: columns.has('full_date') ? 'full_date' : 'date', message: 'is not a real date' })
+    if (date && time && !localAt)
+      errors.push({ field: columns.has('full_date') ? 'full_date' : 'date', message: 'is not a real date from 1900-01-02 to 9999-12-30' })
 
     const activities = cell('activities')
       .split('|')

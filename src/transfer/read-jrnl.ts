@@ -54,7 +54,7 @@ export async function* readJrnl(input: Readable, options: ReaderOptions): AsyncG
     const clock = typeof time === 'string' ? clockTime(time) : undefined
     if (!clock) errors.push({ field: 'time', message: 'must be a time like 18:30' })
     const localAt = day && clock ? wallClock(Number(day[1]), Number(day[2]), Number(day[3]), ...clock) : undefined
-    if (day && clock && !localAt) errors.push({ field: 'date', message: 'is not a real date' })
+    if (day && clock && !localAt) errors.push({ field: 'date', message: 'is not a real date from 1900-01-02 to 9999-12-30' })
     if (tags !== undefined && !(Array.isArray(tags) && tags.every((tag) => typeof tag === 'string'))) {
       errors.push({ field: 'tags', message: 'must be a list of strings' })
     }

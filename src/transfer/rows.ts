@@ -90,14 +90,15 @@ const daysIn = (year: number, month: number) => (month === 2 ? (isLeap(year) ? 2
 
 /**
  * A wall-clock `YYYY-MM-DDTHH:MM:SS` from parts, or undefined when they name no real day and time
- * between 1900 and 9999 (the entries' range; the zone cannot move it past a year's end by much,
- * and the database's CHECK holds the exact bounds).
+ * from 1900-01-02 to 9999-12-30: the entries' range (1900–9999 in UTC) less a day at each end, so
+ * that no zone's offset (at most about 15 hours) can move the instant out of it.
  */
 export function wallClock(year: number, month: number, day: number, hour: number, minute: number, second = 0): string | undefined {
   if (!(year >= 1900 && year <= 9999 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month))) return undefined
   if (!(hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 && second <= 59)) return undefined
   const two = (n: number) => String(n).padStart(2, '0')
-  return `${year}-${two(month)}-${two(day)}T${two(hour)}:${two(minute)}:${two(second)}`
+  const local = `${year}-${two(month)}-${two(day)}T${two(hour)}:${two(minute)}:${two(second)}`
+  return local >= '1900-01-02' && local < '9999-12-31' ? local : undefined
 }
 
 /** `13:48`, `1:48 pm`, `11:54 PM`, `12:05 a.m.`, with optional seconds → [hour, minute, second]. */
