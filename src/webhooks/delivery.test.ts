@@ -7,7 +7,7 @@ import { createEntry } from '../../test/support/entries.js'
 import { signUp, type SignedIn } from '../../test/support/users.js'
 import { startReceiver, type Answer, type Receiver } from '../../test/support/webhook-receiver.js'
 import { tableQueue, type DeliveryQueue } from './queue.js'
-import type { WorkerOptions } from './worker.js'
+import { slotsPerUser, type WorkerOptions } from './worker.js'
 
 // Loopback receivers: plain http and private addresses allowed here; the app's own worker is off
 // and each test drives a worker of its own with a clock it controls.
@@ -252,6 +252,31 @@ describeEachBackend(
       // The interrupted attempt was handed back, not counted as a failure.
       const slow = await deliveries(user, slowHook.id)
       assert.ok(slow.every((d: any) => d.status === 'pending' && d.attempts.length === 0))
+    })
+
+    test("when one user's receivers all hang, then another user's delivery still goes out and the first user holds at most three of four slots", async () => {
+      const stuck = await receiver(['hang'])
+      const healthy = await receiver()
+      const crowded = await signUp(h)
+      for (let i = 0; i < 4; i++) await register(crowded, `${stuck.url}?endpoint=${i}`)
+      await createEntry(h, crowded, { text: 'to four slow receivers', mood: 5, category: 'x' })
+      // Queued after the four above, so waiting longest cannot be what puts it first.
+      const other = await signUp(h)
+      const hook = await register(other, healthy.url)
+      await createEntry(h, other, { text: 'to a healthy one', mood: 5, category: 'x' })
+      assert.equal(slotsPerUser(4), 3)
+
+      // The hanging requests never end by themselves: only the slot left for others can deliver.
+      const w = worker({ now: () => new Date() }, { concurrency: 4, pollMs: 20, timeoutMs: 3600_000, leaseMs: 3600_000 })
+      w.start()
+      const outcome = await Promise.race([healthy.waitFor(1).then(() => 'delivered'), sleep(30_000, 'stalled', { ref: false })])
+      await stuck.waitFor(3)
+      const sentToStuck = stuck.received.length
+      await w.stop(0)
+      assert.equal(outcome, 'delivered')
+      assert.equal(sentToStuck, 3)
+      const [delivery] = await deliveries(other, hook.id)
+      assert.equal(delivery.status, 'succeeded')
     })
 
     test('when a delivery finishes while the worker is leasing, then the next one goes out at once, not a poll later', async () => {

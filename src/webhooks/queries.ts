@@ -144,55 +144,77 @@ export interface LeasedRow {
   previousSecretExpiresAt: Date | null
 }
 
+/** A delivery a worker is sending right now. */
+export interface InFlight {
+  userId: number
+  endpointId: number
+}
+
 /**
  * Leases up to `limit` due deliveries, at most one per endpoint and none of the endpoints in
  * `busy` (those this worker is already sending to), so one slow receiver holds one slot at most.
+ * Users take turns: each user's first due endpoint comes before anyone's second, counting what the
+ * worker already sends for them, and no user gets more than `perUser` slots in all, so one
+ * account's ten slow receivers never hold every slot while another account's deliveries wait.
  * The lease pushes `next_attempt_at` to `leaseUntil`: if the worker dies, the row is due again then.
  * Rows another worker is leasing right now are skipped, never waited for. Only endpoints that can
  * be sent to (enabled, not paused) are counted, so however many disabled or paused endpoints have
- * due rows, they never crowd out the others; the endpoint waiting longest goes first.
+ * due rows, they never crowd out the others; within a turn the endpoint waiting longest goes first.
  */
 export async function lease(
   db: Queryable,
   now: Date,
   leaseUntil: Date,
   limit: number,
-  busy: number[],
+  busy: InFlight[],
+  perUser: number,
   token: string,
 ): Promise<LeasedRow[]> {
   return db.query<LeasedRow>(
-    `with due_endpoints as (
+    `with busy as (
+       select user_id, endpoint_id from unnest($4::int8[], $5::int8[]) as b(user_id, endpoint_id)
+     ), busy_users as (
+       select user_id, count(*) as n from busy group by user_id
+     ), due_endpoints as (
        select d.user_id, d.endpoint_id, min(d.next_attempt_at) as due
          from webhook_deliveries d
          join webhook_endpoints e on e.user_id = d.user_id and e.id = d.endpoint_id
           and e.enabled and (e.paused_until is null or e.paused_until <= $1::text::timestamptz)
-        where d.status = 'pending' and d.next_attempt_at <= $1::text::timestamptz and d.endpoint_id <> all($4::int8[])
+        where d.status = 'pending' and d.next_attempt_at <= $1::text::timestamptz
+          and d.endpoint_id not in (select endpoint_id from busy)
+          and d.user_id not in (select user_id from busy_users where n >= $6)
         group by d.user_id, d.endpoint_id
         order by due
         limit 500
+     ), turns as (
+       select de.user_id, de.endpoint_id, de.due,
+              coalesce(bu.n, 0) + row_number() over (partition by de.user_id order by de.due, de.endpoint_id) as turn
+         from due_endpoints de
+         left join busy_users bu on bu.user_id = de.user_id
      ), picked as (
        select p.user_id, p.id
-         from due_endpoints de
+         from turns t
         cross join lateral (
           select d.user_id, d.id
             from webhook_deliveries d
-           where d.user_id = de.user_id and d.endpoint_id = de.endpoint_id
+           where d.user_id = t.user_id and d.endpoint_id = t.endpoint_id
              and d.status = 'pending' and d.next_attempt_at <= $1::text::timestamptz
            order by d.next_attempt_at, d.id
            limit 1
              for update skip locked
         ) p
-        order by de.due
+        where t.turn <= $6
+        order by t.turn, t.due
         limit $3
      )
      update webhook_deliveries d
-        set next_attempt_at = $2::text::timestamptz, lease_token = $5::uuid, attempt_count = d.attempt_count + 1
+        set next_attempt_at = $2::text::timestamptz, lease_token = $7::uuid, attempt_count = d.attempt_count + 1
        from picked, webhook_endpoints e
       where d.user_id = picked.user_id and d.id = picked.id and e.user_id = d.user_id and e.id = d.endpoint_id
       returning d.user_id as "userId", d.id, d.endpoint_id as "endpointId", d.event_id as "eventId", d.event_type as "eventType",
                 d.body, d.attempt_count as "attemptCount", e.url, e.secret, e.previous_secret as "previousSecret",
                 e.previous_secret_expires_at as "previousSecretExpiresAt"`,
-    [now.toISOString(), leaseUntil.toISOString(), limit, busy, token],
+    [now.toISOString(), leaseUntil.toISOString(), limit, busy.map((b) => b.userId), busy.map((b) => b.endpointId), perUser, token],
   )
 }
 

@@ -8,8 +8,12 @@ import * as q from './queries.js'
  * a queue library could take its place behind this interface.
  */
 export interface DeliveryQueue {
-  /** Up to `limit` due deliveries, one per endpoint, none for the endpoints in `busy`; each stays leased until `leaseUntil`. */
-  lease(now: Date, leaseUntil: Date, limit: number, busy: number[]): Promise<Lease[]>
+  /**
+   * Up to `limit` due deliveries, one per endpoint, none for the endpoints in `busy` (what this
+   * worker sends now), users taking turns and none holding more than `perUser` slots with `busy`
+   * counted; each stays leased until `leaseUntil`.
+   */
+  lease(now: Date, leaseUntil: Date, limit: number, busy: q.InFlight[], perUser: number): Promise<Lease[]>
   /** Records the attempt and its outcome; false when the lease had expired and another worker took the delivery. */
   finish(lease: Lease, attempt: q.AttemptRecord, outcome: q.Outcome): Promise<boolean>
   /** Hands a delivery back unattempted (shutdown): due at `now` for any worker. */
@@ -22,9 +26,9 @@ export interface Lease extends q.LeasedRow {
 
 export function tableQueue(db: Database): DeliveryQueue {
   return {
-    async lease(now, leaseUntil, limit, busy) {
+    async lease(now, leaseUntil, limit, busy, perUser) {
       const token = randomUUID()
-      return (await q.lease(db, now, leaseUntil, limit, busy, token)).map((row) => ({ ...row, token }))
+      return (await q.lease(db, now, leaseUntil, limit, busy, perUser, token)).map((row) => ({ ...row, token }))
     },
     finish: (lease, attempt, outcome) => q.finishAttempt(db, lease, lease.token, attempt, outcome),
     release: (lease, now) => q.releaseLease(db, lease, lease.token, now),

@@ -55,6 +55,16 @@ export function retryDelayMs(failedAttempts: number, random: () => number, retry
   return Math.max(scheduled, asked)
 }
 
+/**
+ * Slots one user's endpoints may hold at once: from 3 slots on, a quarter (at least one) stays for
+ * everyone else, so however slow one account's receivers are, other accounts are never all kept
+ * waiting. With 1 or 2 slots there is nothing to spare (one user's slow receiver must not block
+ * that user's other endpoints), and users only take turns.
+ */
+export function slotsPerUser(concurrency: number): number {
+  return Math.max(Math.min(2, concurrency), concurrency - Math.max(1, Math.floor(concurrency / 4)))
+}
+
 function label(result: AttemptResult): AttemptResultLabel {
   if (result.error === null) return 'success'
   if (result.refused) return 'refused'
@@ -69,7 +79,8 @@ function label(result: AttemptResult): AttemptResultLabel {
  * sent again with the same `webhook-id`.
  */
 export class WebhookWorker {
-  private readonly inFlight = new Map<number, Promise<void>>()
+  /** By endpoint id: the attempt being sent and whose it is. */
+  private readonly inFlight = new Map<number, { userId: number; sending: Promise<void> }>()
   private readonly shutdown = new AbortController()
   private running = false
   private stopped = false
@@ -83,8 +94,10 @@ export class WebhookWorker {
   private readonly pollMs: number
   private readonly clock: () => Date
   private readonly random: () => number
+  private readonly perUser: number
 
   constructor(private readonly options: WorkerOptions) {
+    this.perUser = slotsPerUser(options.concurrency)
     this.timeoutMs = options.timeoutMs ?? 15_000
     this.leaseMs = options.leaseMs ?? this.timeoutMs + 45_000
     this.pollMs = options.pollMs ?? 1000
@@ -119,7 +132,7 @@ export class WebhookWorker {
    */
   async runOnce(): Promise<number> {
     const leased = await this.leaseBatch()
-    await Promise.all(leased.map((lease) => this.inFlight.get(lease.endpointId)))
+    await Promise.all(leased.map((lease) => this.inFlight.get(lease.endpointId)?.sending))
     return leased.length
   }
 
@@ -132,7 +145,7 @@ export class WebhookWorker {
     this.running = false
     this.wake?.()
     await this.loop
-    const all = Promise.all(this.inFlight.values())
+    const all = Promise.all([...this.inFlight.values()].map((f) => f.sending))
     let timer: NodeJS.Timeout | undefined
     const finished = await Promise.race([all.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs)))])
     clearTimeout(timer)
@@ -176,7 +189,8 @@ export class WebhookWorker {
     const free = this.options.concurrency - this.inFlight.size
     if (free <= 0 || this.stopped || this.options.mayLease?.() === false) return []
     const now = this.clock()
-    const leased = await this.options.queue.lease(now, new Date(now.getTime() + this.leaseMs), free, [...this.inFlight.keys()])
+    const busy = [...this.inFlight].map(([endpointId, { userId }]) => ({ userId, endpointId }))
+    const leased = await this.options.queue.lease(now, new Date(now.getTime() + this.leaseMs), free, busy, this.perUser)
     for (const lease of leased) {
       const sending = this.deliver(lease)
         .catch((error: unknown) => {
@@ -187,7 +201,7 @@ export class WebhookWorker {
           this.inFlight.delete(lease.endpointId)
           this.signal()
         })
-      this.inFlight.set(lease.endpointId, sending)
+      this.inFlight.set(lease.endpointId, { userId: lease.userId, sending })
     }
     return leased
   }
