@@ -5,6 +5,7 @@ import { Redis } from 'ioredis'
 import { describeEachBackend, type Harness } from '../../test/support/harness.js'
 import { signIn, signUp, uniqueEmail } from '../../test/support/users.js'
 import type { HttpError } from '../http/errors.js'
+import { canonicalEmail } from './email.js'
 import { SIGN_IN_LIMITS, SignInThrottle } from './throttle.js'
 
 const login = (h: Harness, email: string, password: string, remoteAddress: string) =>
@@ -25,6 +26,17 @@ async function countChecks(h: Harness, fn: () => Promise<unknown>): Promise<numb
     hasher.verify = real
   }
   return checks
+}
+
+/**
+ * Spends an account's ceiling as a botnet would, without password checks: 10 IPv6 /56s (10 /64s
+ * each, one guess per /64), so that no (account, address) budget refuses first.
+ */
+async function spendAccountCeiling(throttle: SignInThrottle, email: string): Promise<void> {
+  const perAddress = SIGN_IN_LIMITS.accountAddress.points
+  for (let i = 0; i < SIGN_IN_LIMITS.account.points; i++) {
+    await throttle.take(email, `2001:db8:${Math.floor(i / perAddress) + 1}:${i % perAddress}::1`)
+  }
 }
 
 /** Password hashing on a loaded machine can take seconds: these tests are not about the request timeout. */
@@ -70,6 +82,28 @@ function throttleSuite(store: string, env: Record<string, string>) {
           assert.equal((await login(h, user.email, user.password, '198.51.100.12')).statusCode, 200, `sign-in ${i}`)
         }
         assert.equal((await login(h, user.email, 'one wrong guess', '198.51.100.12')).statusCode, 401)
+      })
+
+      test('when many /64s spend the account ceiling, then the owner still signs in from an address used before, and nowhere new', async () => {
+        const user = await signUp(h)
+        const home = '2001:db8:4a:7700::10'
+        assert.equal((await login(h, user.email, user.password, home)).statusCode, 200)
+        await spendAccountCeiling(h.app.auth.throttle, canonicalEmail(user.email))
+
+        const elsewhere = await login(h, user.email, user.password, '192.0.2.200')
+        assert.equal(elsewhere.statusCode, 429, 'the ceiling holds for a new address')
+        const retryAfter = Number(elsewhere.headers['retry-after'])
+        assert.ok(retryAfter > 0 && retryAfter <= SIGN_IN_LIMITS.account.duration, String(retryAfter))
+        assert.equal((await login(h, user.email, user.password, home)).statusCode, 200, 'the owner at home')
+        // Another address of the same /56 is the same client.
+        assert.equal((await login(h, user.email, user.password, '2001:db8:4a:77ff::1')).statusCode, 200, 'the owner, another /64')
+      })
+
+      test('when one IPv6 /64 is throttled, then the other /64s of its /56 are too, and another /56 is not', async () => {
+        const user = await signUp(h)
+        for (let i = 0; i < 10; i++) assert.equal((await login(h, user.email, `wrong ${i}`, '2001:db8:5:100::1')).statusCode, 401)
+        assert.equal((await login(h, user.email, user.password, '2001:db8:5:1ff:abcd::2')).statusCode, 429, 'same /56')
+        assert.equal((await login(h, user.email, user.password, '2001:db8:5:200::1')).statusCode, 200, 'next /56')
       })
 
       test('when the current password is guessed through password change and deletion, then the same throttle holds', async () => {
@@ -129,6 +163,27 @@ function budgetSuite(store: string, redisUrl: string | undefined) {
       await throttle.take(owner, '192.0.2.78')
     })
 
+    test('when an address has signed in before, then it passes after the account ceiling is spent, within its own budget', async () => {
+      await ready()
+      const throttle = new SignInThrottle(redis)
+      const email = uniqueEmail()
+      await (await throttle.take(email, '198.51.100.80')).succeeded()
+      await spendAccountCeiling(throttle, email)
+      await assert.rejects(throttle.take(email, '198.51.100.81'), refused)
+      for (let i = 0; i < SIGN_IN_LIMITS.accountAddress.points; i++) await throttle.take(email, '198.51.100.80')
+      await assert.rejects(throttle.take(email, '198.51.100.80'), refused, 'a known address still has its (account, address) budget')
+    })
+
+    test('when an IPv4 client is seen as IPv4-mapped IPv6, then both spellings share its budgets', async () => {
+      await ready()
+      const throttle = new SignInThrottle(redis)
+      const email = uniqueEmail()
+      for (let i = 0; i < SIGN_IN_LIMITS.accountAddress.points / 2; i++) await throttle.take(email, '::ffff:203.0.113.77')
+      for (let i = 0; i < SIGN_IN_LIMITS.accountAddress.points / 2; i++) await throttle.take(email, '::FFFF:cb00:714d')
+      await assert.rejects(throttle.take(email, '203.0.113.77'), refused)
+      await throttle.take(email, '203.0.113.78')
+    })
+
     test('when the (account, address) budget refuses, then the account budget is not spent by the refused attempts', async () => {
       await ready()
       const throttle = new SignInThrottle(redis)
@@ -136,6 +191,26 @@ function budgetSuite(store: string, redisUrl: string | undefined) {
       for (let i = 0; i < SIGN_IN_LIMITS.accountAddress.points; i++) await throttle.take(email, '198.51.100.70')
       for (let i = 0; i < 200; i++) await assert.rejects(throttle.take(email, '198.51.100.70'), refused)
       await throttle.take(email, '198.51.100.71')
+    })
+  })
+}
+
+if (process.env.TEST_REDIS_URL) {
+  describe('sign-in budgets across instances (Redis)', () => {
+    const options = { keyPrefix: `moodlog-test-${randomUUID()}:`, enableOfflineQueue: false }
+    const [one, two] = [new Redis(process.env.TEST_REDIS_URL!, options), new Redis(process.env.TEST_REDIS_URL!, options)]
+    after(() => [one, two].forEach((redis) => redis.disconnect()))
+
+    test('when the owner signed in through one instance, then another instance knows the address once the ceiling is spent', async () => {
+      await Promise.all(
+        [one, two].map((redis) => (redis.status === 'ready' ? undefined : new Promise((resolve) => redis.once('ready', resolve)))),
+      )
+      const [first, second] = [new SignInThrottle(one), new SignInThrottle(two)]
+      const email = uniqueEmail()
+      await (await first.take(email, '2001:db8:90:100::1')).succeeded()
+      await spendAccountCeiling(first, email)
+      await assert.rejects(second.take(email, '198.51.100.90'), (error: HttpError) => error.status === 429)
+      await second.take(email, '2001:db8:90:1ab::7')
     })
   })
 }
@@ -164,6 +239,26 @@ describeEachBackend(
         mock.timers.reset()
       }
     })
+
+    test('when an address is refused while the account ceiling is spent too, then Retry-After waits for the ceiling', async () => {
+      const user = await signUp(h)
+      const email = canonicalEmail(user.email)
+      const throttle = h.app.auth.throttle
+      mock.timers.enable({ apis: ['Date'], now: Date.now() })
+      try {
+        for (let i = 0; i < 10; i++) await throttle.take(email, '198.51.100.32')
+        for (let i = 0; i < 90; i++) await throttle.take(email, `2001:db8:32:${(i % 9) + 1}00::1`) // nine /56s
+        mock.timers.tick(10 * 60 * 1000)
+        for (const address of ['198.51.100.32', '198.51.100.33']) {
+          const throttled = await login(h, user.email, user.password, address)
+          assert.equal(throttled.statusCode, 429, address)
+          const retryAfter = Number(throttled.headers['retry-after'])
+          assert.ok(retryAfter > 49 * 60 && retryAfter <= 50 * 60, `${address}: Retry-After ${retryAfter}, about 50 minutes expected`)
+        }
+      } finally {
+        mock.timers.reset()
+      }
+    })
   },
   { env: PATIENT },
 )
@@ -180,5 +275,14 @@ describe('sign-in throttle while Redis is down', () => {
     for (let i = 0; i < SIGN_IN_LIMITS.accountAddress.points; i++) await throttle.take(email, '198.51.100.40')
     await assert.rejects(throttle.take(email, '198.51.100.40'), (error: HttpError) => error.status === 429)
     await throttle.take(email, '198.51.100.41')
+  })
+
+  test('then an address the owner signs in from is known in memory, past the account ceiling', async () => {
+    const throttle = new SignInThrottle(redis)
+    const email = uniqueEmail()
+    await (await throttle.take(email, '198.51.100.42')).succeeded()
+    await spendAccountCeiling(throttle, email)
+    await assert.rejects(throttle.take(email, '198.51.100.43'), (error: HttpError) => error.status === 429)
+    await throttle.take(email, '198.51.100.42')
   })
 })

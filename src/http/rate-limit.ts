@@ -57,16 +57,33 @@ export const rateLimitPlugin = fp(
 /**
  * The client address that limits and throttles count against: `request.ip` (which follows
  * TRUST_PROXY), but never a value that is not an IP address (a forwarded header is text; a forged
- * one must not pick a bucket), and IPv6 clients by their /64, the block one end site gets (one host
- * can use every address in it).
+ * one must not pick a bucket), keyed by `addressKey`.
  */
 export function clientAddress(request: FastifyRequest): string {
-  const ip = net.isIP(request.ip) ? request.ip : (request.socket?.remoteAddress ?? 'unknown')
-  return net.isIPv6(ip) ? ipv6Key(ip) : ip
+  return addressKey(net.isIP(request.ip) ? request.ip : (request.socket?.remoteAddress ?? 'unknown'))
 }
 
-function ipv6Key(ip: string): string {
-  let address = ip.split('%')[0]!.toLowerCase()
+/**
+ * What one client is counted as: an IPv4 address as it is, an IPv4 client seen through a
+ * dual-stack socket (`::ffff:a.b.c.d`, or `::ffff:cb00:7107`) as that IPv4 address, and an IPv6
+ * client by its /56, the block one customer is often given (RIPE-690; or a /48), every address of
+ * which they can use; docs/OPERATIONS.md "Sign-in throttling". Anything else (a key already, or
+ * `unknown`) is returned as it is, so keying twice is harmless.
+ */
+export function addressKey(address: string): string {
+  const ip = address.split('%')[0]!.toLowerCase()
+  if (!net.isIPv6(ip)) return address
+  const words = ipv6Words(ip)
+  if (words.slice(0, 5).every((word) => word === 0) && words[5] === 0xffff) {
+    return [words[6]! >> 8, words[6]! & 0xff, words[7]! >> 8, words[7]! & 0xff].join('.')
+  }
+  const prefix = [words[0]!, words[1]!, words[2]!, words[3]! & 0xff00]
+  return `${prefix.map((word) => word.toString(16)).join(':')}::/56`
+}
+
+/** The eight 16-bit words of a valid IPv6 address (an embedded dotted quad read as two words). */
+function ipv6Words(ip: string): number[] {
+  let address = ip
   const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(address)
   if (dotted) {
     const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number]
@@ -76,13 +93,5 @@ function ipv6Key(ip: string): string {
   const left = head ? head.split(':') : []
   const right = tail ? tail.split(':') : []
   const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
-  const words = groups.map((group) => parseInt(group, 16))
-  // An IPv4 client seen through a dual-stack socket (::ffff:a.b.c.d) is that IPv4 client.
-  if (words.slice(0, 5).every((word) => word === 0) && words[5] === 0xffff) {
-    return [words[6]! >> 8, words[6]! & 0xff, words[7]! >> 8, words[7]! & 0xff].join('.')
-  }
-  return `${words
-    .slice(0, 4)
-    .map((word) => word.toString(16))
-    .join(':')}::/64`
+  return groups.map((group) => parseInt(group, 16))
 }
