@@ -10,7 +10,7 @@ import Fastify from 'fastify'
 import pg from 'pg'
 import type { Queryable } from '../src/db/index.js'
 import { openServerDatabase } from '../src/db/server.js'
-import { countEntries, findEntry, insertEntry, listEntries, type EntryInput } from '../src/entries/queries.js'
+import { entryTotal, findEntry, insertEntry, listEntries, type EntryInput } from '../src/entries/queries.js'
 
 interface Driver extends Queryable {
   close(): Promise<void>
@@ -60,11 +60,11 @@ app.get('/readyz', async () => {
   return { status: 'ok' }
 })
 
-// What GET /entries runs: one page (plus one row to know whether more follow) and the total, together.
+// What GET /entries runs unfiltered: one page (plus one row to know whether more follow) and the kept total, together.
 app.get('/entries', async (request) => {
   const userId = userOf(request.query)
   const limit = Number((request.query as { limit?: string }).limit ?? 20)
-  const [rows, total] = await Promise.all([listEntries(db, userId, {}, { offset: 0, limit: limit + 1 }), countEntries(db, userId, {})])
+  const [rows, total] = await Promise.all([listEntries(db, userId, {}, { offset: 0, limit: limit + 1 }), entryTotal(db, userId)])
   return { items: rows.slice(0, limit), nextCursor: null, total }
 })
 

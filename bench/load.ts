@@ -102,6 +102,7 @@ export function summarise(label: string, samples: Sample[]): SideSummary {
     rps: median(samples.map((s) => s.rps)),
     rpsRange: [Math.min(...samples.map((s) => s.rps)), Math.max(...samples.map((s) => s.rps))],
     p50: median(samples.map((s) => s.p50)),
+    p50Range: [Math.min(...samples.map((s) => s.p50)), Math.max(...samples.map((s) => s.p50))],
     p99: median(samples.map((s) => s.p99)),
     requests: samples.reduce((sum, s) => sum + s.requests, 0),
     emptyRounds: samples.filter((s) => s.requests - s.failures <= 0).length,

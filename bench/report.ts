@@ -30,6 +30,8 @@ export interface SideSummary {
   /** The lowest and highest req/s of the rounds (the spread around `rps`). */
   rpsRange?: [number, number]
   p50: number
+  /** The lowest and highest p50 of the rounds (the spread around `p50`). */
+  p50Range?: [number, number]
   p99: number
   /** Requests completed over all rounds. */
   requests: number

@@ -415,6 +415,7 @@ async function main(): Promise<void> {
     })
 
     // Last on this process: the slowest requests, and a failure here cannot spill into the others.
+    await record('deep-first-page', () => s.deepFirstPageScenario(moodlog, deep, accounts[0]!, SLOW_TIMING))
     await record('deep-cursor', async () => s.deepCursorScenario(moodlog, deep, await s.deepCursor(moodlog, deep), SLOW_TIMING))
     await record('deep-page', () => s.deepPageScenario(moodlog, deep, SLOW_TIMING, QUICK ? 1 : 2))
 
