@@ -13,10 +13,9 @@ import { signUp } from './support/users.js'
 const redisUrl = process.env.TEST_REDIS_URL
 
 /**
- * Issue #17. Fails today: UserCache.invalidate writes the new generation with `store.set` and,
- * when Redis is down, only remembers it in its own process (retried before that process's next
- * read of the user), so every other instance serves the old pages once Redis is back. It passes
- * once src/cache/user-cache.ts invalidates with `store.setEventually`.
+ * An invalidation made while Redis is down must reach the other instances once it is back: a
+ * generation only remembered in the process that wrote it would leave every other instance serving
+ * the old pages for as long as their TTL.
  */
 
 for (const backend of backendNames()) {

@@ -109,10 +109,13 @@ export async function login(deps: AuthDeps, rawEmail: string, password: string, 
 /**
  * Tells every instance at once. Remembered for as long as any access token of the session can
  * live. If the store is down, the database already says "revoked" and instances ask it directly
- * (see `sessionIsLive`), so nothing is lost.
+ * (see `sessionIsLive`); the store keeps the write and makes it when it answers again, since other
+ * instances may hold the session as live there until then.
  */
 async function markRevoked(deps: AuthDeps, sessionIds: string[]): Promise<void> {
-  await Promise.all(sessionIds.map((id) => deps.store.set(sessionKey(id), 'revoked', deps.tokens.ttlSeconds * 1000).catch(() => {})))
+  await Promise.all(
+    sessionIds.map((id) => deps.store.setEventually(sessionKey(id), 'revoked', deps.tokens.ttlSeconds * 1000).catch(() => {})),
+  )
 }
 
 const invalidRefresh = () => unauthorized('The refresh token is invalid, expired or revoked.')

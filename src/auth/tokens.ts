@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
-import { createSigner, createVerifier } from 'fast-jwt'
+import { createSigner, createVerifier, type VerifierOptions } from 'fast-jwt'
 import { LRUCache } from 'lru-cache'
 
 const ISSUER = 'moodlog'
@@ -20,6 +20,11 @@ const VERIFIED_CACHE_SIZE = 10_000
 /** Clock skew tolerated between instances for `iat`. */
 const IAT_LEEWAY_MS = 30_000
 
+export interface AccessTokenOptions {
+  /** The clock `iat` and `exp` are written and checked on, in epoch milliseconds (tests pass one they control). */
+  now?: () => number
+}
+
 /**
  * Access tokens: HS256 JWT with sub, sid, iat, exp, iss, aud. fast-jwt verifies synchronously
  * with node:crypto (about 10 µs), where a WebCrypto-based verify costs over 100 µs of every
@@ -33,45 +38,59 @@ const IAT_LEEWAY_MS = 30_000
  */
 export class AccessTokens {
   private readonly signer: (payload: Record<string, unknown>) => string
-  private readonly verifier: (token: string) => Record<string, unknown>
-  private readonly verified = new LRUCache<string, AccessClaims>({ max: VERIFIED_CACHE_SIZE })
+  private readonly verifierOptions: Partial<VerifierOptions> & { key: Buffer }
+  /** Made once on the real clock; with a clock of the caller's, one is made per check instead. */
+  private readonly realTimeVerifier: ((token: string) => Record<string, unknown>) | undefined
+  private readonly verified: LRUCache<string, AccessClaims>
+  private readonly now: () => number
 
   constructor(
     key: Uint8Array,
     readonly ttlSeconds: number,
+    options: AccessTokenOptions = {},
   ) {
     const secret = Buffer.from(key)
+    this.now = options.now ?? Date.now
     this.signer = createSigner({ key: secret, algorithm: 'HS256', iss: ISSUER, aud: AUDIENCE, expiresIn: ttlSeconds * 1000 })
-    this.verifier = createVerifier({
+    this.verifierOptions = {
       key: secret,
       algorithms: ['HS256'],
       allowedIss: ISSUER,
       allowedAud: AUDIENCE,
       // allowedIss/allowedAud check the claims only when present: requiring them refuses tokens without.
       requiredClaims: ['sub', 'sid', 'iat', 'exp', 'iss', 'aud'],
-    })
+    }
+    this.realTimeVerifier = options.now ? undefined : createVerifier(this.verifierOptions)
+    // Remembered tokens expire on the same clock (read on every check, as in the memory store).
+    const clock = options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}
+    this.verified = new LRUCache<string, AccessClaims>({ ...clock, max: VERIFIED_CACHE_SIZE })
   }
 
   async sign(claims: AccessClaims): Promise<string> {
-    return this.signer({ sub: String(claims.userId), sid: claims.sessionId })
+    // fast-jwt computes `exp` from a given `iat`, so both come from this clock.
+    return this.signer({ sub: String(claims.userId), sid: claims.sessionId, iat: Math.floor(this.now() / 1000) })
   }
 
   /** The claims of a valid token, or undefined: any other algorithm (`none` included), key, audience or expiry fails. */
   async verify(token: string): Promise<AccessClaims | undefined> {
     const known = this.verified.get(token)
     if (known) return known
+    const now = this.now()
     let payload: Record<string, unknown>
     try {
-      payload = this.verifier(token)
+      // fast-jwt takes a clock only as a fixed time of the verifier: with a clock given, one is
+      // made for each check, so that `exp` is checked on it.
+      const verifier = this.realTimeVerifier ?? createVerifier({ ...this.verifierOptions, clockTimestamp: now })
+      payload = verifier(token) as Record<string, unknown>
     } catch {
       return undefined
     }
     // A token issued in the future (beyond clock skew) was not issued by this server's clock.
-    if (typeof payload.iat !== 'number' || payload.iat * 1000 > Date.now() + IAT_LEEWAY_MS) return undefined
+    if (typeof payload.iat !== 'number' || payload.iat * 1000 > now + IAT_LEEWAY_MS) return undefined
     const userId = Number(payload.sub)
     if (!Number.isSafeInteger(userId) || userId <= 0 || typeof payload.sid !== 'string') return undefined
     const claims = Object.freeze({ userId, sessionId: payload.sid })
-    const ttl = Number(payload.exp) * 1000 - Date.now()
+    const ttl = Number(payload.exp) * 1000 - now
     if (ttl > 0) this.verified.set(token, claims, { ttl })
     return claims
   }

@@ -1,5 +1,5 @@
 import { migrate, migrationStatus } from './migrate.js'
-import type { Database, Queryable, Transaction } from './types.js'
+import type { Database, Queryable, TransactionOptions } from './types.js'
 
 /** Postgrator's bookkeeping: written by `migrate` on the target, never copied. */
 const VERSION_TABLE = 'schemaversion'
@@ -117,11 +117,7 @@ async function digest(tx: Queryable, table: Table): Promise<TableCopy> {
 }
 
 /** UTC and the same float rendering on both ends, so a row's JSON text (and its digest) is identical. */
-async function settle(tx: Transaction, readOnly: boolean): Promise<void> {
-  await tx.query(`set transaction isolation level repeatable read${readOnly ? ', read only' : ''}`)
-  await tx.query("set local timezone = 'UTC'")
-  await tx.query('set local extra_float_digits = 1')
-}
+const SETTLED: TransactionOptions = { isolation: 'repeatable read', settings: { timezone: 'UTC', extra_float_digits: '1' } }
 
 /**
  * Copies every table from `source` to `target` in one target transaction: all of it lands or
@@ -143,34 +139,35 @@ export async function copyDatabase(
     throw new CopyRefusedError(`the target's schema (${to.current}) is newer than the source's (${from.current})`)
   await migrate(target)
 
-  return source.transaction(async (read) => {
-    await settle(read, true)
-    const tables = await tablesOf(read)
-    const expected: TableCopy[] = []
-    for (const table of tables) expected.push(await digest(read, table))
+  return source.transaction(
+    async (read) => {
+      const tables = await tablesOf(read)
+      const expected: TableCopy[] = []
+      for (const table of tables) expected.push(await digest(read, table))
 
-    const copied = await target.transaction(async (write) => {
-      await settle(write, false)
-      const occupied = []
-      for (const table of tables) {
-        const rows = await write.query<{ any: boolean }>(`select exists (select from ${ident(table.name)}) as any`)
-        if (rows[0]!.any) occupied.push(table.name)
-      }
-      if (occupied.length > 0) {
-        if (!options.force) throw new CopyRefusedError(`the target is not empty (${occupied.join(', ')}); --force replaces its rows`)
-        await write.query(`truncate ${tables.map((t) => ident(t.name)).join(', ')} restart identity cascade`)
-      }
-      for (const table of tables) await copyTable(read, write, table, options.progress)
+      const copied = await target.transaction(async (write) => {
+        const occupied = []
+        for (const table of tables) {
+          const rows = await write.query<{ any: boolean }>(`select exists (select from ${ident(table.name)}) as any`)
+          if (rows[0]!.any) occupied.push(table.name)
+        }
+        if (occupied.length > 0) {
+          if (!options.force) throw new CopyRefusedError(`the target is not empty (${occupied.join(', ')}); --force replaces its rows`)
+          await write.query(`truncate ${tables.map((t) => ident(t.name)).join(', ')} restart identity cascade`)
+        }
+        for (const table of tables) await copyTable(read, write, table, options.progress)
 
-      const got: TableCopy[] = []
-      for (const table of tables) got.push(await digest(write, table))
-      const mismatched = got.filter((copy, i) => copy.rows !== expected[i]!.rows || copy.checksum !== expected[i]!.checksum)
-      // Thrown inside the transaction: a copy that does not match is rolled back, never left behind.
-      if (mismatched.length > 0) throw new Error(`the copy does not match the source in ${mismatched.map((t) => t.table).join(', ')}`)
-      return got
-    })
-    return { schemaVersion: from.current, tables: copied }
-  })
+        const got: TableCopy[] = []
+        for (const table of tables) got.push(await digest(write, table))
+        const mismatched = got.filter((copy, i) => copy.rows !== expected[i]!.rows || copy.checksum !== expected[i]!.checksum)
+        // Thrown inside the transaction: a copy that does not match is rolled back, never left behind.
+        if (mismatched.length > 0) throw new Error(`the copy does not match the source in ${mismatched.map((t) => t.table).join(', ')}`)
+        return got
+      }, SETTLED)
+      return { schemaVersion: from.current, tables: copied }
+    },
+    { ...SETTLED, readOnly: true },
+  )
 }
 
 /**

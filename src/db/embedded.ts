@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite'
 import { lockDataDir, type DataDirLockLostError } from './data-dir-lock.js'
 import { privateFileCreation, secureDataDir } from './data-dir.js'
 import { currentDeadline } from './deadline.js'
+import { applyTransactionOptions } from './transaction-options.js'
 import type { Database, Lane, Queryable } from './types.js'
 
 export { DataDirLockedError, DataDirLockLostError } from './data-dir-lock.js'
@@ -64,7 +65,7 @@ export function wrapPglite(
       if (error) throw error
       return statements.query(text, params)
     },
-    async transaction(fn) {
+    async transaction(fn, options) {
       const error = lost()
       if (error) throw error
       const deadline = currentDeadline()
@@ -74,12 +75,14 @@ export function wrapPglite(
       let commitSettled: ((committed: boolean) => void) | undefined
       try {
         const result = await pg.transaction(async (tx) => {
-          const value = await fn({
+          const transaction = {
             ...queryable(tx),
-            async exec(script) {
+            async exec(script: string) {
               await tx.exec(script)
             },
-          })
+          }
+          await applyTransactionOptions(transaction, options)
+          const value = await fn(transaction)
           if (deadline) {
             deadline.check()
             const commit = new Promise<void>((resolve, reject) => {

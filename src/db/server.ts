@@ -1,8 +1,9 @@
 import postgres from 'postgres'
-import type { Database, Lane } from './types.js'
+import type { Database, Lane, Transaction } from './types.js'
 import { CircuitBreaker, type BreakerLog } from './breaker.js'
 import { currentDeadline, DeadlineExceededError, requestDeadlines } from './deadline.js'
 import { DatabaseUnavailableError, isConnectionError } from './errors.js'
+import { applyTransactionOptions } from './transaction-options.js'
 
 export interface ServerDatabaseOptions {
   url: string
@@ -173,7 +174,7 @@ function openPool(options: ServerDatabaseOptions, limits: Limits, breaker: Circu
      * a transaction open that unrelated queries then run inside (porsager/postgres#823, #1189).
      * `sql.reserve()` takes an idle connection out of the pool first, so that cannot happen.
      */
-    async transaction(fn) {
+    async transaction(fn, options) {
       const deadline = currentDeadline()
       deadline?.check()
       usage.inFlight += 1
@@ -199,21 +200,23 @@ function openPool(options: ServerDatabaseOptions, limits: Limits, breaker: Circu
           reserved = await reserveWithin(sql, limits.acquireTimeoutMs)
           const connection = reserved
           await run(connection.unsafe('begin'))
+          const transaction: Transaction = {
+            async query(text, params = []) {
+              try {
+                return Array.from(
+                  await run(connection.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })),
+                ) as never
+              } catch (error) {
+                rethrow(error)
+              }
+            },
+            async exec(script) {
+              await run(connection.unsafe(script).simple())
+            },
+          }
           try {
-            const result = await fn({
-              async query(text, params = []) {
-                try {
-                  return Array.from(
-                    await run(connection.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })),
-                  ) as never
-                } catch (error) {
-                  rethrow(error)
-                }
-              },
-              async exec(script) {
-                await run(connection.unsafe(script).simple())
-              },
-            })
+            await applyTransactionOptions(transaction, options)
+            const result = await fn(transaction)
             // Checked and sent in one turn of the event loop: a request given up before this commits nothing.
             await run(connection.unsafe('commit'), true)
             return result

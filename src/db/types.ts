@@ -13,10 +13,24 @@ export interface Transaction extends Queryable {
 
 export type DatabaseKind = 'embedded' | 'server'
 
+/** How one transaction runs. Each setting lasts for that transaction only. */
+export interface TransactionOptions {
+  /** Default: the server's (read committed). */
+  isolation?: 'read committed' | 'repeatable read' | 'serializable'
+  /** Refuses every write in the transaction (SQLSTATE 25006). */
+  readOnly?: boolean
+  /** How long a statement waits for a lock before failing with 55P03 (`lock_timeout`). */
+  lockTimeoutMs?: number
+  /** The longest any one statement of the transaction may run (`statement_timeout`, 57014). */
+  statementTimeoutMs?: number
+  /** Other run-time parameters by name (`timezone`, `extra_float_digits` …), as `SET LOCAL` sets them. */
+  settings?: Readonly<Record<string, string>>
+}
+
 /** Statements and transactions on one pool of connections. */
 export interface Lane extends Queryable {
-  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
-  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>
+  /** Runs `fn` in one transaction run as `options` say: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T>
 }
 
 /** For metrics: one pool's configured size and the statements and transactions in progress on it. */

@@ -52,23 +52,28 @@ export async function runIdempotent<T>(
   work: (tx: Transaction) => Promise<T>,
 ): Promise<IdempotentResult<T>> {
   try {
-    return await db.transaction(async (tx) => {
-      await q.setLockTimeout(tx, WAIT_FOR_FIRST_MS)
-      await q.deleteExpiredKeys(tx, userId, IDEMPOTENCY_TTL_SECONDS)
-      if (await q.claimKey(tx, userId, key, hash, IDEMPOTENCY_TTL_SECONDS)) {
-        const body = await work(tx)
-        await q.storeResponse(tx, userId, key, status, body)
-        return { status, body, replayed: false }
-      }
-      const stored = await q.findKey(tx, userId, key)
-      // Gone between the two statements (expired and cleaned by a parallel request): a retry will claim it.
-      if (!stored) throw inProgress()
-      if (stored.requestHash !== hash) {
-        throw unprocessable('This Idempotency-Key was already used with a different request body; use a new key.', 'idempotency-key-reused')
-      }
-      if (stored.status === null) throw inProgress()
-      return { status: stored.status, body: stored.body as T, replayed: true }
-    })
+    return await db.transaction(
+      async (tx) => {
+        await q.deleteExpiredKeys(tx, userId, IDEMPOTENCY_TTL_SECONDS)
+        if (await q.claimKey(tx, userId, key, hash, IDEMPOTENCY_TTL_SECONDS)) {
+          const body = await work(tx)
+          await q.storeResponse(tx, userId, key, status, body)
+          return { status, body, replayed: false }
+        }
+        const stored = await q.findKey(tx, userId, key)
+        // Gone between the two statements (expired and cleaned by a parallel request): a retry will claim it.
+        if (!stored) throw inProgress()
+        if (stored.requestHash !== hash) {
+          throw unprocessable(
+            'This Idempotency-Key was already used with a different request body; use a new key.',
+            'idempotency-key-reused',
+          )
+        }
+        if (stored.status === null) throw inProgress()
+        return { status: stored.status, body: stored.body as T, replayed: true }
+      },
+      { lockTimeoutMs: WAIT_FOR_FIRST_MS },
+    )
   } catch (error) {
     if (sqlState(error) === LOCK_NOT_AVAILABLE) throw inProgress()
     throw error

@@ -56,8 +56,3 @@ export async function storeResponse(db: Queryable, userId: number, key: string, 
     JSON.stringify(body),
   ])
 }
-
-/** For the rest of the transaction only (`is_local`), how long a statement waits for a lock before failing with 55P03. */
-export async function setLockTimeout(db: Queryable, ms: number): Promise<void> {
-  await db.query(`select set_config('lock_timeout', $1, true)`, [`${ms}ms`])
-}

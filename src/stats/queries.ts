@@ -1,4 +1,4 @@
-import type { Queryable, Transaction } from '../db/index.js'
+import type { Queryable } from '../db/index.js'
 import type { Bucket } from './schemas.js'
 
 export interface StatsWindow {
@@ -20,11 +20,6 @@ export interface WindowRow {
   average: number | null
   min: number | null
   max: number | null
-}
-
-/** Makes the (just begun) transaction read one snapshot throughout, and write nothing. */
-export async function readOnlySnapshot(tx: Transaction): Promise<void> {
-  await tx.query('set transaction isolation level repeatable read, read only')
 }
 
 /** Every zone name Postgres accepts for AT TIME ZONE (reads the tz database: call once, keep the result). */

@@ -69,10 +69,10 @@ export async function getStats(deps: StatsDeps, userId: number, request: StatsRe
   // One snapshot (and one now()) for both statements: a write in between cannot make them disagree.
   // On the main pool: a transaction reserves its connection, so nothing is queued behind it there,
   // while on the scan lane it would wait for one of its few connections to be idle.
-  const [rows, streaks] = await deps.db.transaction(async (tx) => {
-    await q.readOnlySnapshot(tx)
-    return [await q.windowStats(tx, window), await q.dayStreaks(tx, userId, tz)] as const
-  })
+  const [rows, streaks] = await deps.db.transaction(
+    async (tx) => [await q.windowStats(tx, window), await q.dayStreaks(tx, userId, tz)] as const,
+    { isolation: 'repeatable read', readOnly: true },
+  )
 
   const overall = rows.find((row) => row.set === 3)
   return {

@@ -57,7 +57,7 @@ interface KeptWrite {
  * The writes `setEventually` could not make, the latest per key, written again as soon as Redis
  * answers (on reconnection, or after any command that succeeds). Redis is the only channel to the
  * other instances: an invalidation lost in an outage would let them serve what it invalidated,
- * once Redis is back, for as long as their TTL (issue #17).
+ * once Redis is back, for as long as their TTL.
  */
 class KeptWrites {
   private readonly writes = new Map<string, KeptWrite>()

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
+import { after, before, describe, test } from 'node:test'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../src/app.js'
+import type { RedisStore } from '../src/store/redis.js'
+import { backendNames, createTestDatabase, testConfig, type Harness, type TestDatabase } from './support/harness.js'
+import { TcpProxy } from './support/tcp-proxy.js'
+import { signUp } from './support/users.js'
+
+const redisUrl = process.env.TEST_REDIS_URL
+
+for (const backend of backendNames()) {
+  describe(`revocations through a Redis outage [${backend}]`, { skip: redisUrl ? false : 'TEST_REDIS_URL is not set' }, () => {
+    // Two instances on one database and one Redis: `a` reaches Redis through a proxy the test cuts.
+    const env = { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `moodlog-test:${randomUUID()}:` }
+    let testDb: TestDatabase
+    let proxy: TcpProxy
+    let a: Harness
+    let b: Harness
+
+    const harness = (app: FastifyInstance): Harness => ({
+      backend,
+      app,
+      db: testDb.db,
+      config: app.config,
+      request: (options) => app.inject(options) as never,
+    })
+
+    before(async () => {
+      testDb = await createTestDatabase(backend)
+      const target = new URL(redisUrl!)
+      proxy = new TcpProxy(target.hostname, Number(target.port || 6379))
+      await proxy.start()
+      const viaProxy = await buildApp(testConfig({ ...env, REDIS_URL: `redis://127.0.0.1:${proxy.port}` }), {
+        db: testDb.db,
+        logger: false,
+      })
+      const direct = await buildApp(testConfig(env), { db: testDb.db, logger: false })
+      await Promise.all([viaProxy.ready(), direct.ready()])
+      a = harness(viaProxy)
+      b = harness(direct)
+    })
+    after(async () => {
+      await a?.app.close()
+      await b?.app.close()
+      await proxy?.stop()
+      await testDb?.drop()
+    })
+
+    test('when a session is signed out while Redis is unreachable, then another instance refuses its access token once Redis is back', async () => {
+      const user = await signUp(a)
+      const me = (h: Harness) => h.request({ method: 'GET', url: '/me', headers: user.auth })
+      assert.equal((await me(b)).statusCode, 200, 'b has seen the session live (and noted so in Redis)')
+
+      const closed = once(a.app.stores.redis!, 'close')
+      await proxy.stop()
+      await closed
+      // Revoked in the database; the revocation cannot reach Redis.
+      const logout = await a.request({ method: 'POST', url: '/logout', payload: { refreshToken: user.refreshToken } })
+      assert.equal(logout.statusCode, 204, logout.body)
+
+      const ready = once(a.app.stores.redis!, 'ready')
+      await proxy.start()
+      await ready
+      await (a.app.stores.shared as RedisStore).settled()
+
+      const after = await me(b)
+      assert.equal(after.statusCode, 401, 'the revocation is in force on b')
+    })
+  })
+}
