@@ -144,7 +144,23 @@ describe('moodlog db copy', () => {
         payload: { text: 'kept', mood: 9, category: 'x' },
       })
       assert.equal(kept.statusCode, 201, kept.body)
-      return { ada, grace }
+      // The newest entry and the newest account are deleted: their ids were handed out all the same.
+      const latest = await h.request({
+        method: 'POST',
+        url: '/entries',
+        headers: grace.auth,
+        payload: { text: 'latest', mood: 2, category: 'x' },
+      })
+      const removed = await h.request({
+        method: 'DELETE',
+        url: `/entries/${latest.json().id}`,
+        headers: { ...grace.auth, 'if-match': latest.headers.etag as string },
+      })
+      assert.equal(removed.statusCode, 204, removed.body)
+      const leaver = await signUp(h)
+      const left = await h.request({ method: 'DELETE', url: '/me', headers: leaver.auth, payload: { password: leaver.password } })
+      assert.equal(left.statusCode, 204, left.body)
+      return { ada, grace, lastEntryId: latest.json().id as number, lastUserId: leaver.id }
     })
 
     const original = await withDb(laptop, everything)
@@ -188,8 +204,14 @@ describe('moodlog db copy', () => {
       })
       assert.equal(next.statusCode, 201, next.body)
       assert.ok(next.json().id > highest, `new id ${next.json().id} is past ${highest}`)
+      // An id is never given twice, not even one whose row was deleted before the move: receivers
+      // of webhook events and other systems may still know it.
+      assert.ok(next.json().id > people.lastEntryId, `new entry id ${next.json().id} is past the deleted ${people.lastEntryId}`)
       const newcomer = await signUp(h)
-      assert.ok(newcomer.id > Math.max(people.ada.id, people.grace.id))
+      assert.ok(newcomer.id > people.lastUserId, `new user id ${newcomer.id} is past the deleted ${people.lastUserId}`)
+      const grace = await signIn(h, people.grace.email, people.grace.password)
+      const hook = await h.request({ method: 'POST', url: '/webhooks', headers: grace.auth, payload: { url: 'http://127.0.0.1:9/again' } })
+      assert.equal(hook.statusCode, 201, hook.body)
     })
   })
 

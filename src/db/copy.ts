@@ -195,10 +195,25 @@ async function copyTable(read: Queryable, write: Queryable, table: Table, progre
   }
   await write.query(`alter table ${name} enable trigger user`)
   for (const column of table.sequenced) {
-    // Past the highest copied id, so the target's next row gets a fresh one.
-    await write.query(`select setval(pg_get_serial_sequence($1, $2), coalesce(max(${ident(column)}), 0) + 1, false) from ${name}`, [
-      name,
-      column,
-    ])
+    // Where the source's sequence stands, not just past the highest copied id: the ids of rows
+    // deleted before the copy (a deleted account, the newest entry removed) were handed out, and
+    // webhook receivers or other systems may know them; the target never gives one of them again.
+    // Sequences are outside the snapshot, so this may be further on than the rows: never behind.
+    const issued = await lastIssued(read, name, column)
+    await write.query(
+      `select setval(pg_get_serial_sequence($1, $2), greatest(coalesce(max(${ident(column)}), 0), $3::int8) + 1, false) from ${name}`,
+      [name, column, issued],
+    )
   }
+}
+
+/** The last value a column's sequence handed out (0 when none), read from the sequence itself. */
+async function lastIssued(read: Queryable, table: string, column: string): Promise<string> {
+  const found = await read.query<{ sequence: string }>('select pg_get_serial_sequence($1, $2) as sequence', [table, column])
+  // The name comes from the catalog, quoted by Postgres. A sequence that has not handed out its
+  // `last_value` yet (`is_called` false, as after setval(…, false)) has handed out the one before.
+  const rows = await read.query<{ issued: string }>(
+    `select (case when is_called then last_value else last_value - 1 end)::text as issued from ${found[0]!.sequence}`,
+  )
+  return rows[0]!.issued
 }

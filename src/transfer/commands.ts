@@ -12,7 +12,7 @@ import { EXPORT_FORMATS, exportChunks, type ExportFormat } from './export.js'
 import { TransferError } from './format.js'
 import { IMPORT_FORMATS, importFile, type ImportFormat, type ImportReport } from './import.js'
 import { noProgress, type Progress } from './progress.js'
-import { UnreadableFile } from './rows.js'
+import { AccountGone, UnreadableFile } from './rows.js'
 
 export interface TransferIo {
   stdin: Readable
@@ -226,6 +226,7 @@ async function importCommand(db: Database, userId: number, email: string, io: Tr
       const details = error.errors.map((e) => `; ${e.field} ${e.message}`).join('')
       throw new TransferError(`${error.message}${details}`, 65)
     }
+    if (error instanceof AccountGone) throw new TransferError(`no user with email ${email} any more: the account was deleted`)
     throw error
   } finally {
     progress.stop()

@@ -5,7 +5,6 @@ import { Redis } from 'ioredis'
 import { canonicalEmail } from '../auth/email.js'
 import type { Queryable } from '../db/index.js'
 import { describeEachBackend, type Harness } from '../../test/support/harness.js'
-import { createEntry } from '../../test/support/entries.js'
 import { signUp, type SignedIn } from '../../test/support/users.js'
 
 /**
@@ -31,14 +30,28 @@ async function userColumns(db: Queryable): Promise<Array<{ table: string; column
   )
 }
 
-/** What an account leaves behind in a day of use: entries, an import, cached pages, a wrong password. */
+/** Webhooks to a loopback port nothing listens on; no worker, so the deliveries stay queued. */
+const env = { WEBHOOKS: 'off', WEBHOOKS_ALLOW_HTTP: 'true', WEBHOOKS_ALLOW_PRIVATE_TARGETS: 'true' }
+
+/**
+ * What an account leaves behind in a day of use: a webhook endpoint and its queued deliveries,
+ * entries (one with an Idempotency-Key), an import, cached pages, a wrong password.
+ */
 async function useTheService(h: Harness, user: SignedIn): Promise<void> {
-  await createEntry(h, user, { text: 'something', mood: 6, category: 'work' })
+  const hook = await h.request({ method: 'POST', url: '/webhooks', headers: user.auth, payload: { url: 'http://127.0.0.1:9/hook' } })
+  assert.equal(hook.statusCode, 201, hook.body)
+  const created = await h.request({
+    method: 'POST',
+    url: '/entries',
+    headers: { ...user.auth, 'idempotency-key': `erasure-${user.id}` },
+    payload: { text: 'something', mood: 6, category: 'work' },
+  })
+  assert.equal(created.statusCode, 201, created.body)
   const imported = await h.request({
     method: 'POST',
     url: '/import',
     headers: { ...user.auth, 'content-type': 'application/x-ndjson' },
-    payload: '{"text":"imported","mood":4,"category":"home"}',
+    payload: '{"text":"imported","mood":4,"category":"home","occurredAt":"2024-05-01T08:00:00Z"}',
   })
   assert.equal(imported.statusCode, 200, imported.body)
   for (const url of ['/entries', '/entries?limit=1', '/stats']) {
@@ -50,7 +63,8 @@ async function useTheService(h: Harness, user: SignedIn): Promise<void> {
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 
-describeEachBackend('DELETE /me leaves nothing behind', (h) => {
+/** The database's part: every table, found through information_schema. */
+function noRowLeft(h: Harness): void {
   test('when an account is deleted, then no row of any table refers to it, and another account keeps its rows', async () => {
     const gone = await signUp(h)
     const kept = await signUp(h)
@@ -58,7 +72,16 @@ describeEachBackend('DELETE /me leaves nothing behind', (h) => {
 
     const columns = await userColumns(h.db)
     const tables = new Set(columns.map((c) => c.table))
-    for (const expected of ['entries', 'sessions', 'refresh_tokens']) assert.ok(tables.has(expected), `${expected} is among ${[...tables]}`)
+    const expected = [
+      'entries',
+      'entry_counts',
+      'idempotency_keys',
+      'refresh_tokens',
+      'sessions',
+      'webhook_deliveries',
+      'webhook_endpoints',
+    ]
+    for (const table of expected) assert.ok(tables.has(table), `${table} is among ${[...tables]}`)
 
     const rowsOf = async (userId: number) => {
       const found: Record<string, number> = {}
@@ -70,7 +93,8 @@ describeEachBackend('DELETE /me leaves nothing behind', (h) => {
       if (user[0]!.n > 0) found['users.id'] = user[0]!.n
       return found
     }
-    assert.ok(Object.keys(await rowsOf(gone.id)).length >= 3, 'the account had rows to delete')
+    const had = await rowsOf(gone.id)
+    for (const table of expected) assert.ok(`${table}.user_id` in had, `the account had rows in ${table} to delete: ${JSON.stringify(had)}`)
 
     const deleted = await h.request({ method: 'DELETE', url: '/me', headers: gone.auth, payload: { password: gone.password } })
     assert.equal(deleted.statusCode, 204, deleted.body)
@@ -78,9 +102,12 @@ describeEachBackend('DELETE /me leaves nothing behind', (h) => {
     assert.deepEqual(await rowsOf(gone.id), {})
     const left = await rowsOf(kept.id)
     assert.equal(left['entries.user_id'], 2)
+    assert.equal(left['webhook_deliveries.user_id'], 1, 'the entry created through the API; a quiet import sends none')
     assert.equal(left['users.id'], 1)
   })
-})
+}
+
+describeEachBackend('DELETE /me leaves nothing behind', noRowLeft, { env })
 
 const redisUrl = process.env.TEST_REDIS_URL
 const keyPrefix = `moodlog-test-${randomUUID()}:`
@@ -145,6 +172,6 @@ if (redisUrl) {
         assert.equal(page.json().items.length, 2)
       })
     },
-    { env: { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix } },
+    { env: { ...env, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix } },
   )
 }

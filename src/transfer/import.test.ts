@@ -64,7 +64,7 @@ describeEachBackend('POST /import (moodlog NDJSON and CSV)', (h) => {
     const user = await signUp(h)
     const ndjson = await importFile(h, user, '', NDJSON, line(ok(1)))
     assert.deepEqual(ndjson.json(), { created: 1, skipped: 0, invalid: [], invalidCount: 0 })
-    const csv = await importFile(h, user, '', CSV, 'text,mood,category\r\n"from csv",4,home\r\n')
+    const csv = await importFile(h, user, '', CSV, 'text,mood,category,occurredAt\r\n"from csv",4,home,2024-05-02T08:00:00Z\r\n')
     assert.equal(csv.statusCode, 200, csv.body)
     assert.equal(csv.json().created, 1)
     const entries = await storedEntries(h.db, user.id)
@@ -82,13 +82,13 @@ describeEachBackend('POST /import (moodlog NDJSON and CSV)', (h) => {
     // The bad rows come after a first full batch of good ones.
     const lines = Array.from({ length: 1002 }, (_, i) => line(ok(i)))
     lines.push(
-      line({ text: 'too happy', mood: 11, category: 'work' }),
+      line({ ...ok(0), text: 'too happy', mood: 11 }),
       '',
       '{"text": "cut off',
-      line({ text: '', mood: 5, category: '   ' }),
+      line({ ...ok(0), text: '', category: '   ' }),
       line({ text: 'no offset', mood: 5, category: 'work', occurredAt: '2024-05-01T18:30:00' }),
-      line({ text: 'extra', mood: 5, category: 'work', userId: 1 }),
-      line({ text: 'nul \u0000', mood: 5, category: 'work' }),
+      line({ ...ok(0), text: 'extra', userId: 1 }),
+      line({ ...ok(0), text: 'nul \u0000' }),
       line({ text: 'early', mood: 5, category: 'work', occurredAt: '1899-12-31T23:59:59Z' }),
       line(ok(2000)),
     )
@@ -148,6 +148,37 @@ describeEachBackend('POST /import (moodlog NDJSON and CSV)', (h) => {
     )
   })
 
+  test('when rows have no occurredAt, then they are invalid rows naming it, and importing the file again creates nothing', async () => {
+    const user = await signUp(h)
+    const ndjson = [line(ok(1)), line({ text: 'when?', mood: 5, category: 'work' })].join('\n')
+    const csv = 'text,mood,category,occurredAt\r\n"when, in csv?",5,work,\r\n'
+    const csvWithoutColumn = 'text,mood,category\r\n"no column",5,work\r\n'
+    for (const [contentType, file] of [
+      [NDJSON, ndjson],
+      [CSV, csv],
+      [CSV, csvWithoutColumn],
+    ] as const) {
+      const res = await importFile(h, user, '', contentType, file)
+      assert.equal(res.statusCode, 422, res.body)
+      assert.deepEqual(
+        res.json().invalid.map((p: { line: number; field: string }) => [p.line, p.field]),
+        [[2, 'occurredAt']],
+      )
+      assert.match(res.json().invalid[0].message, /required/)
+    }
+    assert.deepEqual(await storedEntries(h.db, user.id), [], 'all or nothing')
+
+    for (let run = 1; run <= 2; run++) {
+      const res = await importFile(h, user, '?skipInvalid=true', NDJSON, ndjson)
+      assert.equal(res.statusCode, 200, res.body)
+      assert.deepEqual([res.json().created, res.json().skipped, res.json().invalidCount], run === 1 ? [1, 0, 1] : [0, 1, 1])
+    }
+    assert.deepEqual(
+      (await storedEntries(h.db, user.id)).map((e) => e.text),
+      ['fine 1'],
+    )
+  })
+
   test('when the journal was listed before an import, then the next listing shows the imported entries', async () => {
     const user = await signUp(h)
     assert.equal((await listEntries(h, user, {})).json().total, 0)
@@ -166,9 +197,15 @@ describeEachBackend('POST /import (moodlog NDJSON and CSV)', (h) => {
     const strayQuote = await importFile(h, user, '?format=csv', CSV, 'text,mood,category\r\nok,5,work\r\n{"mood":1},5,work\r\n')
     assert.equal(strayQuote.statusCode, 400)
     assert.match(strayQuote.json().detail, /not valid CSV/)
-    const ragged = await importFile(h, user, '?format=csv', CSV, 'text,mood,category\r\n"multi\nline",5,work\r\nshort,5\r\n')
+    const ragged = await importFile(
+      h,
+      user,
+      '?format=csv',
+      CSV,
+      'text,mood,category,occurredAt\r\n"multi\nline",5,work,2024-05-01T00:00:00Z\r\nshort,5\r\n',
+    )
     assert.equal(ragged.statusCode, 422)
-    assert.deepEqual(ragged.json().invalid, [{ line: 4, field: '(row)', message: 'has 2 fields; the header has 3' }])
+    assert.deepEqual(ragged.json().invalid, [{ line: 4, field: '(row)', message: 'has 2 fields; the header has 4' }])
   })
 
   test('when a file is not UTF-8 or has an endless line, then the answer is 400 naming the line and nothing is written', async () => {
@@ -181,7 +218,7 @@ describeEachBackend('POST /import (moodlog NDJSON and CSV)', (h) => {
     assert.equal(csv.statusCode, 400, csv.body)
     assert.match(csv.json().detail, /Line 4 is not UTF-8/)
     // Split inside a multi-byte character across chunks: still UTF-8.
-    const euro = Buffer.from(`text,mood,category\r\nprice €5,5,work\r\n`)
+    const euro = Buffer.from(`text,mood,category,occurredAt\r\nprice €5,5,work,2024-05-01T00:00:00Z\r\n`)
     const at = euro.indexOf(0xe2) + 1
     const split = await importFile(h, user, '?format=csv', CSV, Readable.from([euro.subarray(0, at), euro.subarray(at)]))
     assert.equal(split.statusCode, 200, split.body)
@@ -202,7 +239,7 @@ describeEachBackend('POST /import (moodlog NDJSON and CSV)', (h) => {
 
   test('when a file starts with a byte order mark, then it is read as if it had none', async () => {
     const user = await signUp(h)
-    const res = await importFile(h, user, '?format=csv', CSV, '\uFEFFtext,mood,category\r\nbom,5,work\r\n')
+    const res = await importFile(h, user, '?format=csv', CSV, '\uFEFFtext,mood,category,occurredAt\r\nbom,5,work,2024-05-01T00:00:00Z\r\n')
     assert.equal(res.statusCode, 200, res.body)
     assert.equal(res.json().created, 1)
   })
@@ -212,8 +249,15 @@ describeEachBackend('POST /import (moodlog NDJSON and CSV)', (h) => {
     assert.equal((await importFile(h, user, '?format=moodlog', CSV, 'x')).statusCode, 415)
     assert.equal((await importFile(h, user, '?format=csv', NDJSON, 'x')).statusCode, 415)
     const xml = await importFile(h, user, '', 'application/xml', '<x/>')
-    assert.equal(xml.statusCode, 415)
-    assert.match(xml.headers['content-type'] as string, /^application\/problem\+json/)
+    const none = await h.request({ method: 'POST', url: '/import', headers: user.auth, payload: line(ok(1)) })
+    const empty = await h.request({ method: 'POST', url: '/import', headers: user.auth })
+    for (const res of [xml, none, empty]) {
+      assert.equal(res.statusCode, 415, res.body)
+      assert.match(res.headers['content-type'] as string, /^application\/problem\+json/)
+      assert.equal(res.json().type, '/problems/unsupported-media-type')
+      for (const type of ['application/x-ndjson', 'text/csv', 'application/json']) assert.ok(res.json().detail.includes(type), res.body)
+    }
+    assert.deepEqual(await storedEntries(h.db, user.id), [])
   })
 })
 

@@ -8,7 +8,7 @@ import * as q from './queries.js'
 import { readDaylio } from './read-daylio.js'
 import { readJrnl } from './read-jrnl.js'
 import { readCsv, readNdjson } from './read-moodlog.js'
-import { DAYLIO_DEFAULT_MOODS, linesOf, type Candidate, type Reader, type ReaderOptions } from './rows.js'
+import { AccountGone, DAYLIO_DEFAULT_MOODS, linesOf, type Candidate, type Reader, type ReaderOptions } from './rows.js'
 
 export const IMPORT_FORMATS = ['moodlog', 'csv', 'daylio', 'jrnl'] as const
 export type ImportFormat = (typeof IMPORT_FORMATS)[number]
@@ -93,8 +93,10 @@ function readerOptions(options: ImportOptions): ReaderOptions {
  *     rules and the valid rows are spooled to a private temporary file (memory stays flat);
  *  2. unless an invalid row stops it, one transaction inserts the spooled rows in batches,
  *     skipping those whose content the journal already has, so importing a file twice creates
- *     nothing the second time. A dry run does the same and rolls back: its report is exact.
- * A file that cannot be read as its format at all throws `UnreadableFile`.
+ *     nothing the second time, even when both imports run at once (they take turns per user).
+ *     A dry run does the same and rolls back: its report is exact.
+ * A file that cannot be read as its format at all throws `UnreadableFile`; an account deleted
+ * meanwhile, `AccountGone`.
  */
 export async function importFile(db: Database, userId: number, input: Readable, options: ImportOptions): Promise<ImportResult> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'moodlog-import-'))
@@ -107,6 +109,7 @@ export async function importFile(db: Database, userId: number, input: Readable, 
     let created = 0
     try {
       await db.transaction(async (tx) => {
+        if (!(await q.lockImports(tx, userId))) throw new AccountGone()
         created = await insertSpooled(tx, userId, spool, valid, options)
         if (options.dryRun) throw new DryRunRollback()
       })

@@ -90,8 +90,9 @@ const CREATED_COLUMNS = `id, text, mood, category, ${apiInstant('occurred_at')} 
  * content: (occurred_at, text, mood, category). A row repeated within the batch goes in once;
  * rows of earlier batches of the same transaction are already visible to the check. File order
  * is kept (identity ids follow it). Timestamps are parsed by Postgres, so microseconds survive;
- * wall-clock `localAt` is read in `tz`; missing ones default like the API's (now; updatedAt:
- * createdAt). Returns the new entries when `returning`, else only their ids.
+ * wall-clock `localAt` is read in `tz` (every row has one of the two: see `checkRow`); missing
+ * createdAt and updatedAt default like the API's (now; updatedAt: createdAt). Returns the new
+ * entries when `returning`, else only their ids.
  */
 export async function insertNewEntries(
   db: Queryable,
@@ -103,7 +104,7 @@ export async function insertNewEntries(
   return db.query(
     `with incoming as (
        select n, e->>'text' as text, (e->>'mood')::smallint as mood, e->>'category' as category,
-              coalesce((e->>'occurredAt')::timestamptz, (e->>'localAt')::timestamp at time zone $3::text, now()) as occurred_at,
+              coalesce((e->>'occurredAt')::timestamptz, (e->>'localAt')::timestamp at time zone $3::text) as occurred_at,
               coalesce((e->>'createdAt')::timestamptz, now()) as created_at,
               coalesce((e->>'updatedAt')::timestamptz, (e->>'createdAt')::timestamptz, now()) as updated_at,
               coalesce((e->>'version')::int4, 1) as version
@@ -124,4 +125,24 @@ export async function insertNewEntries(
      returning ${returning ? CREATED_COLUMNS : 'id'}`,
     [userId, rowsJson, tz],
   )
+}
+
+/** The first key of the imports' advisory locks (the second is the user's): apart from the migrations' one-key lock. */
+export const IMPORT_LOCK_CLASS = 0x6d6c_6970 // "mlip"
+
+/**
+ * Makes the user's imports take turns until the transaction ends, and keeps the account from
+ * being deleted meanwhile; false when it is already gone (deleted while the file was read). The
+ * duplicate check of
+ * `insertNewEntries` sees only committed rows (READ COMMITTED), so two imports of one file running
+ * at once would each find the other's rows missing and both insert them; no unique key can stop
+ * it (the same content may be written twice on purpose through `POST /entries`). Other users, and
+ * other writes of this user, do not wait. Ids past 2^31 share a lock with a smaller one: it only
+ * makes their imports take turns too.
+ */
+export async function lockImports(db: Queryable, userId: number): Promise<boolean> {
+  await db.query('select pg_advisory_xact_lock($1::int4, ($2::int8 % 2147483648)::int4)', [IMPORT_LOCK_CLASS, userId])
+  // The lock a new entry's foreign key takes anyway, taken first: `DELETE /me` waits for the import.
+  const account = await db.query('select from users where id = $1 for key share', [userId])
+  return account.length > 0
 }

@@ -1,16 +1,16 @@
 import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { currentUser } from '../auth/plugin.js'
-import { badRequest, HttpError } from '../http/errors.js'
+import { badRequest, bearerUnauthorized } from '../http/errors.js'
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../http/problem.js'
 import { toJson } from '../entries/service.js'
 import { timeZoneCatalog, type TimeZoneCatalog } from '../stats/service.js'
 import { recordEntryEvent } from '../webhooks/events.js'
 import { EXPORT_MEDIA, exportChunks } from './export.js'
 import { importFile, type ImportFormat } from './import.js'
-import { UnreadableFile } from './rows.js'
+import { AccountGone, UnreadableFile } from './rows.js'
 import * as schemas from './schemas.js'
-import { IMPORT_MEDIA_TYPES, installStreamingParsers, limitBytes, tooLarge, type ImportMediaType } from './upload.js'
+import { IMPORT_MEDIA_TYPES, installStreamingParsers, limitBytes, tooLarge, unsupportedMediaType, type ImportMediaType } from './upload.js'
 
 const security = [{ bearerAuth: [] }]
 const tags = ['transfer']
@@ -125,9 +125,11 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'The body is the file (moodlog NDJSON or CSV, Daylio CSV, jrnl JSON), streamed, up to IMPORT_MAX_BYTES (50 MiB). ' +
           'All or nothing: with any invalid row nothing is written and the answer is 422 listing them, unless ' +
-          '`skipInvalid=true`. A row whose occurredAt, text, mood and category the journal already has is skipped, so ' +
+          '`skipInvalid=true`. Every row needs its occurredAt (Daylio and jrnl rows carry a date and time): unlike ' +
+          '`POST /entries`, an import never defaults it to now. A row whose occurredAt, text, mood and category the journal already has is skipped, so ' +
           'importing a file twice creates nothing the second time. `dryRun=true` writes nothing and answers the same report. ' +
-          'An unreadable file (wrong format, unknown Daylio mood labels, missing `tz` or `defaultMood`) is 400.',
+          'An unreadable file (wrong format, unknown Daylio mood labels, missing `tz` or `defaultMood`) is 400; a body of ' +
+          'another media type, or without a Content-Type, is 415 naming the three accepted.',
         querystring: schemas.ImportQuery,
         body: schemas.ImportBody,
         response: {
@@ -146,9 +148,9 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const query = request.query
       const mediaType = mediaTypeOf(request.headers['content-type'])
       const format = query.format ?? IMPORT_MEDIA_TYPES[mediaType]
-      if (FORMAT_MEDIA[format] !== mediaType) {
-        throw new HttpError(415, 'unsupported-media-type', 'Unsupported Media Type', `format=${format} is sent as ${FORMAT_MEDIA[format]}.`)
-      }
+      // Without a body (so without a parser's say), the media type may be missing or anything.
+      if (format === undefined) throw unsupportedMediaType('The request has no file of a known Content-Type.')
+      if (FORMAT_MEDIA[format] !== mediaType) throw unsupportedMediaType(`format=${format} is sent as ${FORMAT_MEDIA[format]}.`)
       const declared = Number(request.headers['content-length'])
       if (declared > app.config.importMaxBytes) throw tooLarge(app.config.importMaxBytes)
       if (format === 'daylio' && query.tz === undefined) {
@@ -182,6 +184,8 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
         })
       } catch (error) {
         if (error instanceof UnreadableFile) throw badRequest(error.message, error.errors.length > 0 ? error.errors : undefined)
+        // As any request of a deleted account's token is answered, not a failed insert's 500.
+        if (error instanceof AccountGone) throw bearerUnauthorized(error.message, true)
         throw error
       }
       if (result.written) await app.cache.invalidate(userId)

@@ -44,6 +44,14 @@ export class UnreadableFile extends Error {
   }
 }
 
+/** The account was deleted while its import was being read: there is no journal to write to. */
+export class AccountGone extends Error {
+  override name = 'AccountGone'
+  constructor() {
+    super('The account no longer exists.')
+  }
+}
+
 /** Labels Daylio ships with, best to worst. */
 export const DAYLIO_DEFAULT_MOODS: Readonly<Record<string, number>> = { rad: 10, good: 8, meh: 5, bad: 3, awful: 1 }
 
@@ -51,6 +59,7 @@ export const DAYLIO_DEFAULT_MOODS: Readonly<Record<string, number>> = { rad: 10,
  * Checks the fields of a row with the entries' rules (microsecond timestamps allowed: they are
  * what an export carries). `fields` are the row's values under their names in the file; `names`
  * maps a rule's field to the file's name for it, so the report speaks the file's language.
+ * A row needs its instant: `occurredAt`, or the wall-clock `localAt` of the formats without offsets.
  */
 export function checkRow(
   line: number,
@@ -68,6 +77,15 @@ export function checkRow(
   }))
   const row: ImportRow = { text: '', mood: 0, category: '', ...extra }
   if (entry.value) Object.assign(row, entry.value)
+  // Unlike `POST /entries`, an imported row never defaults to now: the time is part of what makes a
+  // row the same entry, and "now" differs on every run, so such a row would be created again by
+  // each re-import of the file. An import restores a journal; a row without a time is refused.
+  if (fields.occurredAt === undefined && extra.localAt === undefined) {
+    errors.push({
+      field: names.occurredAt ?? 'occurredAt',
+      message: 'is required: the instant the entry is about, with an offset (RFC 3339)',
+    })
+  }
   for (const name of ['createdAt', 'updatedAt'] as const) {
     if (fields[name] === undefined) continue
     const checked = checkInstant(fields[name], name, { fractionDigits: 6 })

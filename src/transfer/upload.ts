@@ -14,13 +14,31 @@ export const tooLarge = (limit: number) =>
     `The file is larger than the import limit of ${limit} bytes (IMPORT_MAX_BYTES).`,
   )
 
+/** 415 naming the media types an import is sent as; `problem` says what was wrong with this one. */
+export const unsupportedMediaType = (problem: string) =>
+  new HttpError(
+    415,
+    'unsupported-media-type',
+    'Unsupported Media Type',
+    `${problem} Send the file as application/x-ndjson (format=moodlog), text/csv (format=csv or daylio) or application/json (format=jrnl).`,
+  )
+
 /**
  * Hands the request body to the route as a stream, unparsed, for the media types of the import
  * (registered in the transfer routes' own scope: every other route keeps the app's JSON parser).
+ * Any other body, or one without a Content-Type, is refused here, before a byte of it is read,
+ * with the import's own media types (the app's answer would send the client to JSON alone).
  */
 export function installStreamingParsers(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser(Object.keys(IMPORT_MEDIA_TYPES), (_request, payload, done) => done(null, payload))
+  app.addContentTypeParser('*', (request, _payload, done) => done(unsupportedMediaType(mediaTypeProblem(request.headers['content-type']))))
+}
+
+function mediaTypeProblem(header: string | undefined): string {
+  return header === undefined || header.trim() === ''
+    ? 'The request has no Content-Type.'
+    : `Content-Type ${header} is not a file an import reads.`
 }
 
 /**

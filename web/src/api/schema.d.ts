@@ -121,7 +121,7 @@ export interface paths {
     put?: never
     /**
      * Add the entries of a file to the journal
-     * @description The body is the file (moodlog NDJSON or CSV, Daylio CSV, jrnl JSON), streamed, up to IMPORT_MAX_BYTES (50 MiB). All or nothing: with any invalid row nothing is written and the answer is 422 listing them, unless `skipInvalid=true`. A row whose occurredAt, text, mood and category the journal already has is skipped, so importing a file twice creates nothing the second time. `dryRun=true` writes nothing and answers the same report. An unreadable file (wrong format, unknown Daylio mood labels, missing `tz` or `defaultMood`) is 400.
+     * @description The body is the file (moodlog NDJSON or CSV, Daylio CSV, jrnl JSON), streamed, up to IMPORT_MAX_BYTES (50 MiB). All or nothing: with any invalid row nothing is written and the answer is 422 listing them, unless `skipInvalid=true`. Every row needs its occurredAt (Daylio and jrnl rows carry a date and time): unlike `POST /entries`, an import never defaults it to now. A row whose occurredAt, text, mood and category the journal already has is skipped, so importing a file twice creates nothing the second time. `dryRun=true` writes nothing and answers the same report. An unreadable file (wrong format, unknown Daylio mood labels, missing `tz` or `defaultMood`) is 400; a body of another media type, or without a Content-Type, is 415 naming the three accepted.
      */
     post: operations['importEntries']
     delete?: never
