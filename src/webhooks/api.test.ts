@@ -69,6 +69,28 @@ describeEachBackend(
       assert.equal(bad.json().errors[0].field, 'url')
     })
 
+    test('when a description holds a NUL or a lone surrogate, then it is 400 naming the field and the stored one is unchanged', async () => {
+      const user = await signUp(h)
+      const hook = (await post(user.auth, { url: r.url, description: 'kept' })).json()
+      for (const description of ['a\u0000b', 'x\ud800y']) {
+        for (const res of [
+          await post(user.auth, { url: r.url, description }),
+          await h.request({ method: 'PATCH', url: `/webhooks/${hook.id}`, headers: user.auth, payload: { description } }),
+        ]) {
+          assert.equal(res.statusCode, 400, `${JSON.stringify(description)}: ${res.body}`)
+          assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+          assert.deepEqual(
+            res.json().errors.map((e: { field: string }) => e.field),
+            ['description'],
+          )
+        }
+      }
+      const stored = await h.request({ method: 'GET', url: `/webhooks/${hook.id}`, headers: user.auth })
+      assert.equal(stored.json().description, 'kept')
+      const listed = (await h.request({ method: 'GET', url: '/webhooks', headers: user.auth })).json()
+      assert.equal(listed.items.length, 1, 'no endpoint was registered with the refused description')
+    })
+
     test('when another user asks for my webhook, then it is 404 for every operation', async () => {
       const owner = await signUp(h)
       const other = await signUp(h)

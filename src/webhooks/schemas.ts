@@ -11,7 +11,12 @@ const Url = Type.String({
   maxLength: 2048,
   description: 'https URL whose host resolves to public addresses only (checked now and at every delivery).',
 })
-const Description = Type.String({ maxLength: 500 })
+// Postgres text refuses NUL (a 500) and a lone surrogate would be stored as U+FFFD: both are 400 here, as for entries.
+const Description = Type.String({
+  maxLength: 500,
+  pattern: '^[^\\u0000\\p{Cs}]*$',
+  description: 'At most 500 characters; no NUL or lone surrogates.',
+})
 const Time = Type.String({ format: 'date-time' })
 const NullableTime = Type.Union([Time, Type.Null()])
 

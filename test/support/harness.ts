@@ -98,7 +98,8 @@ export interface Harness {
 }
 
 export interface HarnessOptions {
-  env?: Record<string, string | undefined>
+  /** A function gives each backend an environment of its own (e.g. its own Redis key prefix: user ids start at 1 on both). */
+  env?: Record<string, string | undefined> | ((backend: BackendName) => Record<string, string | undefined>)
   plugins?: FastifyPluginAsync[]
 }
 
@@ -111,7 +112,7 @@ export function describeEachBackend(title: string, body: (h: Harness) => void, o
     describe(`${title} [${backend}]`, () => {
       let testDb: TestDatabase | undefined
       let app: FastifyInstance | undefined
-      const config = testConfig(options.env)
+      const config = testConfig(typeof options.env === 'function' ? options.env(backend) : options.env)
       const harness: Harness = {
         backend,
         config,

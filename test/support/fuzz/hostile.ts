@@ -64,8 +64,23 @@ export function hostileNumberStrings(min: number | undefined, max: number | unde
     ' 5',
     '5 ',
     '0x5',
+    ...INT8_OVERFLOW,
   ]
 }
+
+/** Just past Postgres' int8 (bigint) range, and spellings a lenient number parser reads as something else. */
+export const INT8_OVERFLOW: readonly string[] = [
+  '9223372036854775807',
+  '9223372036854775808',
+  '-9223372036854775808',
+  '-9223372036854775809',
+  '18446744073709551616',
+  '1e309',
+  '-1e309',
+  '0x10',
+  '0b1',
+  '0o7',
+]
 
 /** Instants at the ends of the documented range (1900-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z), and just past them. */
 export const HOSTILE_DATES: readonly string[] = [
@@ -96,6 +111,25 @@ export const HOSTILE_DATES: readonly string[] = [
   '2024-05-01',
   '1e308',
   'now',
+  // ISO 8601 expanded years (six digits and a sign): Date.parse reads them, Postgres does not write them back.
+  '+010000-01-01T00:00:00Z',
+  '-000001-01-01T00:00:00Z',
+  '-000000-01-01T00:00:00Z',
+  '+000000-01-01T00:00:00Z',
+  '+002026-01-01T00:00:00Z',
+  '+001900-01-01T00:00:00Z',
+  '+009999-12-31T23:59:59.999Z',
+  '+275760-09-13T00:00:00Z',
+  '+275760-09-13T00:00:00.001Z',
+  '-271821-04-20T00:00:00Z',
+  '-271821-04-19T23:59:59.999Z',
+  // The ends of the range written in the farthest offsets, and one millisecond past them.
+  '1900-01-01T14:00:00+14:00',
+  '1899-12-31T23:59:59.999-00:00',
+  '1900-01-01T13:59:59.999+14:00',
+  '9999-12-31T09:59:59.999-14:00',
+  '9999-12-31T10:00:00-14:00',
+  '10000-01-01T00:00:00.000Z',
 ]
 
 /** Raw request bodies that are not what any operation expects. */

@@ -1,5 +1,13 @@
 import fc from 'fast-check'
-import { HOSTILE_CONTENT_TYPES, HOSTILE_DATES, HOSTILE_STRINGS, hostileNumbers, hostileNumberStrings, hostileRawBodies } from './hostile.js'
+import {
+  HOSTILE_CONTENT_TYPES,
+  HOSTILE_DATES,
+  HOSTILE_STRINGS,
+  INT8_OVERFLOW,
+  hostileNumbers,
+  hostileNumberStrings,
+  hostileRawBodies,
+} from './hostile.js'
 
 /**
  * Placeholders for values that only exist once the fixtures do (and change when they are re-created):
@@ -12,7 +20,14 @@ export const FIXTURE = {
   ownPassword: '\u0001own-password',
   ownRefreshToken: '\u0001own-refresh-token',
   ownEtag: '\u0001own-etag',
+  ownWebhookId: '\u0001own-webhook-id',
+  otherWebhookId: '\u0001other-webhook-id',
+  ownDeliveryId: '\u0001own-delivery-id',
+  otherDeliveryId: '\u0001other-delivery-id',
 } as const
+
+/** Placeholders that stand for another user's ids: a request carrying one in its path must find nothing. */
+export const OTHER_USERS_IDS: ReadonlySet<string> = new Set([FIXTURE.otherEntryId, FIXTURE.otherWebhookId, FIXTURE.otherDeliveryId])
 
 export type FixtureValues = Record<keyof typeof FIXTURE, string>
 
@@ -88,7 +103,8 @@ function stringArbitrary(schema: any, name: string): fc.Arbitrary<unknown> {
     valid.push(fc.constantFrom('UTC', 'Europe/Berlin', 'America/St_Johns', 'Etc/GMT+12', 'Pacific/Kiritimati'))
   else if (name === 'cursor') valid.push(fc.tuple(fc.base64String(), fc.base64String()).map(([a, b]) => `${a}.${b}`.replace(/[+/=]/g, '_')))
   else if (name === 'url' || schema.format === 'uri')
-    valid.push(fc.constantFrom('https://example.com/hook', 'http://127.0.0.1/hook', 'https://[::1]/x'))
+    // Loopback only (literals and localhost, no DNS beyond the hosts file): the fuzz registers them when private targets are allowed.
+    valid.push(fc.constantFrom('https://localhost/hook', 'http://127.0.0.1/hook', 'https://[::1]/x'))
   else {
     const lengthOk = (s: string) => s.trim().length >= min && (max === undefined || s.length <= max)
     valid.push(
@@ -103,6 +119,8 @@ function stringArbitrary(schema: any, name: string): fc.Arbitrary<unknown> {
   if (max !== undefined) bounds.push('a'.repeat(max), 'a'.repeat(max + 1), ' '.repeat(max) + 'a', '\ud83d\ude42'.repeat(max))
   const hostile: fc.Arbitrary<unknown>[] = [fc.constantFrom(...bounds), fc.constantFrom(...HOSTILE_STRINGS), wrongTypes]
   if (schema.format === 'date-time') hostile.push(fc.constantFrom(...HOSTILE_DATES), fc.constantFrom(...HOSTILE_DATES))
+  // Ids and cursors reach int8 columns: values just past int8, and spellings a lenient parser reads as numbers.
+  if (/id$|cursor/i.test(name)) hostile.push(fc.constantFrom(...INT8_OVERFLOW))
   // The ends of the documented instant range are valid and worth sending often.
   if (schema.format === 'date-time')
     valid.push(fc.constantFrom('1900-01-01T00:00:00Z', '9999-12-31T23:59:59.999Z', '1900-01-01T01:00:00+01:00'))
@@ -173,20 +191,30 @@ function objectArbitrary(document: any, schema: any, depth: number): fc.Arbitrar
   })
 }
 
+/** The user's own and another user's id for a path parameter: entries, webhooks or deliveries by where it sits. */
+function idFixtures(path: string, name: string): [string, string] {
+  if (name === 'deliveryId') return [FIXTURE.ownDeliveryId, FIXTURE.otherDeliveryId]
+  if (path.startsWith('/webhooks/')) return [FIXTURE.ownWebhookId, FIXTURE.otherWebhookId]
+  return [FIXTURE.ownEntryId, FIXTURE.otherEntryId]
+}
+
 /** Text for a path or query parameter: the schema's values as text, and raw percent-encoded bytes no decoder likes. */
-function parameterText(document: any, parameter: any): fc.Arbitrary<string | undefined> {
+function parameterText(document: any, parameter: any, path = ''): fc.Arbitrary<string | undefined> {
   const schema = deref(document, parameter.schema ?? {})
   const asText = valueArbitrary(document, schema, parameter.name).map((v) =>
     typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : Object.is(v, -0) ? '-0' : String(v),
   )
   const choices: { weight: number; arbitrary: fc.Arbitrary<string | undefined> }[] = [{ weight: 2, arbitrary: asText }]
   if (parameter.in === 'path' && /id$/i.test(parameter.name)) {
+    const [own, others] = idFixtures(path, parameter.name)
     choices.push(
-      { weight: 4, arbitrary: fc.constant(FIXTURE.ownEntryId) },
-      { weight: 3, arbitrary: fc.constant(FIXTURE.otherEntryId) },
+      { weight: 4, arbitrary: fc.constant(own) },
+      { weight: 3, arbitrary: fc.constant(others) },
+      // Another user's id of the wrong kind (an entry's id as a webhook's): found nowhere either.
+      { weight: 1, arbitrary: fc.constantFrom(FIXTURE.otherEntryId, FIXTURE.otherWebhookId, FIXTURE.otherDeliveryId) },
       {
         weight: 1,
-        arbitrary: fc.constantFrom('0', '-1', '1.5', '999999999999999', '1000000000000000', '9223372036854775808', '1e3', ' 1', '01'),
+        arbitrary: fc.constantFrom('0', '-1', '1.5', '999999999999999', '1000000000000000', '1e3', ' 1', '01', ...INT8_OVERFLOW),
       },
     )
   }
@@ -198,8 +226,8 @@ function parameterText(document: any, parameter: any): fc.Arbitrary<string | und
   }
   if (parameter.in !== 'path' && !parameter.required)
     choices.push({ weight: choices.reduce((n, c) => n + c.weight, 0), arbitrary: fc.constant(undefined) })
-  // An empty path segment is another route's URL, not a value of this parameter.
-  return parameter.in === 'path' ? fc.oneof(...choices).filter((v) => v !== '') : fc.oneof(...choices)
+  // An empty path segment, or a dot segment (`/webhooks/./test` is `/webhooks/test`), is another route's URL, not a value of this parameter.
+  return parameter.in === 'path' ? fc.oneof(...choices).filter((v) => v !== '' && v !== '.' && v !== '..') : fc.oneof(...choices)
 }
 
 /** Percent-encoding that also writes lone surrogates (as their WTF-8 bytes) and passes raw `%` sequences through. */
@@ -221,10 +249,33 @@ const rawEncodings = fc.constantFrom('%', '%zz', '%00', '%C0%AF', '%ED%A0%80', '
 
 export interface RequestPlan {
   path: Record<string, { value: string; raw: boolean }>
-  query: [string, string, boolean][]
+  /** Name, value (null: the name alone, no `=`), whether the value is sent as it stands (not percent-encoded). */
+  query: [string, string | null, boolean][]
   headers: Record<string, string>
   contentType: string | undefined
   body: { kind: 'json'; value: unknown } | { kind: 'raw'; text: string } | { kind: 'none' }
+}
+
+/**
+ * Now and then a query parameter of the operation sent twice or more (`?limit=1&limit=2`, `?q=a&q=b`),
+ * empty (`?limit=`) or as a bare name (`?limit`): parsers turn these into arrays, '' or true.
+ */
+function repeatedQuery(document: any, queryParams: any[]): fc.Arbitrary<[string, string | null, boolean][]> {
+  if (queryParams.length === 0) return fc.constant<[string, string | null, boolean][]>([])
+  const again = fc.oneof(
+    ...queryParams.map((p) =>
+      fc.tuple<[string, string | null, boolean]>(
+        fc.constant<string>(p.name),
+        fc.oneof(
+          parameterText(document, p).map((v) => v ?? ''),
+          fc.constantFrom<string | null>('', null, 'a', 'b', '1', '2'),
+        ),
+        fc.constant(false),
+      ),
+    ),
+  )
+  const none: [string, string | null, boolean][] = []
+  return fc.oneof({ weight: 5, arbitrary: fc.constant(none) }, { weight: 1, arbitrary: fc.array(again, { minLength: 1, maxLength: 3 }) })
 }
 
 /** Everything a request to one operation can carry, each part drawn from its schema mixed with hostile values. */
@@ -236,7 +287,7 @@ export function requestArbitrary(document: any, operation: Operation): fc.Arbitr
   const path = fc.tuple(
     ...pathParams.map((p) =>
       fc.oneof(
-        { weight: 12, arbitrary: parameterText(document, p).map((v) => ({ value: v ?? '', raw: false })) },
+        { weight: 12, arbitrary: parameterText(document, p, operation.path).map((v) => ({ value: v ?? '', raw: false })) },
         { weight: 1, arbitrary: rawEncodings.map((v) => ({ value: v, raw: true })) },
       ),
     ),
@@ -247,15 +298,20 @@ export function requestArbitrary(document: any, operation: Operation): fc.Arbitr
       { weight: 9, arbitrary: fc.constant(null) },
       {
         weight: 1,
-        arbitrary: fc.constantFrom<[string, string, boolean]>(
+        arbitrary: fc.constantFrom<[string, string | null, boolean]>(
           ['unknown', 'x', false],
           ['limit', '1', false],
           ['__proto__', 'x', false],
           ['q', '%ED%A0%80', true],
           ['from', '%00', true],
+          ['limit', null, false],
+          ['q', null, false],
+          ['', '', false],
+          ['', null, false],
         ),
       },
     ),
+    repeatedQuery(document, queryParams),
   )
   const headers = fc.tuple(...headerParams.map((p) => parameterText(document, p)))
 
@@ -282,7 +338,7 @@ export function requestArbitrary(document: any, operation: Operation): fc.Arbitr
 
   return fc
     .record({ path, query, headers, body, contentType, file })
-    .map(({ path: pathValues, query: [queryValues, extraQuery], headers: headerValues, body: b, contentType: ct, file: f }) => {
+    .map(({ path: pathValues, query: [queryValues, extraQuery, repeated], headers: headerValues, body: b, contentType: ct, file: f }) => {
       const plan: RequestPlan = f
         ? { path: {}, query: [], headers: {}, contentType: f.contentType, body: { kind: 'raw', text: f.text } }
         : { path: {}, query: [], headers: {}, contentType: ct, body: b }
@@ -291,6 +347,7 @@ export function requestArbitrary(document: any, operation: Operation): fc.Arbitr
         if (queryValues[i] !== undefined) plan.query.push([p.name, queryValues[i], false])
       })
       if (extraQuery) plan.query.push(extraQuery)
+      plan.query.push(...repeated)
       headerParams.forEach((p, i) => {
         const v = headerValues[i]
         if (v === undefined) return
@@ -412,7 +469,13 @@ export function buildRequest(
     return p ? encodeComponent(resolve(p.value, fixtures), p.raw) : ''
   })
   if (plan.query.length > 0)
-    url += '?' + plan.query.map(([k, v, raw]) => `${encodeComponent(k, false)}=${encodeComponent(resolve(v, fixtures), raw)}`).join('&')
+    url +=
+      '?' +
+      plan.query
+        .map(([k, v, raw]) =>
+          v === null ? encodeComponent(k, false) : `${encodeComponent(k, false)}=${encodeComponent(resolve(v, fixtures), raw)}`,
+        )
+        .join('&')
   const headers: Record<string, string> = {}
   for (const [k, v] of Object.entries(plan.headers)) headers[k] = headerSafe(resolve(v, fixtures))
   if (authorization) headers.authorization = authorization
@@ -428,4 +491,9 @@ export function documentedStatus(operation: Operation, status: number): boolean 
   if (Object.hasOwn(operation.responses, String(status))) return true
   if (Object.hasOwn(operation.responses, `${Math.floor(status / 100)}XX`)) return true
   return status >= 400 && status < 500 && Object.hasOwn(operation.responses, 'default')
+}
+
+/** Whether a path parameter of the plan stands for another user's id (so the operation must find nothing). */
+export function carriesOtherUsersId(plan: RequestPlan, ids: ReadonlySet<string> = OTHER_USERS_IDS): boolean {
+  return Object.values(plan.path).some((p) => !p.raw && ids.has(p.value))
 }

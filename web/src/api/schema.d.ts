@@ -3279,6 +3279,7 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
+          /** @description At most 500 characters; no NUL or lone surrogates. */
           description?: string
           /** @description Default: every entry event. */
           events?: ('entry.created' | 'entry.updated' | 'entry.deleted')[]
@@ -3723,6 +3724,7 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
+          /** @description At most 500 characters; no NUL or lone surrogates. */
           description?: string
           /** @description true also clears a disabled reason and the circuit breaker. */
           enabled?: boolean
