@@ -365,6 +365,11 @@ describeEachBackend('accounts and sessions', (h) => {
     assert.deepEqual(counts, [{ owner: keeper.id, n: 3 }])
   })
 
+  const wrong = (email: string) => ({
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: 'not the password' }),
+  })
+
   test('when sign-in clients disconnect while queued for the password hasher, then their sign-ins are dropped and a connected client is answered', async () => {
     const { email, password } = await signUp(h)
     const address = await h.app.listen({ port: 0, host: '127.0.0.1' })
@@ -390,6 +395,10 @@ describeEachBackend('accounts and sessions', (h) => {
     assert.equal(stayed.status, 200)
     assert.ok(((await stayed.json()) as { accessToken?: string }).accessToken)
     assert.equal(hasher.dropped, dropped + 4, 'the abandoned sign-ins were not hashed')
+    // Never checked, so never counted: all ten wrong guesses of this address are still left.
+    const guesses = []
+    for (let i = 0; i < 11; i++) guesses.push((await fetch(`${address}/login`, { ...wrong(email), method: 'POST' })).status)
+    assert.deepEqual(guesses, [...Array<number>(10).fill(401), 429])
   })
 
   test('when the account is deleted while its password is being checked, then the sign-in is 401, not a 500', async () => {

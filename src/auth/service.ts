@@ -5,7 +5,7 @@ import type { Store } from '../store/types.js'
 import { canonicalEmail, checkSafeText, newAccountEmail } from './email.js'
 import type { PasswordHasher } from './passwords.js'
 import * as q from './queries.js'
-import type { SignInThrottle } from './throttle.js'
+import type { Attempt, SignInThrottle } from './throttle.js'
 import {
   formatRefreshToken,
   hashSecret,
@@ -88,8 +88,11 @@ export async function login(deps: AuthDeps, rawEmail: string, password: string, 
   checkSafeText(password, 'password')
   const email = canonicalEmail(rawEmail)
   const attempt = await deps.throttle.take(email, address)
-  const user = await q.findUserByEmail(deps.db, email)
-  const valid = user ? await deps.hasher.verify(user.passwordHash, password, signal) : await deps.hasher.verifyDummy(password, signal)
+  const [user, valid] = await checked(attempt, async () => {
+    const found = await q.findUserByEmail(deps.db, email)
+    const matches = found ? await deps.hasher.verify(found.passwordHash, password, signal) : await deps.hasher.verifyDummy(password, signal)
+    return [found, matches] as const
+  })
   if (!user || !valid) throw invalidLogin()
   await attempt.succeeded()
 
@@ -188,6 +191,21 @@ export async function sessionIsLive(deps: AuthDeps, userId: number, sessionId: s
   return live
 }
 
+/**
+ * Runs the password check of `attempt`; if it fails before an answer (client gone while queued,
+ * hasher busy, database down), the attempt is given back: only wrong passwords count. A client
+ * that leaves its sign-ins half-way would otherwise spend its own and the account's budgets with
+ * guesses that were never made.
+ */
+async function checked<T>(attempt: Attempt, check: () => Promise<T>): Promise<T> {
+  try {
+    return await check()
+  } catch (error) {
+    await attempt.unchecked()
+    throw error
+  }
+}
+
 /** The same throttle as sign-in: a stolen access token must not become an unthrottled password oracle. */
 async function verifyCurrentPassword(
   deps: AuthDeps,
@@ -200,7 +218,7 @@ async function verifyCurrentPassword(
   const user = await q.findUserById(deps.db, userId)
   if (!user) throw bearerUnauthorized('The session has ended; sign in again.', true)
   const attempt = await deps.throttle.take(user.emailCanonical, address)
-  if (!(await deps.hasher.verify(user.passwordHash, password))) {
+  if (!(await checked(attempt, () => deps.hasher.verify(user.passwordHash, password)))) {
     throw new HttpError(403, 'wrong-password', 'Forbidden', 'The current password is incorrect.')
   }
   await attempt.succeeded()

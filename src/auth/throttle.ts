@@ -31,6 +31,11 @@ const THROTTLED = 'Too many failed sign-in attempts; try again later.'
 /** One checked attempt: a correct password gives its points back, so only failures count. */
 export interface Attempt {
   succeeded(): Promise<void>
+  /**
+   * The password was never checked (the client left while its check waited, the hasher was too
+   * busy, the database failed): not a guess, so nothing is counted, and nothing is learnt either.
+   */
+  unchecked(): Promise<void>
 }
 
 /**
@@ -151,6 +156,7 @@ export class SignInThrottle {
       succeeded: async () => {
         await Promise.all([giveBack(taken), this.known.remember(pair)])
       },
+      unchecked: () => giveBack(taken),
     }
   }
 
