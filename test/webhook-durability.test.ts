@@ -154,7 +154,7 @@ for (const backend of backendNames()) {
     test('when a delivery is still in flight when the shutdown budget runs out, then it is handed back and the next start sends it again with the same webhook-id', async () => {
       const env = { ...(await databaseEnv(backend, cleanups)), JWT_SECRET: 'h'.repeat(40) }
       const r = await receiver(['hang', { status: 204 }])
-      const first = await start({ ...env, SHUTDOWN_TIMEOUT_SECONDS: '1' })
+      const first = await start({ ...env, SHUTDOWN_TIMEOUT_SECONDS: '3' })
       const account = await signUp(first)
       const webhookId = await register(first, account, r.url)
       await createEntry(first, account, 'interrupted at shutdown')

@@ -23,9 +23,23 @@ declare module 'fastify' {
 
 /** Shared between the HTTP layer and `server.ts`'s shutdown. */
 export class Lifecycle {
-  draining = false
+  /** When draining began (`Date.now()`), so that later steps of the shutdown know what is left of its budget. */
+  private drainStartedAt: number | undefined
   inFlight = 0
   private idleWaiters: Array<() => void> = []
+
+  get draining(): boolean {
+    return this.drainStartedAt !== undefined
+  }
+
+  set draining(value: boolean) {
+    this.drainStartedAt = value ? (this.drainStartedAt ?? Date.now()) : undefined
+  }
+
+  /** `Date.now()` when draining began; undefined while not draining. */
+  get drainingSince(): number | undefined {
+    return this.drainStartedAt
+  }
 
   started(): void {
     this.inFlight += 1

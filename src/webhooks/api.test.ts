@@ -4,6 +4,7 @@ import { describeEachBackend } from '../../test/support/harness.js'
 import { createEntry } from '../../test/support/entries.js'
 import { signUp } from '../../test/support/users.js'
 import { startReceiver, type Receiver } from '../../test/support/webhook-receiver.js'
+import { tableQueue } from './queue.js'
 
 const env = { WEBHOOKS: 'off', WEBHOOKS_ALLOW_HTTP: 'true', WEBHOOKS_ALLOW_PRIVATE_TARGETS: 'true', WEBHOOKS_MAX_PER_USER: '3' }
 
@@ -89,6 +90,61 @@ describeEachBackend(
       assert.equal(stored.json().description, 'kept')
       const listed = (await h.request({ method: 'GET', url: '/webhooks', headers: user.auth })).json()
       assert.equal(listed.items.length, 1, 'no endpoint was registered with the refused description')
+    })
+
+    test('when the description or URL holds NUL or a lone surrogate, or the URL is too long once encoded, then it is 400 naming the field', async () => {
+      const user = await signUp(h)
+      const hook = (await post(user.auth, { url: r.url })).json()
+      const patch = (payload: Record<string, unknown>) =>
+        h.request({ method: 'PATCH', url: `/webhooks/${hook.id}`, headers: user.auth, payload })
+      const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+        [{ url: r.url, description: 'a\u0000b' }, 'description', /NUL/],
+        [{ url: r.url, description: 'half \uD83D' }, 'description', /surrogate/],
+        [{ url: `${r.url}?q=\uDE00` }, 'url', /surrogate/],
+        // 1,500 characters sent, 2,700 stored: each é is percent-encoded as %C3%A9.
+        [{ url: `${r.url}?q=${'é'.repeat(1500)}` }, 'url', /2048 characters once normalised/],
+      ]
+      for (const [payload, field, message] of cases) {
+        for (const res of [await post(user.auth, payload), await patch(payload)]) {
+          assert.equal(res.statusCode, 400, JSON.stringify(payload))
+          assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+          assert.equal(res.json().errors[0].field, field)
+          assert.match(res.json().errors[0].message, message)
+        }
+      }
+      const unchanged = (await h.request({ method: 'GET', url: `/webhooks/${hook.id}`, headers: user.auth })).json()
+      assert.deepEqual([unchanged.url, unchanged.description], [r.url, ''])
+      await h.request({ method: 'DELETE', url: `/webhooks/${hook.id}`, headers: user.auth })
+    })
+
+    test('when a delivery of a disabled webhook is retried, then it is 409 saying to enable it first', async () => {
+      const user = await signUp(h)
+      const hook = (await post(user.auth, { url: r.url })).json()
+      const { deliveryId } = (await h.request({ method: 'POST', url: `/webhooks/${hook.id}/test`, headers: user.auth })).json()
+      await h.request({ method: 'PATCH', url: `/webhooks/${hook.id}`, headers: user.auth, payload: { enabled: false } })
+      const retry = () => h.request({ method: 'POST', url: `/webhooks/${hook.id}/deliveries/${deliveryId}/retry`, headers: user.auth })
+      const refused = await retry()
+      assert.equal(refused.statusCode, 409)
+      assert.equal(refused.headers['content-type'], 'application/problem+json; charset=utf-8')
+      assert.equal(refused.json().type, '/problems/webhook-disabled')
+      assert.match(refused.json().detail, /disabled; enable it first/)
+      await h.request({ method: 'PATCH', url: `/webhooks/${hook.id}`, headers: user.auth, payload: { enabled: true } })
+      assert.equal((await retry()).statusCode, 202)
+      await h.request({ method: 'DELETE', url: `/webhooks/${hook.id}`, headers: user.auth })
+    })
+
+    test('when the worker sending a delivery died and its lease expired, then a retry is accepted, not 409 forever', async () => {
+      const user = await signUp(h)
+      const hook = (await post(user.auth, { url: r.url })).json()
+      const { deliveryId } = (await h.request({ method: 'POST', url: `/webhooks/${hook.id}/test`, headers: user.auth })).json()
+      // Leased by a worker that never reports back; its lease ended a minute ago.
+      const now = new Date(Date.now() + 1000)
+      const leased = await tableQueue(h.db).lease(now, new Date(now.getTime() - 60_000), 100, [], 100)
+      assert.ok(leased.some((lease) => lease.id === deliveryId))
+      const retry = await h.request({ method: 'POST', url: `/webhooks/${hook.id}/deliveries/${deliveryId}/retry`, headers: user.auth })
+      assert.equal(retry.statusCode, 202, retry.body)
+      assert.equal(retry.json().status, 'pending')
+      await h.request({ method: 'DELETE', url: `/webhooks/${hook.id}`, headers: user.auth })
     })
 
     test('when another user asks for my webhook, then it is 404 for every operation', async () => {

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
-import { after, afterEach, test } from 'node:test'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, afterEach, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Webhook } from 'standardwebhooks'
 import { describeEachBackend } from '../../test/support/harness.js'
@@ -7,7 +10,23 @@ import { createEntry } from '../../test/support/entries.js'
 import { signUp, type SignedIn } from '../../test/support/users.js'
 import { startReceiver, type Answer, type Receiver } from '../../test/support/webhook-receiver.js'
 import { tableQueue, type DeliveryQueue } from './queue.js'
+import { attempt, httpTransport, parseRetryAfter } from './send.js'
 import { slotsPerUser, type WorkerOptions } from './worker.js'
+
+/** Finished deliveries are kept this long (docs/WEBHOOKS.md). */
+const RETENTION_MS = 30 * 24 * 3600_000
+
+describe('Retry-After', () => {
+  test('when the header is seconds or an IMF-fixdate, then it is read; any other text is ignored', () => {
+    const now = new Date('2030-01-01T00:00:00Z')
+    assert.equal(parseRetryAfter(' 120 ', now), 120)
+    assert.equal(parseRetryAfter('Tue, 01 Jan 2030 01:00:00 GMT', now), 3600)
+    assert.equal(parseRetryAfter('Mon, 31 Dec 2029 23:00:00 GMT', now), 0, 'a date in the past: no wait')
+    for (const text of ['garbage 2099', 'Tuesday, 01-Jan-30 01:00:00 GMT', '2030-01-01T01:00:00Z', '1.5', '-5', 'soon']) {
+      assert.equal(parseRetryAfter(text, now), null, text)
+    }
+  })
+})
 
 // Loopback receivers: plain http and private addresses allowed here; the app's own worker is off
 // and each test drives a worker of its own with a clock it controls.
@@ -209,6 +228,145 @@ describeEachBackend(
       const second = (await deliveries(user, hook.id))[0]
       // The HTTP-date form: about two hours from the real now, minus the hour already advanced.
       assert.ok(Date.parse(second.nextAttemptAt) - time.now().getTime() >= 3000_000)
+    })
+
+    test("when the receiver answers 429 with Retry-After, then none of the endpoint's other deliveries goes out before it either", async () => {
+      const r = await receiver([{ status: 429, headers: { 'retry-after': '3600' } }, { status: 200 }])
+      const user = await signUp(h)
+      const hook = await register(user, r.url)
+      for (let i = 0; i < 3; i++) await createEntry(h, user, { text: `busy ${i}`, mood: 5, category: 'x' })
+      const time = clock()
+      const w = worker(time)
+      assert.equal(await w.runOnce(), 1)
+      assert.equal(await w.runOnce(), 0, 'the next delivery waits for the same hour')
+      assert.equal(r.received.length, 1)
+      const paused = await webhook(user, hook.id)
+      assert.ok(Date.parse(paused.pausedUntil) - time.now().getTime() >= 3600_000, paused.pausedUntil)
+      time.advance(3601_000)
+      assert.equal(await w.runOnce(), 1)
+      assert.equal(r.received.length, 2)
+    })
+
+    test("when an endpoint's URL is changed, then the breaker of the old URL is cleared and the new one is sent to at once", async () => {
+      const broken = await receiver([{ status: 500 }])
+      const fixed = await receiver([{ status: 200 }])
+      const user = await signUp(h)
+      const hook = await register(user, broken.url)
+      for (let i = 0; i < 6; i++) await createEntry(h, user, { text: `moved ${i}`, mood: 5, category: 'x' })
+      const time = clock()
+      const w = worker(time)
+      for (let i = 0; i < 5; i++) assert.equal(await w.runOnce(), 1)
+      assert.ok((await webhook(user, hook.id)).pausedUntil, 'paused after 5 consecutive failures')
+      const moved = await h.request({ method: 'PATCH', url: `/webhooks/${hook.id}`, headers: user.auth, payload: { url: fixed.url } })
+      assert.equal(moved.statusCode, 200)
+      assert.deepEqual([moved.json().pausedUntil, moved.json().failingSince], [null, null])
+      assert.equal(await w.runOnce(), 1)
+      assert.equal(fixed.received.length, 1)
+    })
+
+    test('when plain http is no longer allowed, then an endpoint registered with an http URL is refused at delivery, not sent to', async () => {
+      const r = await receiver()
+      const user = await signUp(h)
+      const hook = await register(user, r.url)
+      await createEntry(h, user, { text: 'plain http', mood: 5, category: 'x' })
+      h.app.webhooks.policy.allowHttp = false
+      try {
+        assert.equal(await worker(clock()).runOnce(), 1)
+      } finally {
+        h.app.webhooks.policy.allowHttp = true
+      }
+      assert.equal(r.received.length, 0, 'no request was sent')
+      const [delivery] = await deliveries(user, hook.id)
+      assert.equal(delivery.status, 'pending')
+      assert.match(delivery.attempts[0].error, /^refused: must use https/)
+    })
+
+    test('when a 2xx arrives in time but its body never ends, then the attempt succeeded with what was read', async () => {
+      let written: () => void = () => {}
+      const bodyWritten = new Promise<void>((resolve) => (written = resolve))
+      const server = createServer((request, response) => {
+        request.resume()
+        request.on('end', () => {
+          response.writeHead(200)
+          response.write('partial', () => written())
+        })
+      })
+      server.listen(0, '127.0.0.1')
+      await once(server, 'listening')
+      try {
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/trickle`
+        // The attempt ends when stopped; stopped only once the status line has reached the client.
+        const stop = new AbortController()
+        const result = attempt(h.app.webhooks.policy, httpTransport, url, {}, '{}', 3600_000, stop.signal, new Date())
+        await bodyWritten
+        for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
+        stop.abort()
+        const outcome = await result
+        assert.deepEqual([outcome.statusCode, outcome.error, outcome.response, outcome.timedOut], [200, null, 'partial', false])
+      } finally {
+        server.closeAllConnections()
+        server.close()
+      }
+    })
+
+    test('when an endpoint is disabled, then its pending deliveries are not counted in the pending and oldest-age gauges', async () => {
+      const r = await receiver([{ status: 410 }])
+      const user = await signUp(h)
+      const hook = await register(user, r.url)
+      for (let i = 0; i < 3; i++) await createEntry(h, user, { text: `gauge ${i}`, mood: 5, category: 'x' })
+      const gauges = async () => {
+        const text = (await h.request({ method: 'GET', url: '/metrics' })).body
+        const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1])
+        return { pending: value('moodlog_webhook_pending_deliveries'), age: value('moodlog_webhook_oldest_pending_age_seconds') }
+      }
+      assert.equal((await gauges()).pending, 3)
+      assert.equal(await worker(clock()).runOnce(), 1)
+      assert.equal((await webhook(user, hook.id)).enabled, false, 'disabled by the 410')
+      assert.deepEqual(await gauges(), { pending: 0, age: 0 })
+    })
+
+    test('when more finished deliveries are past retention than one batch, then the worker prunes them all without waiting an hour', async () => {
+      const r = await receiver()
+      const user = await signUp(h)
+      const hook = await register(user, r.url)
+      const time = clock()
+      const finished = (at: number, n: number) =>
+        h.db.query(
+          `insert into webhook_deliveries (user_id, endpoint_id, event_id, event_type, body, status, created_at, finished_at)
+           select $1, $2, gen_random_uuid(), 'entry.created', '{}', 'succeeded', $3::text::timestamptz, $3::text::timestamptz
+             from generate_series(1, $4::int4)`,
+          [user.id, hook.id, new Date(at).toISOString(), n],
+        )
+      await finished(time.now().getTime() - RETENTION_MS - 3600_000, 12_500)
+      await finished(time.now().getTime() - RETENTION_MS + 3600_000, 1)
+      const left = async () =>
+        (await h.db.query<{ n: number }>('select count(*)::int4 as n from webhook_deliveries where user_id = $1', [user.id]))[0]!.n
+      // The clock stands still: every prune after the first is a backlog carried on, never the hourly one.
+      const w = worker(time, { pollMs: 10 })
+      w.start()
+      const outcome = await Promise.race([
+        (async () => {
+          while ((await left()) > 1) await sleep(20)
+          return 'pruned'
+        })(),
+        sleep(60_000, 'stalled', { ref: false }),
+      ])
+      await w.stop(0)
+      assert.equal(outcome, 'pruned', `${await left()} deliveries left`)
+      assert.equal((await deliveries(user, hook.id)).length, 1, 'the one within retention is kept')
+    })
+
+    test('when a test event is queued, then a running worker sends it at once, not at its next poll', async () => {
+      const r = await receiver()
+      const user = await signUp(h)
+      const hook = await register(user, r.url)
+      const w = worker({ now: () => new Date() }, { pollMs: 3600_000 })
+      w.start()
+      const queued = await h.request({ method: 'POST', url: `/webhooks/${hook.id}/test`, headers: user.auth })
+      assert.equal(queued.statusCode, 202)
+      const outcome = await Promise.race([r.waitFor(1).then(() => 'delivered'), sleep(30_000, 'stalled', { ref: false })])
+      await w.stop(0)
+      assert.equal(outcome, 'delivered')
     })
 
     test('when the secret is rotated, then deliveries carry signatures of both secrets for the overlap', async () => {

@@ -15,6 +15,8 @@ export interface Webhooks {
   readonly worker: WebhookWorker
   /** Another worker on the same queue and policy, e.g. driven by `runOnce` with a test clock. */
   createWorker(overrides?: Partial<WorkerOptions>): WebhookWorker
+  /** Wakes every worker of this app: a delivery was just committed (a test event, a retry). */
+  nudge(): void
 }
 
 declare module 'fastify' {
@@ -89,14 +91,14 @@ export const webhooksPlugin = fp(
     }
     const metrics = installWebhookMetrics(app)
     const queue = tableQueue(app.db)
-    let drainingSince: number | undefined
-    const mayLease = () => {
-      if (!app.lifecycle.draining) return true
-      drainingSince ??= Date.now()
-      return false
+    const mayLease = () => !app.lifecycle.draining
+    // Every worker of this app, so that a delivery queued by a route is picked up at once by whichever runs.
+    const workers = new Set<WebhookWorker>()
+    const nudge = () => {
+      for (const w of workers) w.nudge()
     }
-    const createWorker = (overrides: Partial<WorkerOptions> = {}) =>
-      new WebhookWorker({
+    const createWorker = (overrides: Partial<WorkerOptions> = {}) => {
+      const created = new WebhookWorker({
         db: app.db,
         queue,
         log: app.log.child({ component: 'webhooks' }),
@@ -116,8 +118,11 @@ export const webhooksPlugin = fp(
         mayLease,
         ...overrides,
       })
+      workers.add(created)
+      return created
+    }
     const worker = createWorker()
-    app.decorate('webhooks', { policy, worker, createWorker } satisfies Webhooks)
+    app.decorate('webhooks', { policy, worker, createWorker, nudge } satisfies Webhooks)
     await app.register(webhooksRoutes)
 
     if (!config.webhooksEnabled) return
@@ -125,6 +130,8 @@ export const webhooksPlugin = fp(
     // Registered after the database's own onClose, so this runs first (children close before parents).
     app.addHook('onClose', async () => {
       const budgetMs = config.shutdownTimeoutSeconds * 1000
+      // From the lifecycle, not from the worker's last lease: with every slot busy it asks for none.
+      const drainingSince = app.lifecycle.drainingSince
       const spent = drainingSince === undefined ? 0 : Date.now() - drainingSince
       // What is left after the grace hands interrupted deliveries back and closes the database
       // before the shutdown budget kills the process: half of a short budget, 3 s of a long one.

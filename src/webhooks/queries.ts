@@ -62,7 +62,10 @@ export interface EndpointPatch {
   enabled?: boolean
 }
 
-/** Enabling again clears the reason and the breaker: the owner says the receiver is back. */
+/**
+ * Enabling again clears the reason and the breaker: the owner says the receiver is back. A new URL
+ * clears the breaker too: the failures it counted were another receiver's.
+ */
 export async function updateEndpoint(db: Queryable, userId: number, id: number, patch: EndpointPatch): Promise<EndpointRow | undefined> {
   const rows = await db.query<EndpointRow>(
     `update webhook_endpoints
@@ -71,9 +74,9 @@ export async function updateEndpoint(db: Queryable, userId: number, id: number, 
             events = coalesce($5::text[], events),
             enabled = coalesce($6::boolean, enabled),
             disabled_reason = case when $6::boolean then null else disabled_reason end,
-            consecutive_failures = case when $6::boolean then 0 else consecutive_failures end,
-            failing_since = case when $6::boolean then null else failing_since end,
-            paused_until = case when $6::boolean then null else paused_until end,
+            consecutive_failures = case when $6::boolean or $3::text <> url then 0 else consecutive_failures end,
+            failing_since = case when $6::boolean or $3::text <> url then null else failing_since end,
+            paused_until = case when $6::boolean or $3::text <> url then null else paused_until end,
             updated_at = now()
       where user_id = $1 and id = $2
       returning ${ENDPOINT}`,
@@ -308,12 +311,11 @@ export async function endpointFailed(db: Queryable, userId: number, endpointId: 
   return rows[0]
 }
 
+/** No lease for the endpoint before `until`; a pause that ends later (a receiver's Retry-After, the breaker) is kept. */
 export async function pauseEndpoint(db: Queryable, userId: number, endpointId: number, until: Date): Promise<void> {
-  await db.query('update webhook_endpoints set paused_until = $3::text::timestamptz where user_id = $1 and id = $2', [
-    userId,
-    endpointId,
-    until.toISOString(),
-  ])
+  const sql = `update webhook_endpoints set paused_until = greatest(paused_until, $3::text::timestamptz)
+                where user_id = $1 and id = $2 and enabled`
+  await db.query(sql, [userId, endpointId, until.toISOString()])
 }
 
 export async function disableEndpoint(db: Queryable, userId: number, endpointId: number, reason: string): Promise<void> {
@@ -337,8 +339,14 @@ export interface DeliveryRow {
   finishedAt: Date | null
 }
 
+/**
+ * In flight: leased, and the lease (`next_attempt_at` while leased) has not expired. An expired
+ * lease belongs to a worker that died: nobody is sending it, and the next lease takes it anyway.
+ */
+const IN_FLIGHT = 'lease_token is not null and next_attempt_at > now()'
+
 const DELIVERY = `id, event_id as "eventId", event_type as "eventType", status, attempt_count as "attemptCount",
-  next_attempt_at as "nextAttemptAt", lease_token is not null as "inFlight", attempts, created_at as "createdAt",
+  next_attempt_at as "nextAttemptAt", ${IN_FLIGHT} as "inFlight", attempts, created_at as "createdAt",
   finished_at as "finishedAt"`
 
 /** Newest first, strictly before `beforeId` when given. */
@@ -365,12 +373,15 @@ export async function findDelivery(db: Queryable, userId: number, endpointId: nu
   return rows[0]
 }
 
-/** Due now with a fresh schedule, unless a worker is sending it at this moment (undefined then). */
+/**
+ * Due now with a fresh schedule, unless a worker is sending it at this moment (undefined then).
+ * An expired lease is dropped: should its worker come back, it can no longer record an outcome.
+ */
 export async function requeueDelivery(db: Queryable, userId: number, endpointId: number, id: number): Promise<DeliveryRow | undefined> {
   const rows = await db.query<DeliveryRow>(
     `update webhook_deliveries
-        set status = 'pending', attempt_count = 0, next_attempt_at = now(), finished_at = null
-      where user_id = $1 and endpoint_id = $2 and id = $3 and lease_token is null
+        set status = 'pending', attempt_count = 0, next_attempt_at = now(), finished_at = null, lease_token = null
+      where user_id = $1 and endpoint_id = $2 and id = $3 and not (${IN_FLIGHT})
       returning ${DELIVERY}`,
     [userId, endpointId, id],
   )
@@ -382,9 +393,16 @@ export interface QueueStats {
   oldest: Date | null
 }
 
+/**
+ * Pending deliveries of enabled endpoints: those of a disabled one wait for their owner to enable
+ * it again, which is nothing an operator can act on (and would keep an age alert firing forever).
+ */
 export async function queueStats(db: Queryable): Promise<QueueStats> {
   const rows = await db.query<QueueStats>(
-    `select count(*)::int4 as pending, min(created_at) as oldest from webhook_deliveries where status = 'pending'`,
+    `select count(*)::int4 as pending, min(d.created_at) as oldest
+       from webhook_deliveries d
+       join webhook_endpoints e on e.user_id = d.user_id and e.id = d.endpoint_id and e.enabled
+      where d.status = 'pending'`,
   )
   return rows[0] ?? { pending: 0, oldest: null }
 }

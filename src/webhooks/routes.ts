@@ -133,7 +133,11 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 202: schemas.TestQueued },
       },
     },
-    async (request, reply) => reply.code(202).send(await webhooks.sendTestEvent(deps, userOf(request), Number(request.params.id))),
+    async (request, reply) => {
+      const queued = await webhooks.sendTestEvent(deps, userOf(request), Number(request.params.id))
+      app.webhooks.nudge()
+      return reply.code(202).send(queued)
+    },
   )
 
   app.get(
@@ -159,7 +163,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhooks/:id/deliveries/:deliveryId/retry',
     {
       ...common,
-      // 409: an attempt of this delivery is in flight.
+      // 409: an attempt of this delivery is in flight, or the endpoint is disabled.
       config: { openapi: { errors: [404, 409], responses: { 202: 'The delivery is queued again' } } },
       schema: {
         tags,
@@ -170,10 +174,11 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 202: schemas.Delivery },
       },
     },
-    async (request, reply) =>
-      reply
-        .code(202)
-        .send(await webhooks.retryDelivery(deps, userOf(request), Number(request.params.id), Number(request.params.deliveryId))),
+    async (request, reply) => {
+      const queued = await webhooks.retryDelivery(deps, userOf(request), Number(request.params.id), Number(request.params.deliveryId))
+      app.webhooks.nudge()
+      return reply.code(202).send(queued)
+    },
   )
 }
 

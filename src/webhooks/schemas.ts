@@ -11,12 +11,8 @@ const Url = Type.String({
   maxLength: 2048,
   description: 'https URL whose host resolves to public addresses only (checked now and at every delivery).',
 })
-// Postgres text refuses NUL (a 500) and a lone surrogate would be stored as U+FFFD: both are 400 here, as for entries.
-const Description = Type.String({
-  maxLength: 500,
-  pattern: '^[^\\u0000\\p{Cs}]*$',
-  description: 'At most 500 characters; no NUL or lone surrogates.',
-})
+// NUL and lone surrogates are refused by the service with the entries' rule (a 400 saying which).
+const Description = Type.String({ maxLength: 500, description: 'At most 500 characters; no NUL or lone surrogates.' })
 const Time = Type.String({ format: 'date-time' })
 const NullableTime = Type.Union([Time, Type.Null()])
 
@@ -47,7 +43,10 @@ export const Webhook = Type.Object({
     description: 'Why moodlog turned the endpoint off (410 Gone, failing for 5 days); null when enabled or turned off by its owner.',
   }),
   failingSince: { ...NullableTime, description: 'Set while every attempt fails.' },
-  pausedUntil: { ...NullableTime, description: 'Circuit breaker: no attempts before this time (after consecutive failures).' },
+  pausedUntil: {
+    ...NullableTime,
+    description: 'No attempts before this time: the circuit breaker (after consecutive failures) or a Retry-After of the receiver.',
+  },
   createdAt: Time,
   updatedAt: Time,
 })

@@ -1,6 +1,6 @@
 import http from 'node:http'
 import https from 'node:https'
-import { pinnedLookup, resolveTarget, TargetRefused, type ResolvedAddress, type TargetPolicy } from './target.js'
+import { parseTargetUrl, pinnedLookup, resolveTarget, TargetRefused, type ResolvedAddress, type TargetPolicy } from './target.js'
 
 export interface SendRequest {
   url: URL
@@ -23,7 +23,11 @@ export type Transport = (request: SendRequest) => Promise<SendResponse>
 
 const EXCERPT_BYTES = 1024
 
-/** node:http(s) with the address pinned; redirects are never followed (node:http does not follow them). */
+/**
+ * node:http(s) with the address pinned; redirects are never followed (node:http does not follow them).
+ * Once the status line has arrived, `signal` only stops the reading of the body: the answer is what
+ * was read by then (a 2xx that never finishes its body was still received).
+ */
 export const httpTransport: Transport = ({ url, target, headers, body, signal }) =>
   new Promise((resolve, reject) => {
     const client = url.protocol === 'https:' ? https : http
@@ -40,6 +44,7 @@ export const httpTransport: Transport = ({ url, target, headers, body, signal })
       const chunks: Buffer[] = []
       let size = 0
       const done = () => {
+        signal.removeEventListener('abort', done)
         response.destroy()
         resolve({
           status: response.statusCode ?? 0,
@@ -54,6 +59,8 @@ export const httpTransport: Transport = ({ url, target, headers, body, signal })
       })
       response.on('end', done)
       response.on('error', reject)
+      if (signal.aborted) done()
+      else signal.addEventListener('abort', done, { once: true })
     })
     request.end(body)
   })
@@ -69,18 +76,27 @@ export interface AttemptResult {
   timedOut: boolean
 }
 
-/** Seconds, or an HTTP date (RFC 9110 §10.2.3). */
+/** IMF-fixdate, the one HTTP-date form a sender may generate (RFC 9110 §5.6.7). */
+const IMF_FIXDATE =
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/
+
+/**
+ * Seconds, or an HTTP date (RFC 9110 §10.2.3); anything else is ignored (null). Read strictly:
+ * `Date.parse` would find a date in almost any text ("garbage 2099").
+ */
 export function parseRetryAfter(value: string | string[] | undefined, now: Date): number | null {
-  const text = Array.isArray(value) ? value[0] : value
+  const text = (Array.isArray(value) ? value[0] : value)?.trim()
   if (!text) return null
-  if (/^\d+$/.test(text.trim())) return Number(text.trim())
+  if (/^\d+$/.test(text)) return Number(text)
+  if (!IMF_FIXDATE.test(text)) return null
   const date = Date.parse(text)
   return Number.isNaN(date) ? null : Math.max(0, (date - now.getTime()) / 1000)
 }
 
 /**
- * One attempt: check the target (before any socket exists), then POST within `timeoutMs`. Success
- * is a 2xx status; a 3xx is a failure like any other (its Location is not followed).
+ * One attempt: check the target (scheme and address, before any socket exists), then POST; the
+ * lookup and the answer's status line both come within `timeoutMs`. Success is a 2xx status; a
+ * 3xx is a failure like any other (its Location is not followed).
  */
 export async function attempt(
   policy: TargetPolicy,
@@ -102,10 +118,12 @@ export async function attempt(
     ...extra,
   })
   const timeout = AbortSignal.timeout(timeoutMs)
+  const signal = AbortSignal.any([timeout, shutdown])
   try {
-    const url = new URL(rawUrl)
-    const target = await resolveTarget(url, policy)
-    const response = await transport({ url, target, headers, body, signal: AbortSignal.any([timeout, shutdown]) })
+    // The policy of now, not of the registration: an endpoint registered while http was allowed stops being sent to.
+    const url = parseTargetUrl(rawUrl, policy)
+    const target = await resolveTarget(url, policy, signal)
+    const response = await transport({ url, target, headers, body, signal })
     const ok = response.status >= 200 && response.status < 300
     return {
       statusCode: response.status,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Database } from '../db/index.js'
+import { unsafeStringProblem } from '../entries/rules.js'
 import { badRequest, conflict, HttpError, notFound } from '../http/errors.js'
 import { ENTRY_EVENTS, eventBody } from './events.js'
 import * as q from './queries.js'
@@ -23,6 +24,7 @@ export interface WebhooksDeps {
 /** The old secret keeps signing beside the new one this long after a rotation. */
 export const ROTATION_OVERLAP_SECONDS = 24 * 3600
 const NOT_FOUND = 'No webhook with this id.'
+const DISABLED = 'The webhook is disabled; enable it first.'
 
 const iso = (value: Date | null) => (value === null ? null : value.toISOString())
 
@@ -54,10 +56,21 @@ function deliveryJson(row: q.DeliveryRow): DeliveryJson {
   }
 }
 
-/** The registration-time SSRF check; the same check runs again at every delivery. */
+/** What the schema's maxLength allows; the column's CHECK holds the stored (normalised) URL to it too. */
+const URL_MAX = 2048
+
+/**
+ * The registration-time SSRF check; the same check runs again at every delivery. Returns the URL
+ * as stored: normalised (`href`), which percent-encodes and so may be longer than what was sent.
+ */
 async function checkedUrl(deps: WebhooksDeps, raw: string): Promise<string> {
+  const unsafe = unsafeStringProblem(raw)
+  if (unsafe) throw badRequest('The webhook URL is not allowed.', [{ field: 'url', message: unsafe }])
   try {
     const url = parseTargetUrl(raw, deps.policy)
+    if (url.href.length > URL_MAX) {
+      throw new TargetRefused(`must be at most ${URL_MAX} characters once normalised (percent-encoded)`)
+    }
     await resolveTarget(url, deps.policy)
     return url.href
   } catch (error) {
@@ -66,17 +79,23 @@ async function checkedUrl(deps: WebhooksDeps, raw: string): Promise<string> {
   }
 }
 
+/** A description is stored as text: NUL and lone surrogates are refused like in an entry. */
+function checkedDescription(description: string | undefined): string | undefined {
+  const unsafe = description === undefined ? undefined : unsafeStringProblem(description)
+  if (unsafe) throw badRequest('The webhook description is not allowed.', [{ field: 'description', message: unsafe }])
+  return description
+}
+
 export async function createWebhook(
   deps: WebhooksDeps,
   userId: number,
   body: CreateWebhookBody,
 ): Promise<WebhookJson & { secret: string }> {
+  const description = checkedDescription(body.description) ?? ''
   const url = await checkedUrl(deps, body.url)
   const secret = newSecret()
   const events = body.events ?? [...ENTRY_EVENTS]
-  const row = await deps.db.transaction((tx) =>
-    q.insertEndpoint(tx, userId, { url, events, description: body.description ?? '', secret }, deps.maxPerUser),
-  )
+  const row = await deps.db.transaction((tx) => q.insertEndpoint(tx, userId, { url, events, description, secret }, deps.maxPerUser))
   if (!row) throw conflict(`At most ${deps.maxPerUser} webhooks per account; delete one first.`, 'webhook-limit')
   return { ...toJson(row), secret }
 }
@@ -96,8 +115,9 @@ export async function getWebhook(deps: WebhooksDeps, userId: number, id: number)
 }
 
 export async function patchWebhook(deps: WebhooksDeps, userId: number, id: number, body: PatchWebhookBody): Promise<WebhookJson> {
+  const description = checkedDescription(body.description)
   const url = body.url === undefined ? undefined : await checkedUrl(deps, body.url)
-  const row = await q.updateEndpoint(deps.db, userId, id, { ...body, url })
+  const row = await q.updateEndpoint(deps.db, userId, id, { ...body, url, description })
   if (!row) throw notFound(NOT_FOUND)
   return toJson(row)
 }
@@ -120,7 +140,7 @@ export async function rotateSecret(
 
 export async function sendTestEvent(deps: WebhooksDeps, userId: number, id: number): Promise<{ deliveryId: number; eventId: string }> {
   const endpoint = await endpointOrThrow(deps, userId, id)
-  if (!endpoint.enabled) throw conflict('The webhook is disabled; enable it first.', 'webhook-disabled')
+  if (!endpoint.enabled) throw conflict(DISABLED, 'webhook-disabled')
   const eventId = randomUUID()
   const body = eventBody('webhook.test', { webhookId: id, message: 'A test event from moodlog.' })
   const [deliveryId] = await q.enqueue(deps.db, userId, { id: eventId, type: 'webhook.test', body }, id)
@@ -142,8 +162,13 @@ export async function listDeliveries(
   return { items: items.map(deliveryJson), nextCursor }
 }
 
-/** Due again at once with a fresh retry schedule; 409 while an attempt is in flight. */
+/**
+ * Due again at once with a fresh retry schedule; 409 while an attempt is in flight, and while the
+ * endpoint is disabled (nothing would be sent: a 202 would promise a delivery that never comes).
+ */
 export async function retryDelivery(deps: WebhooksDeps, userId: number, id: number, deliveryId: number): Promise<DeliveryJson> {
+  const endpoint = await endpointOrThrow(deps, userId, id)
+  if (!endpoint.enabled) throw conflict(DISABLED, 'webhook-disabled')
   const row = await q.requeueDelivery(deps.db, userId, id, deliveryId)
   if (row) return deliveryJson(row)
   if (await q.findDelivery(deps.db, userId, id, deliveryId)) {

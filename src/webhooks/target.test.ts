@@ -3,7 +3,7 @@ import { describe, test } from 'node:test'
 import { describeEachBackend } from '../../test/support/harness.js'
 import { createEntry } from '../../test/support/entries.js'
 import { signUp } from '../../test/support/users.js'
-import type { Transport } from './send.js'
+import { attempt, type Transport } from './send.js'
 import { addressProblem, parseTargetUrl, resolveTarget, TargetRefused, type ResolvedAddress } from './target.js'
 
 /** One address per class the guard refuses, IPv4-mapped and other embedded IPv6 forms included. */
@@ -20,6 +20,11 @@ const REFUSED: Array<[string, string]> = [
   ['::ffff:7f00:1', 'loopback'],
   ['0:0:0:0:0:ffff:7f00:0001', 'loopback'],
   ['64:ff9b::7f00:1', 'loopback'],
+  ['::ffff:0:127.0.0.1', 'loopback'],
+  ['::ffff:0:a00:1', 'private'],
+  ['::ffff:0:169.254.169.254', 'cloud metadata'],
+  ['64:ff9b:1::1', 'reserved'],
+  ['64:ff9b:1:ffff::808:808', 'reserved'],
   ['2002:7f00:1::', 'loopback'],
   ['10.1.2.3', 'private'],
   ['172.16.0.1', 'private'],
@@ -42,7 +47,17 @@ const REFUSED: Array<[string, string]> = [
   ['192.0.2.1', 'reserved'],
   ['2001:db8::1', 'reserved'],
 ]
-const PUBLIC = ['93.184.215.14', '8.8.8.8', '172.32.0.1', '100.128.0.1', '2606:4700::1111', '::ffff:93.184.215.14', '2002:5db8:d70e::']
+const PUBLIC = [
+  '93.184.215.14',
+  '8.8.8.8',
+  '172.32.0.1',
+  '100.128.0.1',
+  '2606:4700::1111',
+  '::ffff:93.184.215.14',
+  '::ffff:0:8.8.8.8',
+  '64:ff9b::808:808',
+  '2002:5db8:d70e::',
+]
 
 const policy = (addresses: ResolvedAddress[], allowPrivate = false) => ({
   allowHttp: false,
@@ -79,6 +94,28 @@ describe('webhook target guard', () => {
     await assert.rejects(resolveTarget(new URL('https://0x7f000001/'), never), /loopback/)
   })
 
+  test('when the host name never resolves, then the attempt fails within its time limit without a connection', async () => {
+    let asked = 0
+    const hanging = { allowHttp: false, allowPrivate: false, resolve: () => (asked++, new Promise<ResolvedAddress[]>(() => {})) }
+    const transport: Transport = async () => assert.fail('no connection without an address')
+    // The attempt's own timer does not keep a process alive (a server does): this test has to, for
+    // long enough (a lookup that is never given up would leave the test pending when it ends).
+    const alive = setTimeout(() => {}, 20_000)
+    const result = await attempt(
+      hanging,
+      transport,
+      'https://slow-dns.example.test/',
+      {},
+      '{}',
+      200,
+      new AbortController().signal,
+      new Date(),
+    )
+    clearTimeout(alive)
+    assert.equal(asked, 1)
+    assert.deepEqual([result.timedOut, result.refused, result.error], [true, false, 'no answer within 0.2 s'])
+  })
+
   test('when the scheme is not https, or the URL carries credentials, then it is refused', () => {
     assert.throws(() => parseTargetUrl('http://example.com/', { allowHttp: false }), /must use https/)
     assert.equal(parseTargetUrl('http://example.com/', { allowHttp: true }).protocol, 'http:')
@@ -104,7 +141,9 @@ describeEachBackend(
         })
         assert.equal(res.statusCode, 400, address)
         assert.equal(res.json().errors[0].field, 'url')
-        assert.ok(res.json().errors[0].message.includes(`a ${name} address`), res.json().errors[0].message)
+        const { message } = res.json().errors[0]
+        assert.ok(message.startsWith(`resolves to a ${name} address`), message)
+        assert.ok(!message.includes(resolving), `the internal address is not shown: ${message}`)
       }
       const http = await h.request({
         method: 'POST',
@@ -140,7 +179,8 @@ describeEachBackend(
       const [delivery] = (await h.request({ method: 'GET', url: `/webhooks/${created.json().id}/deliveries`, headers: user.auth })).json()
         .items
       assert.equal(delivery.status, 'pending')
-      assert.match(delivery.attempts[0].error, /^refused: resolves to 169\.254\.169\.254, a cloud metadata address/)
+      assert.match(delivery.attempts[0].error, /^refused: resolves to a cloud metadata address/)
+      assert.ok(!delivery.attempts[0].error.includes('169.254.169.254'), 'the internal address is not shown')
 
       // Back on a public address, the connection goes to exactly the address that was checked.
       h.app.webhooks.policy.resolve = async () => [{ address: '93.184.215.14', family: 4 }]

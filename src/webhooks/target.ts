@@ -58,6 +58,8 @@ const CLASSES: Array<[AddressClass, 'ipv4' | 'ipv6', string, number]> = [
   ['reserved', 'ipv4', '203.0.113.0', 24],
   ['reserved', 'ipv6', '2001:db8::', 32],
   ['reserved', 'ipv6', '100::', 64],
+  // Local-use NAT64 (RFC 8215): translates into whatever IPv4 network the operator routes it to.
+  ['reserved', 'ipv6', '64:ff9b:1::', 48],
 ]
 
 const BLOCKS = CLASSES.map(([name, family, network, prefix]) => {
@@ -83,13 +85,15 @@ function ipv6Groups(address: string): number[] {
 
 /**
  * The IPv4 address hidden in an IPv6 one, where a stack may route it as IPv4: mapped (::ffff:a.b.c.d),
- * compatible (::a.b.c.d), NAT64 (64:ff9b::/96) and 6to4 (2002:AABB:CCDD::).
+ * translated (::ffff:0:a.b.c.d, RFC 2765), compatible (::a.b.c.d), NAT64 (64:ff9b::/96) and 6to4
+ * (2002:AABB:CCDD::).
  */
 function embeddedIpv4(address: string): string | undefined {
   const g = ipv6Groups(address)
   const quad = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
   const zeros = (from: number, to: number) => g.slice(from, to).every((x) => x === 0)
   if (zeros(0, 5) && g[5] === 0xffff) return quad(g[6]!, g[7]!)
+  if (zeros(0, 4) && g[4] === 0xffff && g[5] === 0) return quad(g[6]!, g[7]!)
   if (zeros(0, 6) && (g[6] !== 0 || g[7]! > 1)) return quad(g[6]!, g[7]!)
   if (g[0] === 0x64 && g[1] === 0xff9b && zeros(2, 6)) return quad(g[6]!, g[7]!)
   if (g[0] === 0x2002) return quad(g[1]!, g[2]!)
@@ -131,11 +135,25 @@ function hostOf(url: URL): string {
   return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
 }
 
+/** The resolver's answer, or the signal's reason as soon as it aborts (a lookup may take longer than the attempt may). */
+function resolveWithin(resolve: Resolver, host: string, signal: AbortSignal | undefined): Promise<ResolvedAddress[]> {
+  if (!signal) return resolve(host)
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise((done, fail) => {
+    const abort = () => fail(signal.reason)
+    signal.addEventListener('abort', abort, { once: true })
+    resolve(host)
+      .then(done, fail)
+      .finally(() => signal.removeEventListener('abort', abort))
+  })
+}
+
 /**
  * Resolves the URL's host and checks every address it has (one bad address refuses the URL: a
  * client may connect to any of them). Returns the address to connect to. No socket is opened here.
+ * When `signal` aborts first, rejects with its reason (not a `TargetRefused`).
  */
-export async function resolveTarget(url: URL, policy: TargetPolicy): Promise<ResolvedAddress> {
+export async function resolveTarget(url: URL, policy: TargetPolicy, signal?: AbortSignal): Promise<ResolvedAddress> {
   const host = hostOf(url)
   const literal = isIP(host)
   let addresses: ResolvedAddress[]
@@ -143,8 +161,9 @@ export async function resolveTarget(url: URL, policy: TargetPolicy): Promise<Res
     addresses = [{ address: host, family: literal === 6 ? 6 : 4 }]
   } else {
     try {
-      addresses = await policy.resolve(host)
+      addresses = await resolveWithin(policy.resolve, host, signal)
     } catch (error) {
+      if (signal?.aborted) throw error
       throw new TargetRefused(`host ${host} does not resolve (${(error as { code?: string }).code ?? 'lookup failed'})`)
     }
     if (addresses.length === 0) throw new TargetRefused(`host ${host} does not resolve`)
@@ -153,9 +172,8 @@ export async function resolveTarget(url: URL, policy: TargetPolicy): Promise<Res
     for (const { address } of addresses) {
       const problem = addressProblem(address)
       if (problem) {
-        throw new TargetRefused(
-          `resolves to ${address}, a ${problem} address; only public addresses are allowed (WEBHOOKS_ALLOW_PRIVATE_TARGETS)`,
-        )
+        // The class only: the internal address itself would tell a user about the network moodlog runs in.
+        throw new TargetRefused(`resolves to a ${problem} address; only public addresses are allowed (WEBHOOKS_ALLOW_PRIVATE_TARGETS)`)
       }
     }
   }

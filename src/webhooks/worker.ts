@@ -18,6 +18,11 @@ export const DISABLE_AFTER_MS = 5 * 24 * 3600_000
 /** Finished deliveries are kept this long for GET /webhooks/{id}/deliveries, then pruned. */
 const RETENTION_MS = 30 * 24 * 3600_000
 const PRUNE_EVERY_MS = 3600_000
+/** Rows deleted per statement, and statements per loop turn: a backlog is worked off over turns, between leases. */
+const PRUNE_BATCH = 1000
+const PRUNE_BATCHES_PER_TURN = 10
+/** The longest a receiver's Retry-After holds back a delivery or its endpoint. */
+const RETRY_AFTER_MAX_SECONDS = 24 * 3600
 
 export type AttemptResultLabel = 'success' | 'http_error' | 'timeout' | 'network_error' | 'refused'
 
@@ -51,7 +56,7 @@ export function retryDelayMs(failedAttempts: number, random: () => number, retry
   if (base === undefined) return null
   const scheduled = base * 1000 * (0.8 + 0.4 * random())
   // The receiver's Retry-After is a lower bound (capped at a day): never sooner than it asked.
-  const asked = retryAfterSeconds === null ? 0 : Math.min(retryAfterSeconds, 24 * 3600) * 1000
+  const asked = retryAfterSeconds === null ? 0 : Math.min(retryAfterSeconds, RETRY_AFTER_MAX_SECONDS) * 1000
   return Math.max(scheduled, asked)
 }
 
@@ -89,6 +94,8 @@ export class WebhookWorker {
   private wakeMissed = false
   private loop: Promise<void> | undefined
   private lastPrune = 0
+  /** The last prune turn stopped at its bound with more to delete: the next turn goes on. */
+  private pruneBacklog = false
   private readonly timeoutMs: number
   private readonly leaseMs: number
   private readonly pollMs: number
@@ -116,7 +123,7 @@ export class WebhookWorker {
     this.loop = this.run()
   }
 
-  /** Wakes the loop now instead of at the next poll (an event was just committed). */
+  /** Wakes the loop now instead of at the next poll (a delivery was just queued). */
   nudge(): void {
     this.signal()
   }
@@ -273,6 +280,12 @@ export class WebhookWorker {
       return
     }
     await this.endpointFailed(lease, result, finishedAt)
+    if (result.retryAfterSeconds !== null && result.retryAfterSeconds > 0) {
+      // Retry-After speaks for the receiver, not for one delivery: none of the endpoint's others
+      // goes out before it either (each would only burn an attempt on another 429 or 503).
+      const seconds = Math.min(result.retryAfterSeconds, RETRY_AFTER_MAX_SECONDS)
+      await q.pauseEndpoint(db, lease.userId, lease.endpointId, new Date(finishedAt.getTime() + seconds * 1000))
+    }
   }
 
   /** The breaker: pause after consecutive failures, disable after days of nothing but failures. */
@@ -292,11 +305,23 @@ export class WebhookWorker {
     }
   }
 
+  /**
+   * Hourly, deletes finished deliveries past the retention period: batches while they come back
+   * full, up to a bound per turn so that leasing is never held up; a backlog beyond the bound
+   * carries on at the next turn instead of an hour later, so retention holds at any rate.
+   */
   private async maybePrune(): Promise<void> {
     const now = this.clock().getTime()
-    if (now - this.lastPrune < PRUNE_EVERY_MS) return
+    if (!this.pruneBacklog && now - this.lastPrune < PRUNE_EVERY_MS) return
     this.lastPrune = now
-    const removed = await q.pruneFinished(this.options.db, new Date(now - RETENTION_MS), 1000)
-    if (removed > 0) this.options.log.info({ removed }, 'old webhook deliveries pruned')
+    let removed = 0
+    let full = true
+    for (let batch = 0; full && batch < PRUNE_BATCHES_PER_TURN && this.running; batch++) {
+      const n = await q.pruneFinished(this.options.db, new Date(now - RETENTION_MS), PRUNE_BATCH)
+      removed += n
+      full = n === PRUNE_BATCH
+    }
+    this.pruneBacklog = full
+    if (removed > 0) this.options.log.info({ removed, more: full }, 'old webhook deliveries pruned')
   }
 }

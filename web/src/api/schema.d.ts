@@ -3190,7 +3190,7 @@ export interface operations {
               /** @description Set while every attempt fails. */
               failingSince: string | null
               id: number
-              /** @description Circuit breaker: no attempts before this time (after consecutive failures). */
+              /** @description No attempts before this time: the circuit breaker (after consecutive failures) or a Retry-After of the receiver. */
               pausedUntil: string | null
               /** Format: date-time */
               updatedAt: string
@@ -3310,7 +3310,7 @@ export interface operations {
             /** @description Set while every attempt fails. */
             failingSince: string | null
             id: number
-            /** @description Circuit breaker: no attempts before this time (after consecutive failures). */
+            /** @description No attempts before this time: the circuit breaker (after consecutive failures) or a Retry-After of the receiver. */
             pausedUntil: string | null
             /** @description Signing secret (`whsec_` + base64). Shown only now: store it. */
             secret: string
@@ -3462,7 +3462,7 @@ export interface operations {
             /** @description Set while every attempt fails. */
             failingSince: string | null
             id: number
-            /** @description Circuit breaker: no attempts before this time (after consecutive failures). */
+            /** @description No attempts before this time: the circuit breaker (after consecutive failures) or a Retry-After of the receiver. */
             pausedUntil: string | null
             /** Format: date-time */
             updatedAt: string
@@ -3756,7 +3756,7 @@ export interface operations {
             /** @description Set while every attempt fails. */
             failingSince: string | null
             id: number
-            /** @description Circuit breaker: no attempts before this time (after consecutive failures). */
+            /** @description No attempts before this time: the circuit breaker (after consecutive failures) or a Retry-After of the receiver. */
             pausedUntil: string | null
             /** Format: date-time */
             updatedAt: string
