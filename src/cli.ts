@@ -10,16 +10,8 @@
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
-import { ConfigError, loadConfig, loadEnvFile, type Config } from './config.js'
-import {
-  DataDirLockedError,
-  DatabaseUnavailableError,
-  migrate,
-  migrateDown,
-  migrationStatus,
-  openDatabase,
-  type Database,
-} from './db/index.js'
+import { loadConfig, loadEnvFile, type Config } from './config.js'
+import { DatabaseUnavailableError, migrate, migrateDown, migrationStatus, openDatabase, type Database } from './db/index.js'
 import { copyDatabase, CopyRefusedError } from './db/copy.js'
 import { openEmbeddedDatabase } from './db/embedded.js'
 import { openServerDatabase } from './db/server.js'
@@ -153,16 +145,27 @@ export async function run(args: string[], env: NodeJS.ProcessEnv, out: (line: st
   return 64
 }
 
+/**
+ * What the operator is told when a command throws, and the exit code it ends with. Configuration,
+ * lock, copy and transfer errors say it in their own message; an unreachable database is named.
+ */
+export function failureOf(error: unknown): { message: string; exitCode: number } {
+  const message =
+    error instanceof DatabaseUnavailableError
+      ? `cannot reach the database: ${String((error.cause as Error)?.message ?? error.cause)}`
+      : error instanceof Error
+        ? error.message
+        : String(error)
+  return { message, exitCode: error instanceof TransferError ? error.exitCode : 1 }
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   try {
     loadEnvFile()
     process.exitCode = await run(process.argv.slice(2), process.env, (line) => console.log(line))
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof CopyRefusedError)
-      console.error(`moodlog: ${error.message}`)
-    else if (error instanceof DatabaseUnavailableError)
-      console.error(`moodlog: cannot reach the database: ${String((error.cause as Error)?.message ?? error.cause)}`)
-    else console.error(`moodlog: ${error instanceof Error ? error.message : String(error)}`)
-    process.exitCode = error instanceof TransferError ? error.exitCode : 1
+    const failure = failureOf(error)
+    console.error(`moodlog: ${failure.message}`)
+    process.exitCode = failure.exitCode
   }
 }

@@ -1,16 +1,17 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
-import { run } from '../src/cli.js'
+import { failureOf, run } from '../src/cli.js'
 import { migrate, migrationStatus, type Database, type Queryable } from '../src/db/index.js'
 import { openEmbeddedDatabase } from '../src/db/embedded.js'
 import { backendNames, createTestDatabase } from './support/harness.js'
 import { runProcess } from './support/process.js'
 
-const SERVER_ENV = { JWT_SECRET: 'x'.repeat(40) }
+// A connection can take longer than the 2 s default to open while other test files share the cores.
+const SERVER_ENV = { JWT_SECRET: 'x'.repeat(40), DB_CONNECT_TIMEOUT_SECONDS: '10' }
 
 const tempDirs: string[] = []
 after(async () => {
@@ -33,7 +34,31 @@ async function withEmbedded<T>(dataDir: string, fn: (db: Database) => Promise<T>
   }
 }
 
-const cli = (args: string[], env: Record<string, string | undefined>) => runProcess('src/cli.ts', args, env, 120_000)
+interface CliResult {
+  code: number | string
+  /** What the command printed, stdout and stderr interleaved, as a terminal shows it. */
+  output: string
+}
+
+/**
+ * The CLI in this process through its `run()`, answering as its entry point does: a thrown error
+ * becomes `moodlog: <message>` and its exit code. Starting a child for each command cost seconds.
+ */
+async function cli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
+  const lines: string[] = []
+  const io = { stdin: Readable.from([]), stdout: new PassThrough().resume(), note: (line: string) => lines.push(line) }
+  try {
+    const code = await run(args, { ...env }, (line) => lines.push(line), io)
+    return { code, output: lines.join('\n') }
+  } catch (error) {
+    const failure = failureOf(error)
+    lines.push(`moodlog: ${failure.message}`)
+    return { code: failure.exitCode, output: lines.join('\n') }
+  }
+}
+
+/** The real entry point in a child process, for what only another process can show (the data-dir lock). */
+const cliProcess = (args: string[], env: Record<string, string | undefined>) => runProcess('src/cli.ts', args, env, 120_000)
 
 /** Migration versions present, ascending: numbers are reserved per workstream, so there may be gaps. */
 const MIGRATION_VERSIONS = (await readdir(new URL('../migrations', import.meta.url)))
@@ -95,8 +120,9 @@ newline', i)
   )
 }
 
-// The three groups share nothing and mostly wait for child processes: run them side by side.
-describe('moodlog CLI', { concurrency: true }, () => {
+// One after the other: the commands run on this process's event loop, where an embedded database
+// starting up for seconds would hold back a server group's connection timers and time them out.
+describe('moodlog CLI', () => {
   describe('CLI migrate, status and check [pglite]', () => {
     test('when a fresh data directory is migrated up and down, then status and check follow; a held directory is refused', async () => {
       const env = { DATA_DIR: path.join(await tempDir(), 'data') }
@@ -128,7 +154,7 @@ describe('moodlog CLI', { concurrency: true }, () => {
       await withEmbedded(env.DATA_DIR, async (db) => {
         await migrate(db)
         // While this process holds the directory, the CLI must not open it too.
-        const held = await cli(['check'], env)
+        const held = await cliProcess(['check'], env)
         assert.equal(held.code, 1, held.output)
         assert.match(held.output, /is in use by another moodlog process/)
       })
@@ -150,10 +176,12 @@ describe('moodlog CLI', { concurrency: true }, () => {
           assert.match(ready.output, /configuration ok; postgres server 127\.0\.0\.1:\d+\/moodlog_test_/)
           assert.match(ready.output, new RegExp(`schema version ${latest} of ${latest}`))
 
-          assert.equal((await cli(['migrate', 'down'], env)).code, 0)
+          const down = await cli(['migrate', 'down'], env)
+          assert.equal(down.code, 0, down.output)
           const pending = await cli(['check'], env)
           assert.equal(pending.code, 2, pending.output)
           assert.match(pending.output, new RegExp(`schema version ${PREVIOUS} of ${latest}`))
+          assert.match((await cli(['migrate', 'status'], env)).output, new RegExp(`pending: ${String(latest).padStart(3, '0')}\\.do\\.sql`))
 
           const up = await cli(['migrate', 'up'], env)
           assert.equal(up.code, 0, up.output)
@@ -175,10 +203,16 @@ describe('moodlog CLI', { concurrency: true }, () => {
   describe('CLI export and import', { concurrency: false }, () => {
     let sourceDir: string
     let source: string[]
+    /** Migrated, without users: import targets start as copies of it (a first initialisation costs seconds). */
+    let emptyDir: string
+    const copyDataDir = async (from: string, to: string) =>
+      cp(from, to, { recursive: true, filter: (file) => !path.basename(file).startsWith('moodlog.lock') })
     before(async () => {
       sourceDir = path.join(await tempDir(), 'data')
+      await withEmbedded(sourceDir, (db) => migrate(db))
+      emptyDir = path.join(await tempDir(), 'data')
+      await copyDataDir(sourceDir, emptyDir)
       source = await withEmbedded(sourceDir, async (db) => {
-        await migrate(db)
         await seedJournal(db, await insertUser(db, EMAIL))
         // Someone else's entries must not travel.
         await db.query(`insert into entries (user_id, text, mood, category) values ($1, 'not mine', 5, 'other')`, [
@@ -205,10 +239,8 @@ describe('moodlog CLI', { concurrency: true }, () => {
       for (const target of backendNames()) {
         if (target === 'pglite') {
           const targetDir = path.join(await tempDir(), 'data')
-          await withEmbedded(targetDir, async (db) => {
-            await migrate(db)
-            await insertUser(db, EMAIL)
-          })
+          await copyDataDir(emptyDir, targetDir)
+          await withEmbedded(targetDir, (db) => insertUser(db, EMAIL))
           const imported = await cli(['import', '--user', EMAIL, '--in', file], { DATA_DIR: targetDir })
           assert.equal(imported.code, 0, imported.output)
           assert.match(imported.output, /imported 2500 entries/)
@@ -278,6 +310,11 @@ describe('moodlog CLI', { concurrency: true }, () => {
       const again = await cli(['import', '--user', EMAIL, '--in', file, '--skip-invalid'], { DATA_DIR: sourceDir })
       assert.match(again.output, /imported 0 entries for .* \(1003 already there, 2 invalid skipped\)/)
       assert.equal((await withEmbedded(sourceDir, (db) => entriesOf(db, EMAIL))).length, source.length + 1003)
+
+      // A usage error found once the database is open ends as one too (64), with its message.
+      const zone = await cli(['import', '--user', EMAIL, '--in', file, '--tz', 'Mars/Olympus_Mons'], { DATA_DIR: sourceDir })
+      assert.equal(zone.code, 64, zone.output)
+      assert.match(zone.output, /^moodlog: unknown time zone Mars\/Olympus_Mons/m)
     })
   })
 })

@@ -10,7 +10,6 @@ import { openEmbeddedDatabase } from '../src/db/embedded.js'
 import { openServerDatabase } from '../src/db/server.js'
 import testRoutes from './fixtures/slow-routes.js'
 import { backendNames, createTestDatabase, testConfig } from './support/harness.js'
-import { runProcess } from './support/process.js'
 import { TcpProxy } from './support/tcp-proxy.js'
 
 /** The migration versions present, ascending (numbers are reserved per workstream, so there may be gaps). */
@@ -128,23 +127,6 @@ if (backendNames().includes('postgres')) {
         await slow
       } finally {
         await db.close()
-        await testDb.drop()
-      }
-    })
-
-    test('when the CLI migrates down then up, then status reports the latest version', async () => {
-      const testDb = await createTestDatabase('postgres')
-      try {
-        const env = { DATABASE_URL: testDb.url, JWT_SECRET: 'x'.repeat(40) }
-        const down = await runProcess('src/cli.ts', ['migrate', 'down'], env)
-        assert.equal(down.code, 0, down.output)
-        const pending = await runProcess('src/cli.ts', ['migrate', 'status'], env)
-        assert.match(pending.output, /pending: \d+\.do\.sql/)
-        const up = await runProcess('src/cli.ts', ['migrate', 'up'], env)
-        assert.equal(up.code, 0, up.output)
-        const status = await runProcess('src/cli.ts', ['migrate', 'status'], env)
-        assert.match(status.output, /up to date/)
-      } finally {
         await testDb.drop()
       }
     })

@@ -5,6 +5,7 @@
  * `{ errors: [{ field, message }] }`; nothing here throws or touches the database.
  */
 import type { FieldError } from '../http/errors.js'
+import { unsafeStringProblem } from '../http/unsafe-string.js'
 
 export const TEXT_MAX = 10_000
 export const CATEGORY_MAX = 50
@@ -26,17 +27,6 @@ export type Checked<T> = { value: T; errors?: undefined } | { value?: undefined;
 
 const ok = <T>(value: T): Checked<T> => ({ value })
 const problem = <T>(field: string, message: string): Checked<T> => ({ errors: [{ field, message }] })
-
-/**
- * Why a string cannot reach SQL as text: Postgres refuses NUL (an error after the request was
- * accepted), and a lone surrogate has no UTF-8 encoding (drivers would silently store U+FFFD).
- * Undefined when the string is safe. Every client string bound into a statement goes through this.
- */
-export function unsafeStringProblem(value: string): string | undefined {
-  if (value.includes('\u0000')) return 'must not contain NUL characters'
-  if (/\p{Surrogate}/u.test(value)) return 'must be well-formed Unicode (no lone surrogates)'
-  return undefined
-}
 
 /** Any string that will be bound into SQL: only the NUL and lone-surrogate rule. */
 export function checkSafeString(value: unknown, field: string): Checked<string> {

@@ -4,32 +4,10 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { contractCollector, type OpenApiDocument } from './openapi-contract.js'
+import { ProblemSchema } from './problem.js'
 
 /** Same path from `src/http` (tsx) and `dist/http` (build). */
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-
-/** RFC 9457 problem details, as `sendProblem` writes them. */
-const Problem = {
-  type: 'object',
-  required: ['type', 'title', 'status', 'detail', 'instance', 'requestId'],
-  properties: {
-    type: { type: 'string', description: 'Stable problem identifier, e.g. `/problems/not-found`.' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    detail: { type: 'string' },
-    instance: { type: 'string', description: 'The request path.' },
-    requestId: { type: 'string', description: 'Also in the `X-Request-Id` header and the logs.' },
-    errors: {
-      type: 'array',
-      description: 'Validation failures, one per field.',
-      items: {
-        type: 'object',
-        required: ['field', 'message'],
-        properties: { field: { type: 'string' }, message: { type: 'string' } },
-      },
-    },
-  },
-}
 
 /**
  * OpenAPI 3.1 at `/openapi.json` and Swagger UI at `/docs`, generated from the route schemas.
@@ -65,7 +43,7 @@ export const docsPlugin = fp(
         ],
         components: {
           securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-          schemas: { Problem: Problem as never },
+          schemas: { Problem: ProblemSchema as never },
         },
       },
       hideUntagged: true,

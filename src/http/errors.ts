@@ -4,7 +4,7 @@ export interface FieldError {
 }
 
 /** The one list of problem titles, by status (RFC 9110's reason phrases). */
-export const STATUS_TITLES: Readonly<Record<number, string>> = {
+const STATUS_TITLES: Readonly<Record<number, string>> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',
@@ -66,10 +66,4 @@ export const unprocessable = (detail: string, code = 'unprocessable') => new Htt
 export const tooManyRequests = (retryAfterSeconds: number, detail = 'Too many requests; slow down.') =>
   new HttpError(429, 'too-many-requests', titleOf(429), detail, {
     headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
-  })
-/** The client disconnected before it could be answered (nginx's 499); nobody receives it. */
-export const clientClosedRequest = (detail: string) => new HttpError(499, 'client-closed-request', titleOf(499), detail)
-export const serviceUnavailable = (detail: string, retryAfterSeconds = 5) =>
-  new HttpError(503, 'service-unavailable', titleOf(503), detail, {
-    headers: { 'retry-after': String(retryAfterSeconds) },
   })

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Database } from '../db/index.js'
-import { unsafeStringProblem } from '../entries/rules.js'
+import { unsafeStringProblem } from '../http/unsafe-string.js'
 import { badRequest, conflict, HttpError, notFound } from '../http/errors.js'
 import { ENTRY_EVENTS, eventBody } from './events.js'
 import * as q from './queries.js'

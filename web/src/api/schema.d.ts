@@ -458,7 +458,7 @@ export interface components {
         field: string
         message: string
       }[]
-      /** @description The request path. */
+      /** @description The request path (empty when the request line could not be read). */
       instance: string
       /** @description Also in the `X-Request-Id` header and the logs. */
       requestId: string
