@@ -22,11 +22,30 @@ export interface HttpRequest {
 
 export interface Load {
   url: string
-  /** Cycled through by every connection, in order. */
+  /** Cycled through by every connection, in order (or, with `spread`, handed out in turn across all of them). */
   requests: HttpRequest[]
   connections: number
+  /**
+   * Each request goes to the next connection that is free, so the connections never walk the list
+   * in step: 16 connections starting together would otherwise all sign in as the first user at once,
+   * and the sign-in throttle (10 at a time per account and address) refuses the rest.
+   */
+  spread?: boolean
   /** Run until this many requests completed instead of for the given time (for very slow requests). */
   amount?: number
+}
+
+const asAutocannon = (r: HttpRequest) => ({
+  method: r.method ?? 'GET',
+  path: r.path,
+  headers: { ...(r.body ? { 'content-type': 'application/json' } : {}), ...r.headers },
+  ...(r.body ? { body: r.body } : {}),
+})
+
+/** One request slot that takes the next of `requests` each time any connection sends. */
+function inTurn(requests: HttpRequest[]) {
+  let next = 0
+  return { ...asAutocannon(requests[0]!), setupRequest: () => asAutocannon(requests[next++ % requests.length]!) }
 }
 
 /** One autocannon run; req/s counts 2xx responses only. */
@@ -38,12 +57,7 @@ export async function drive(load: Load, seconds: number): Promise<Sample> {
     timeout: 10,
     // autocannon stops at the first sample tick after `duration`: tick often, so short runs stay short.
     sampleInt: 100,
-    requests: load.requests.map((r) => ({
-      method: r.method ?? 'GET',
-      path: r.path,
-      headers: { ...(r.body ? { 'content-type': 'application/json' } : {}), ...r.headers },
-      ...(r.body ? { body: r.body } : {}),
-    })),
+    requests: load.spread ? [inTurn(load.requests)] : load.requests.map(asAutocannon),
   })
   const ok = result['2xx']
   const failed: Record<string, number> = {}

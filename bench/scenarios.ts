@@ -315,7 +315,7 @@ export function login(
   return throughput(
     'login',
     `POST /login (${accounts.length} users in turn, ${connections} connections) vs raw argon2id verifications/s in-process, concurrency = ${os.availableParallelism()} cores`,
-    httpSide('moodlog', { url: moodlog.url, requests: loginRequests(accounts), connections }),
+    httpSide('moodlog', { url: moodlog.url, requests: loginRequests(accounts), connections, spread: true }),
     rawArgon2Side(passwordHash),
     timing,
   )
@@ -323,7 +323,7 @@ export function login(
 
 export function loginFlood(moodlog: Service, accounts: Account[], timing: Timing, floodConnections = FLOOD_CONNECTIONS): Promise<Outcome> {
   const reads = { url: moodlog.url, requests: listRequests(accounts), connections: CONNECTIONS }
-  const flood = { url: moodlog.url, requests: loginRequests(accounts), connections: floodConnections }
+  const flood = { url: moodlog.url, requests: loginRequests(accounts), connections: floodConnections, spread: true }
   const flooded: Side = {
     label: 'during flood',
     async run(seconds) {
