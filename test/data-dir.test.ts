@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
-import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { after, describe, test } from 'node:test'
+import { secureDataDir } from '../src/db/data-dir.js'
 import { openEmbeddedDatabase } from '../src/db/embedded.js'
 
 /** Every path under `root` whose permission bits let anyone but the owner in. */
@@ -71,5 +72,19 @@ describe('embedded data directory at rest', () => {
     // Already private: nothing to say the next time.
     await (await openEmbeddedDatabase(dataDir, log)).close()
     assert.equal(warnings.length, 1)
+  })
+
+  test('when DATA_DIR is a symbolic link to a directory open to others, then what it names is tightened', async () => {
+    const parent = await mkdtemp(path.join(os.tmpdir(), 'moodlog-datadir-'))
+    scratch.push(parent)
+    const volume = path.join(parent, 'volume')
+    await mkdir(volume)
+    await writeFile(path.join(volume, 'journal'), 'private')
+    await chmod(volume, 0o777)
+    await chmod(path.join(volume, 'journal'), 0o666)
+    const dataDir = path.join(parent, 'data')
+    await symlink(volume, dataDir)
+    await secureDataDir(dataDir)
+    assert.deepEqual(await openToOthers(volume), [])
   })
 })

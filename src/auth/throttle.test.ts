@@ -212,6 +212,19 @@ if (process.env.TEST_REDIS_URL) {
       await assert.rejects(second.take(email, '198.51.100.90'), (error: HttpError) => error.status === 429)
       await second.take(email, '2001:db8:90:1ab::7')
     })
+
+    test('when an address has spent its budget, then its refused attempts at new accounts store nothing per account', async () => {
+      if (one.status !== 'ready') await new Promise((resolve) => one.once('ready', resolve))
+      const throttle = new SignInThrottle(one)
+      const address = '192.0.2.177'
+      for (let i = 0; i < SIGN_IN_LIMITS.address.points; i++) await throttle.take(uniqueEmail(), address)
+      // KEYS patterns are not prefixed by the client: the full names are matched.
+      const perAccountKeys = async () => (await one.keys(`${options.keyPrefix}signin:account*`)).length
+      const before = await perAccountKeys()
+      assert.ok(before >= SIGN_IN_LIMITS.address.points, `the attempts that counted stored their keys (${before})`)
+      for (let i = 0; i < 50; i++) await assert.rejects(throttle.take(uniqueEmail(), address), (error: HttpError) => error.status === 429)
+      assert.equal(await perAccountKeys(), before)
+    })
   })
 }
 

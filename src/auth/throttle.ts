@@ -136,9 +136,11 @@ export class SignInThrottle {
     const account = hashed(canonicalEmail)
     const client = addressKey(address)
     const pair = `${knownPrefix(account)}${hashed(client)}`
+    // The address first: once it is spent, a flood of attempts at ever new accounts is refused
+    // before anything is stored per account.
     const steps: Step[] = [
-      [this.accountAddress, `${account}:${client}`],
       [this.address, client],
+      [this.accountAddress, `${account}:${client}`],
     ]
     if (!(await this.known.has(pair))) steps.push([this.account, account])
     const taken: Step[] = []

@@ -1,4 +1,4 @@
-import { chmod, lstat, mkdir, readdir } from 'node:fs/promises'
+import { chmod, lstat, mkdir, readdir, realpath } from 'node:fs/promises'
 import path from 'node:path'
 
 const PRIVATE_DIR = 0o700
@@ -15,7 +15,7 @@ export async function secureDataDir(dataDir: string): Promise<string[]> {
   const tightened: string[] = []
   const visit = async (target: string): Promise<void> => {
     const info = await lstat(target)
-    // Symbolic links are neither followed nor changed: their target may lie outside DATA_DIR.
+    // Symbolic links inside are neither followed nor changed: their target may lie outside DATA_DIR.
     if (info.isSymbolicLink()) return
     const wanted = info.isDirectory() ? PRIVATE_DIR : PRIVATE_FILE
     if ((info.mode & 0o777) !== wanted) {
@@ -24,7 +24,8 @@ export async function secureDataDir(dataDir: string): Promise<string[]> {
     }
     if (info.isDirectory()) for (const name of await readdir(target)) await visit(path.join(target, name))
   }
-  await visit(dataDir)
+  // DATA_DIR itself may be a link (to a mounted volume, say): what it names is the data directory.
+  await visit(await realpath(dataDir))
   return tightened
 }
 

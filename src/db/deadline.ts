@@ -5,7 +5,8 @@ import { AsyncLocalStorage } from 'node:async_hooks'
  * - `nothing-written`: no statement or commit of it can have changed anything;
  * - `written`: a commit (or a statement outside a transaction) finished after the deadline, so the
  *   request's own answer tells the truth and is the one to send;
- * - `unknown`: something was still running when the grace period ran out (a stuck connection).
+ * - `unknown`: something was still running when the grace period ran out (a stuck connection), or
+ *   a commit already sent lost its connection before the answer (the server may have committed).
  */
 export type DeadlineOutcome = 'nothing-written' | 'written' | 'unknown'
 
@@ -27,6 +28,8 @@ export class Deadline {
   expired = false
   private readonly running = new Set<Running>()
   private wroteLate = false
+  /** A commit was sent and then its connection failed: nothing says whether the server committed. */
+  private commitUnanswered = false
   private idle: (() => void) | undefined
   private outcome: Promise<DeadlineOutcome> | undefined
 
@@ -51,6 +54,9 @@ export class Deadline {
       ok = true
       return result
     } catch (error) {
+      // A commit the server refused (with an SQLSTATE) changed nothing; one whose connection failed
+      // may still have been committed by the server, which does not stop when the client goes.
+      if (this.expired && entry.commits && !answeredByServer(error)) this.commitUnanswered = true
       // Cancelled (or failed) after the request was given up: report that, not the driver's error.
       if (this.expired) throw new DeadlineExceededError(this)
       throw error
@@ -70,7 +76,7 @@ export class Deadline {
     this.expired = true
     for (const entry of this.running) entry.cancel?.()
     this.outcome = new Promise<DeadlineOutcome>((resolve) => {
-      const settle = () => resolve(this.wroteLate ? 'written' : 'nothing-written')
+      const settle = () => resolve(this.commitUnanswered ? 'unknown' : this.wroteLate ? 'written' : 'nothing-written')
       if (this.running.size === 0) return settle()
       const timer = setTimeout(() => {
         this.idle = undefined
@@ -89,6 +95,15 @@ export class Deadline {
   settled(): Promise<DeadlineOutcome> {
     return this.outcome ?? Promise.resolve('nothing-written')
   }
+}
+
+/**
+ * An error the server sent as an answer (an ErrorResponse: severity and SQLSTATE, from postgres.js
+ * and PGlite alike), as opposed to a lost connection (`ECONNRESET`, `EPIPE`, `CONNECTION_CLOSED`).
+ */
+function answeredByServer(error: unknown): boolean {
+  const { code, severity } = (error ?? {}) as { code?: unknown; severity?: unknown }
+  return typeof severity === 'string' && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)
 }
 
 /** A statement refused or cancelled because its request was already given up. */

@@ -117,6 +117,17 @@ describeEachBackend(
       await h.request({ method: 'DELETE', url: `/webhooks/${hook.id}`, headers: user.auth })
     })
 
+    test('when a secret is shown (creation, rotation), then no cache may keep the answer', async () => {
+      const user = await signUp(h)
+      const hook = await post(user.auth, { url: r.url })
+      const rotated = await h.request({ method: 'POST', url: `/webhooks/${hook.json().id}/secret`, headers: user.auth })
+      for (const [name, answer] of Object.entries({ hook, rotated })) {
+        assert.match(answer.json().secret, /^whsec_/, name)
+        assert.equal(answer.headers['cache-control'], 'no-store', name)
+      }
+      await h.request({ method: 'DELETE', url: `/webhooks/${hook.json().id}`, headers: user.auth })
+    })
+
     test('when a delivery of a disabled webhook is retried, then it is 409 saying to enable it first', async () => {
       const user = await signUp(h)
       const hook = (await post(user.auth, { url: r.url })).json()

@@ -31,7 +31,8 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const created = await webhooks.createWebhook(deps, userOf(request), request.body)
-      return reply.code(201).header('location', `/webhooks/${created.id}`).send(created)
+      // The secret is in this answer: no cache may keep it.
+      return reply.code(201).header('location', `/webhooks/${created.id}`).header('cache-control', 'no-store').send(created)
     },
   )
 
@@ -115,7 +116,10 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: schemas.RotatedSecret },
       },
     },
-    async (request) => webhooks.rotateSecret(deps, userOf(request), Number(request.params.id)),
+    async (request, reply) => {
+      const rotated = await webhooks.rotateSecret(deps, userOf(request), Number(request.params.id))
+      return reply.header('cache-control', 'no-store').send(rotated)
+    },
   )
 
   app.post(
