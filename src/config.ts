@@ -47,6 +47,8 @@ export interface Config {
   cacheMemoryMb: number
   /** Largest file `POST /import` accepts, in bytes. */
   importMaxBytes: number
+  /** Largest jrnl JSON file `POST /import` accepts: one JSON document is parsed whole, so far less than the streamed formats. */
+  importJrnlMaxBytes: number
   /** How long one `POST /import` may take, upload included (REQUEST_TIMEOUT_SECONDS is for ordinary requests). */
   importTimeoutSeconds: number
   /** Set → `/metrics` is served only on this port (keep it off the public listener); unset → on PORT. */
@@ -258,6 +260,7 @@ export function loadConfig(env: Env = process.env): Config {
     webhooksAllowPrivateTargets: boolean(env, 'WEBHOOKS_ALLOW_PRIVATE_TARGETS', false),
     webhooksMaxPerUser: integer(env, 'WEBHOOKS_MAX_PER_USER', 10, 1, 1000),
     importMaxBytes: integer(env, 'IMPORT_MAX_BYTES', 50 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    importJrnlMaxBytes: integer(env, 'IMPORT_JRNL_MAX_BYTES', 10 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     importTimeoutSeconds: integer(env, 'IMPORT_TIMEOUT_SECONDS', 600, 1, 3600),
   }
 }

@@ -99,31 +99,61 @@ describeEachBackend('GET /export', (h) => {
         '',
         '### 12:00 · mood 7/10 · work',
         '',
-        'first day\n\\# not a heading\n\\===\nlast line',
+        '> first day\n> \\# not a heading\n> \\===\n> last line',
         '',
         '## 2024-05-02, Thursday',
         '',
         '### 00:30 · mood 7/10 · work',
         '',
-        'second day, just after midnight in Berlin',
+        '> second day, just after midnight in Berlin',
         '',
         '### 10:00 · mood 7/10 · work',
         '',
-        'second day, morning',
+        '> second day, morning',
         '',
         '### 23:59 · mood 7/10 · work',
         '',
-        'second day, 23:59 local',
+        '> second day, 23:59 local',
         '',
         '## 2024-05-03, Friday',
         '',
         '### 00:01 · mood 7/10 · work',
         '',
-        'third day, 00:01 local',
+        '> third day, 00:01 local',
         '',
         '',
       ].join('\n'),
     )
+  })
+
+  test('when texts and categories hold Markdown of their own, then the export keeps one ## per local day and one ### per entry, each text quoted', async () => {
+    const user = await signUp(h)
+    const hostile = [
+      { text: 'a fence\n```\nthat never closes', category: 'work' },
+      { text: '<!-- an HTML block\nthat never ends', category: 'work' },
+      { text: 'a lone CR\r## 2099-01-01, Friday\rstill the entry', category: 'work' },
+      { text: 'plain', category: 'home\n## 2099-01-02, Saturday' },
+      { text: 'plain\n\nwith a blank line', category: 'a `b` *c* [d](e) <f> #g' },
+    ]
+    for (const [i, entry] of hostile.entries()) {
+      await createEntry(h, user, { ...entry, mood: 5, occurredAt: `2024-05-0${1 + (i % 2)}T10:0${i}:00Z` })
+    }
+    await createEntry(h, user, { text: 'the last entry', mood: 5, category: 'work', occurredAt: '2024-05-03T10:00:00Z' })
+    const res = await exportOf(h, user, '?format=markdown')
+    assert.equal(res.statusCode, 200)
+    const lines = res.body.split(/\r\n|\r|\n/)
+    assert.deepEqual(
+      lines.filter((l) => l.startsWith('## ')),
+      ['## 2024-05-01, Wednesday', '## 2024-05-02, Thursday', '## 2024-05-03, Friday'],
+    )
+    const entryHeadings = lines.filter((l) => l.startsWith('### '))
+    assert.equal(entryHeadings.length, 6)
+    assert.ok(entryHeadings.includes('### 10:03 · mood 5/10 · home \\#\\# 2099-01-02, Saturday'), entryHeadings.join('\n'))
+    assert.ok(entryHeadings.includes('### 10:04 · mood 5/10 · a \\`b\\` \\*c\\* \\[d\\](e) \\<f\\> \\#g'), entryHeadings.join('\n'))
+    // Past the title, every line is a heading, blank, or inside an entry's quote: no fence or HTML block can leak out.
+    const outside = lines.slice(4).filter((l) => l !== '' && !l.startsWith('## ') && !l.startsWith('### ') && !l.startsWith('>'))
+    assert.deepEqual(outside, [])
+    assert.ok(lines.includes('> the last entry'))
   })
 
   test('when a long journal is exported as Markdown, then every entry appears once and each day heads one section', async () => {

@@ -108,17 +108,29 @@ function markdownTitle(options: ExportOptions): string {
   return `# moodlog journal\n\nExported ${options.exportedAt.toISOString()}; days and times in ${options.tz}.\n\n`
 }
 
+/** CommonMark's line endings: a lone `\r` ends a line too (https://spec.commonmark.org/0.31.2/#line-ending). */
+const LINE_ENDING = /\r\n|\r|\n/
+
 /**
- * A line of the text that Markdown would read as structure (an ATX heading, a setext underline)
- * is escaped with a backslash, so an entry can never start a section of its own.
+ * The text as a block quote: `> ` before every line, so whatever it holds (a code fence, an HTML
+ * block, a list) ends with the quote and cannot reach the sections after it. A line that would
+ * still be a heading inside the quote (ATX, or a setext underline) is escaped with a backslash.
  */
 function markdownText(text: string): string {
   return text
-    .split(/\r?\n/)
-    .map((line) => (/^ {0,3}(#|=+\s*$|-+\s*$)/.test(line) ? `\\${line}` : line))
+    .split(LINE_ENDING)
+    .map((line) => (/^ {0,3}(#|=+\s*$|-+\s*$)/.test(line) ? `> \\${line}` : line === '' ? '>' : `> ${line}`))
     .join('\n')
 }
 
+/** The category as inline text of the entry's heading: one line, its Markdown punctuation escaped. */
+function markdownInline(text: string): string {
+  return text
+    .split(LINE_ENDING)
+    .join(' ')
+    .replace(/[\\`*_[\]<>#!|~&]/g, (c) => `\\${c}`)
+}
+
 function markdownEntry(row: q.LocalExportRow): string {
-  return `### ${row.localTime} · mood ${row.mood}/10 · ${row.category}\n\n${markdownText(row.text)}\n\n`
+  return `### ${row.localTime} · mood ${row.mood}/10 · ${markdownInline(row.category)}\n\n${markdownText(row.text)}\n\n`
 }

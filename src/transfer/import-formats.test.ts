@@ -108,6 +108,23 @@ describeEachBackend('POST /import?format=daylio', (h) => {
     )
   })
 
+  test('when a file has thousands of unknown labels, then the 400 names the first 100 and counts the others', async () => {
+    const user = await signUp(h)
+    const labels = Array.from({ length: 5000 }, (_, i) => `label-${String(i).padStart(4, '0')}`)
+    const file = crlf(
+      'full_date,date,weekday,time,mood,activities,note_title,note',
+      ...labels.map((label) => `2024-05-01,May 1,Wednesday,18:30,${label},"","",""`),
+    )
+    const refused = await importFile(h, user, '?format=daylio&tz=UTC', 'text/csv', file)
+    assert.equal(refused.statusCode, 400)
+    assert.ok(refused.body.length < 20_000, `${refused.body.length} bytes of answer`)
+    const { detail, errors } = refused.json()
+    assert.match(detail, /^Unknown Daylio mood labels: label-0000, label-0001, .*, label-0099 and 4900 more\. Pass moodMap/)
+    assert.equal(errors.length, 100)
+    assert.deepEqual(errors[99], { field: 'query.moodMap', message: 'has no mood for the label "label-0099"' })
+    assert.deepEqual(await storedEntries(h.db, user.id), [])
+  })
+
   test('when tz or moodMap is missing or malformed, or a row has a bad time, then the answer says which', async () => {
     const user = await signUp(h)
     const noTz = await importFile(h, user, '?format=daylio', 'text/csv', DAYLIO)

@@ -28,7 +28,7 @@ export interface InvalidRow {
 export interface ImportReport {
   /** Entries written (in a dry run: that would be written). */
   created: number
-  /** Valid rows already in the journal (same occurredAt, text, mood and category), or repeated in the file. */
+  /** Valid rows the journal already had before the import (same occurredAt, text, mood and category). */
   skipped: number
   /** Problems of the invalid rows, in file order, at most MAX_REPORTED_PROBLEMS. */
   invalid: InvalidRow[]
@@ -92,7 +92,7 @@ function readerOptions(options: ImportOptions): ReaderOptions {
  *  1. the file streams through its format's reader; each record is checked with the entries'
  *     rules and the valid rows are spooled to a private temporary file (memory stays flat);
  *  2. unless an invalid row stops it, one transaction inserts the spooled rows in batches,
- *     skipping those whose content the journal already has, so importing a file twice creates
+ *     skipping those whose content the journal had before the import, so importing a file twice creates
  *     nothing the second time, even when both imports run at once (they take turns per user).
  *     A dry run does the same and rolls back: its report is exact.
  * A file that cannot be read as its format at all throws `UnreadableFile`; an account deleted
@@ -110,7 +110,9 @@ export async function importFile(db: Database, userId: number, input: Readable, 
     try {
       await db.transaction(async (tx) => {
         if (!(await q.lockImports(tx, userId))) throw new AccountGone()
-        created = await insertSpooled(tx, userId, spool, valid, options)
+        // Under the lock: every entry up to here was there before this import (see `insertNewEntries`).
+        const beforeId = await q.lastEntryId(tx, userId)
+        created = await insertSpooled(tx, userId, spool, valid, beforeId, options)
         if (options.dryRun) throw new DryRunRollback()
       })
     } catch (error) {
@@ -154,12 +156,19 @@ async function spoolValidRows(candidates: AsyncIterable<Candidate>, file: string
   return { valid, invalid, invalidCount }
 }
 
-async function insertSpooled(tx: Queryable, userId: number, file: string, total: number, options: ImportOptions): Promise<number> {
+async function insertSpooled(
+  tx: Queryable,
+  userId: number,
+  file: string,
+  total: number,
+  beforeId: number,
+  options: ImportOptions,
+): Promise<number> {
   let created = 0
   let done = 0
   let batch: string[] = []
   const flush = async () => {
-    const rows = await q.insertNewEntries(tx, userId, options.tz, `[${batch.join(',')}]`, options.onCreated !== undefined)
+    const rows = await q.insertNewEntries(tx, userId, options.tz, `[${batch.join(',')}]`, beforeId, options.onCreated !== undefined)
     created += rows.length
     done += batch.length
     batch = []

@@ -85,20 +85,29 @@ const apiInstant = (column: string) => `to_char(${column} at time zone 'UTC', 'Y
 const CREATED_COLUMNS = `id, text, mood, category, ${apiInstant('occurred_at')} as "occurredAt", ${apiInstant('created_at')} as "createdAt",
   ${apiInstant('updated_at')} as "updatedAt", version`
 
+/** The user's highest entry id (0 with none): taken under the import lock, it marks what was there before the import. */
+export async function lastEntryId(db: Queryable, userId: number): Promise<number> {
+  const rows = await db.query<{ id: number }>('select coalesce(max(id), 0)::int8 as id from entries where user_id = $1', [userId])
+  return Number(rows[0]!.id)
+}
+
 /**
- * Inserts the rows (a JSON array of `ImportRow`) that are not already in the journal, comparing
- * content: (occurred_at, text, mood, category). A row repeated within the batch goes in once;
- * rows of earlier batches of the same transaction are already visible to the check. File order
- * is kept (identity ids follow it). Timestamps are parsed by Postgres, so microseconds survive;
- * wall-clock `localAt` is read in `tz` (every row has one of the two: see `checkRow`); missing
- * createdAt and updatedAt default like the API's (now; updatedAt: createdAt). Returns the new
- * entries when `returning`, else only their ids.
+ * Inserts the rows (a JSON array of `ImportRow`) whose content, (occurred_at, text, mood,
+ * category), no entry the journal had before this import (id <= `beforeId`) has. Only those are
+ * compared, never rows of the same file: a journal may hold two identical entries on purpose
+ * (`POST /entries` allows it), and its export must bring both back. Importing a file again still
+ * creates nothing, since all its rows were there before. File order is kept (identity ids follow
+ * it). Timestamps are parsed by Postgres, so microseconds survive; wall-clock `localAt` is read in
+ * `tz` (every row has one of the two: see `checkRow`); missing createdAt and updatedAt default
+ * like the API's (now; updatedAt: createdAt). Returns the new entries when `returning`, else only
+ * their ids.
  */
 export async function insertNewEntries(
   db: Queryable,
   userId: number,
   tz: string,
   rowsJson: string,
+  beforeId: number,
   returning: boolean,
 ): Promise<Array<Partial<CreatedEntry> & { id: number }>> {
   return db.query(
@@ -109,21 +118,17 @@ export async function insertNewEntries(
               coalesce((e->>'updatedAt')::timestamptz, (e->>'createdAt')::timestamptz, now()) as updated_at,
               coalesce((e->>'version')::int4, 1) as version
          from jsonb_array_elements($2::text::jsonb) with ordinality as r (e, n)
-     ), first_of_each as (
-       select distinct on (occurred_at, text, mood, category) *
-         from incoming
-        order by occurred_at, text, mood, category, n
      )
      insert into entries (user_id, text, mood, category, occurred_at, created_at, updated_at, version)
      select $1, text, mood, category, occurred_at, created_at, updated_at, version
-       from first_of_each i
+       from incoming i
       where not exists (
               select 1 from entries x
-               where x.user_id = $1 and x.occurred_at = i.occurred_at
+               where x.user_id = $1 and x.id <= $4 and x.occurred_at = i.occurred_at
                  and x.text = i.text and x.mood = i.mood and x.category = i.category)
       order by n
      returning ${returning ? CREATED_COLUMNS : 'id'}`,
-    [userId, rowsJson, tz],
+    [userId, rowsJson, tz, beforeId],
   )
 }
 

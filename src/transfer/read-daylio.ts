@@ -11,6 +11,9 @@ const CURRENT = ['full_date', 'date', 'weekday', 'time', 'mood', 'activities', '
 const OLDER = ['year', 'date', 'weekday', 'time', 'mood', 'activities', 'note']
 const OPTIONAL = new Set(['scales'])
 
+/** An unreadable file's answer names at most this many unknown labels, and counts the rest. */
+export const MAX_NAMED_LABELS = 100
+
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec']
 
 /** `18 May`, `May 18`, `18. Mai` is not English: undefined. */
@@ -110,10 +113,13 @@ export async function* readDaylio(input: Readable, options: ReaderOptions): Asyn
   }
   if (!columns) throw new UnreadableFile('The CSV file is empty: it needs a header row.')
   if (unknownLabels.size > 0) {
-    const labels = [...unknownLabels].sort()
+    // Named in full they could make an answer as large as the file: the first ones tell what moodMap needs.
+    const labels = [...unknownLabels].sort().slice(0, MAX_NAMED_LABELS)
+    const more = unknownLabels.size - labels.length
     throw new UnreadableFile(
-      `Unknown Daylio mood labels: ${labels.join(', ')}. Pass moodMap, a JSON object from each label to a mood from 1 to 10 ` +
-        `(e.g. moodMap={"${labels[0]}":7}); the default labels are rad, good, meh, bad and awful.`,
+      `Unknown Daylio mood labels: ${labels.join(', ')}${more > 0 ? ` and ${more} more` : ''}. Pass moodMap, a JSON object ` +
+        `from each label to a mood from 1 to 10 (e.g. moodMap={"${labels[0]}":7}); the default labels are rad, good, meh, ` +
+        'bad and awful.',
       labels.map((label) => ({ field: 'query.moodMap', message: `has no mood for the label "${label}"` })),
     )
   }

@@ -10,7 +10,16 @@ import { EXPORT_MEDIA, exportChunks } from './export.js'
 import { importFile, type ImportFormat } from './import.js'
 import { AccountGone, UnreadableFile } from './rows.js'
 import * as schemas from './schemas.js'
-import { IMPORT_MEDIA_TYPES, installStreamingParsers, limitBytes, tooLarge, unsupportedMediaType, type ImportMediaType } from './upload.js'
+import {
+  IMPORT_MEDIA_TYPES,
+  IMPORTS_AT_ONCE,
+  importSlots,
+  installStreamingParsers,
+  limitBytes,
+  tooLarge,
+  unsupportedMediaType,
+  type ImportMediaType,
+} from './upload.js'
 
 const security = [{ bearerAuth: [] }]
 const tags = ['transfer']
@@ -62,6 +71,7 @@ function parseMoodMap(raw: string | undefined): Record<string, number> | undefin
 
 const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const zones = timeZoneCatalog(app.db)
+  const slots = importSlots()
   installStreamingParsers(app)
 
   app.get(
@@ -123,13 +133,15 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'importEntries',
         summary: 'Add the entries of a file to the journal',
         description:
-          'The body is the file (moodlog NDJSON or CSV, Daylio CSV, jrnl JSON), streamed, up to IMPORT_MAX_BYTES (50 MiB). ' +
+          'The body is the file (moodlog NDJSON or CSV, Daylio CSV, jrnl JSON), streamed, up to IMPORT_MAX_BYTES (50 MiB; a jrnl file, ' +
+          'parsed whole, up to IMPORT_JRNL_MAX_BYTES, 10 MiB). ' +
           'All or nothing: with any invalid row nothing is written and the answer is 422 listing them, unless ' +
           '`skipInvalid=true`. Every row needs its occurredAt (Daylio and jrnl rows carry a date and time): unlike ' +
-          '`POST /entries`, an import never defaults it to now. A row whose occurredAt, text, mood and category the journal already has is skipped, so ' +
+          '`POST /entries`, an import never defaults it to now. A row whose occurredAt, text, mood and category the journal already had before the import is skipped (rows of the file are not compared with each other), so ' +
           'importing a file twice creates nothing the second time. `dryRun=true` writes nothing and answers the same report. ' +
           'An unreadable file (wrong format, unknown Daylio mood labels, missing `tz` or `defaultMood`) is 400; a body of ' +
-          'another media type, or without a Content-Type, is 415 naming the three accepted.',
+          'another media type, or without a Content-Type, is 415 naming the three accepted. An instance runs ' +
+          `${IMPORTS_AT_ONCE} imports at once; one more is 503 with Retry-After.`,
         querystring: schemas.ImportQuery,
         body: schemas.ImportBody,
         response: {
@@ -151,8 +163,13 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Without a body (so without a parser's say), the media type may be missing or anything.
       if (format === undefined) throw unsupportedMediaType('The request has no file of a known Content-Type.')
       if (FORMAT_MEDIA[format] !== mediaType) throw unsupportedMediaType(`format=${format} is sent as ${FORMAT_MEDIA[format]}.`)
+      // jrnl is one JSON document, parsed whole in memory: it gets a limit of its own, far below the streamed formats'.
+      const [maxBytes, setting] =
+        format === 'jrnl' && app.config.importJrnlMaxBytes < app.config.importMaxBytes
+          ? [app.config.importJrnlMaxBytes, 'IMPORT_JRNL_MAX_BYTES']
+          : [app.config.importMaxBytes, 'IMPORT_MAX_BYTES']
       const declared = Number(request.headers['content-length'])
-      if (declared > app.config.importMaxBytes) throw tooLarge(app.config.importMaxBytes)
+      if (declared > maxBytes) throw tooLarge(maxBytes, setting)
       if (format === 'daylio' && query.tz === undefined) {
         throw badRequest('Daylio times are wall-clock times: pass `tz`, the IANA zone they were written in.', [
           { field: 'query.tz', message: 'is required for format=daylio' },
@@ -167,8 +184,9 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const moodMap = parseMoodMap(query.moodMap)
 
       let result
+      const release = slots.take()
       try {
-        result = await importFile(app.db, userId, limitBytes(request.body as Readable, app.config.importMaxBytes), {
+        result = await importFile(app.db, userId, limitBytes(request.body as Readable, maxBytes, setting), {
           format,
           tz,
           dryRun: query.dryRun,
@@ -187,6 +205,8 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
         // As any request of a deleted account's token is answered, not a failed insert's 500.
         if (error instanceof AccountGone) throw bearerUnauthorized(error.message, true)
         throw error
+      } finally {
+        release()
       }
       if (result.written) await app.cache.invalidate(userId)
       const { report } = result

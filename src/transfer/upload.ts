@@ -6,13 +6,51 @@ import { HttpError } from '../http/errors.js'
 export const IMPORT_MEDIA_TYPES = { 'application/x-ndjson': 'moodlog', 'text/csv': 'csv', 'application/json': 'jrnl' } as const
 export type ImportMediaType = keyof typeof IMPORT_MEDIA_TYPES
 
-export const tooLarge = (limit: number) =>
+/** 413 naming the limit and the setting that sets it. */
+export const tooLarge = (limit: number, setting = 'IMPORT_MAX_BYTES') =>
   new HttpError(
     413,
     'body-too-large',
     'Content Too Large',
-    `The file is larger than the import limit of ${limit} bytes (IMPORT_MAX_BYTES).`,
+    `The file is larger than the ${setting === 'IMPORT_MAX_BYTES' ? 'import' : 'jrnl import'} limit of ${limit} bytes ` +
+      `(${mebibytes(limit)}, ${setting}).`,
   )
+
+const mebibytes = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 100) / 100} MiB`
+
+/** How many imports one instance reads and writes at once; more are refused, not queued. */
+export const IMPORTS_AT_ONCE = 2
+/** What a refused import is told to wait, in seconds. */
+export const IMPORT_RETRY_AFTER_SECONDS = 30
+
+/**
+ * Counts the imports in progress on this instance. Each holds a spool file on disk and a CPU while
+ * it parses, so they are bounded; one beyond the bound is refused at once with 503 and Retry-After
+ * (a queue would keep its upload, and its IMPORT_TIMEOUT_SECONDS, waiting with no answer).
+ */
+export function importSlots(max = IMPORTS_AT_ONCE) {
+  let busy = 0
+  return {
+    /** Takes a slot, or throws the 503; the returned function gives it back (once). */
+    take(): () => void {
+      if (busy >= max) {
+        throw new HttpError(
+          503,
+          'imports-busy',
+          'Service Unavailable',
+          `This server is already running ${max} imports; send the file again in a little while.`,
+          { headers: { 'retry-after': String(IMPORT_RETRY_AFTER_SECONDS) } },
+        )
+      }
+      busy += 1
+      let released = false
+      return () => {
+        if (!released) busy -= 1
+        released = true
+      }
+    },
+  }
+}
 
 /** 415 naming the media types an import is sent as; `problem` says what was wrong with this one. */
 export const unsupportedMediaType = (problem: string) =>
@@ -45,14 +83,14 @@ function mediaTypeProblem(header: string | undefined): string {
  * Passes the bytes through, failing with 413 once more than `limit` have come. Lazy: nothing is
  * read (and so nothing can fail unheard) until the returned stream is consumed.
  */
-export function limitBytes(input: Readable, limit: number): Readable {
+export function limitBytes(input: Readable, limit: number, setting?: string): Readable {
   return Readable.from(
     (async function* () {
       let seen = 0
       // Not destroyed when reading stops early (too large, unreadable): the answer still has to go out on it.
       for await (const chunk of input.iterator({ destroyOnReturn: false })) {
         seen += (chunk as Buffer).length
-        if (seen > limit) throw tooLarge(limit)
+        if (seen > limit) throw tooLarge(limit, setting)
         yield chunk as Buffer
       }
     })(),
