@@ -176,6 +176,18 @@ describeEachBackend(
     test('when the request comes from elsewhere, then its X-Forwarded-For is ignored', async () => {
       assert.equal(await sixthStatus(h, '198.51.100.77', (i) => `203.0.113.${40 + i}`), 429)
     })
+
+    test('when a client forges the leftmost X-Forwarded-For through two listed proxies, then the key is the address the outer proxy saw', async () => {
+      // The edge proxy 10.9.9.9 appended what it saw (203.0.113.7); the forged values come before it.
+      assert.equal(await sixthStatus(h, '10.1.2.3', (i) => `192.0.2.${i}, 203.0.113.7, 10.9.9.9`), 429)
+      const other = await h.request({
+        method: 'GET',
+        url: '/no-such-route',
+        remoteAddress: '10.1.2.3',
+        headers: { 'x-forwarded-for': '192.0.2.1, 203.0.113.8, 10.9.9.9' },
+      })
+      assert.equal(other.statusCode, 404, 'another client behind the same proxies has its own budget')
+    })
   },
   { env: { RATE_LIMIT_MAX: '5', RATE_LIMIT_WINDOW_SECONDS: '60', TRUST_PROXY: '10.0.0.0/8' } },
 )

@@ -121,8 +121,17 @@ function throttleSuite(store: string, env: Record<string, string>) {
           h.request({ method: 'DELETE', url: '/me', remoteAddress, headers: user.auth, payload: { password } })
         for (let i = 0; i < 5; i++) assert.equal((await change(`wrong ${i}`)).statusCode, 403)
         for (let i = 0; i < 5; i++) assert.equal((await remove(`wrong ${i}`)).statusCode, 403)
-        assert.equal((await change(user.password)).statusCode, 429, 'password change')
-        assert.equal((await remove(user.password)).statusCode, 429, 'deletion')
+        // Even the right password is refused now: the guesses cannot go on through these routes.
+        for (const [route, res] of [
+          ['password change', await change(user.password)],
+          ['deletion', await remove(user.password)],
+        ] as const) {
+          assert.equal(res.statusCode, 429, route)
+          assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8', route)
+          const retryAfter = Number(res.headers['retry-after'])
+          const window = SIGN_IN_LIMITS.accountAddress.duration
+          assert.ok(Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= window, `${route}: Retry-After ${retryAfter}`)
+        }
         assert.equal((await login(h, user.email, user.password, ip)).statusCode, 429, 'sign-in shares the budget')
         assert.equal((await signIn(h, user.email, user.password)).accessToken.length > 0, true, 'from another address')
         assert.equal((await change(user.password, '198.51.100.21')).statusCode, 204)

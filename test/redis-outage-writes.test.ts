@@ -13,13 +13,13 @@ import { signUp } from './support/users.js'
 const redisUrl = process.env.TEST_REDIS_URL
 
 /**
- * An invalidation made while Redis is down must reach the other instances once it is back: a
- * generation only remembered in the process that wrote it would leave every other instance serving
- * the old pages for as long as their TTL.
+ * Writes to Redis made while it is down (cache invalidations, revocations) must reach the other
+ * instances once it is back: a write only remembered in the process that made it would leave every
+ * other instance serving stale pages, or a signed-out session, for as long as their TTL.
  */
 
 for (const backend of backendNames()) {
-  describe(`cache invalidations through a Redis outage [${backend}]`, { skip: redisUrl ? false : 'TEST_REDIS_URL is not set' }, () => {
+  describe(`writes through a Redis outage [${backend}]`, { skip: redisUrl ? false : 'TEST_REDIS_URL is not set' }, () => {
     // Two instances on one database and one Redis: `a` reaches Redis through a proxy the test cuts.
     const env = { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `moodlog-test:${randomUUID()}:` }
     let testDb: TestDatabase
@@ -49,6 +49,19 @@ for (const backend of backendNames()) {
       a = harness(viaProxy)
       b = harness(direct)
     })
+    /** Cuts `a` off from Redis until the returned function has brought it back and its kept writes are written. */
+    const outage = async () => {
+      const closed = once(a.app.stores.redis!, 'close')
+      await proxy.stop()
+      await closed
+      return async () => {
+        const ready = once(a.app.stores.redis!, 'ready')
+        await proxy.start()
+        await ready
+        await (a.app.stores.shared as RedisStore).settled()
+      }
+    }
+
     after(async () => {
       await a?.app.close()
       await b?.app.close()
@@ -64,16 +77,10 @@ for (const backend of backendNames()) {
       assert.equal((await listEntries(b, user, { limit: 10 })).json().total, 1)
       assert.equal(b.app.cache.stats.hits, hits + 1, "b serves the user's page from Redis")
 
-      const closed = once(a.app.stores.redis!, 'close')
-      await proxy.stop()
-      await closed
+      const restore = await outage()
       // Committed to the database; the invalidation cannot reach Redis.
       await createEntry(a, user, { text: 'during the outage', mood: 6, category: 'outage' })
-
-      const ready = once(a.app.stores.redis!, 'ready')
-      await proxy.start()
-      await ready
-      await (a.app.stores.shared as RedisStore).settled()
+      await restore()
 
       // b reads first: a's own next read of the user must not be what repairs b.
       const page = (await listEntries(b, user, { limit: 10 })).json()
@@ -82,6 +89,21 @@ for (const backend of backendNames()) {
         page.items.map((e: { text: string }) => e.text),
         ['during the outage', 'before the outage'],
       )
+    })
+
+    test('when a session is signed out while Redis is unreachable, then another instance refuses its access token once Redis is back', async () => {
+      const user = await signUp(a)
+      const me = (h: Harness) => h.request({ method: 'GET', url: '/me', headers: user.auth })
+      assert.equal((await me(b)).statusCode, 200, 'b has seen the session live (and noted so in Redis)')
+
+      const restore = await outage()
+      // Revoked in the database; the revocation cannot reach Redis.
+      const logout = await a.request({ method: 'POST', url: '/logout', payload: { refreshToken: user.refreshToken } })
+      assert.equal(logout.statusCode, 204, logout.body)
+      await restore()
+
+      const after = await me(b)
+      assert.equal(after.statusCode, 401, 'the revocation is in force on b')
     })
   })
 }
