@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only id,id] [--cpu-prof] [--skip-build]`
+ * `npm run bench [-- --quick] [--only id,id] [--cpu-prof] [--skip-build]`, or `npm run bench -- --scale [--quick]`
  *
  * Builds moodlog, seeds (once) the benchmark database, starts moodlog from the production build
  * and a bare baseline as their own processes, drives them with autocannon in alternation and
@@ -15,6 +15,7 @@ import pLimit from 'p-limit'
 import { prepareEmbeddedDataDir, EMBEDDED_EMAIL } from './embedded.js'
 import { exportMemory } from './export-memory.js'
 import { drive, type HttpRequest, type Timing } from './load.js'
+import { runScale, scaleUrlOf } from './scale.js'
 import { installCleanup, ROOT, rssMegabytes, runToEnd, startService, stopAll, type Service } from './processes.js'
 import { formatTable, median, verdict, type Results, type ScenarioDetail } from './report.js'
 import * as s from './scenarios.js'
@@ -28,6 +29,7 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     'skip-build': { type: 'boolean', default: false },
+    scale: { type: 'boolean', default: false },
   },
 })
 
@@ -470,8 +472,31 @@ async function main(): Promise<void> {
   }
 }
 
+/** `--scale`: the scale scenarios only (bench/scale.ts), on the normal and the large seed. */
+async function scale(): Promise<void> {
+  installCleanup()
+  await rm(logDir, { recursive: true, force: true })
+  await mkdir(logDir, { recursive: true })
+  if (!flags['skip-build']) await runToEnd('npm', ['run', '--silent', 'build'])
+  try {
+    await runScale({
+      normalUrl: BENCH_DATABASE_URL,
+      scaleUrl: scaleUrlOf(BENCH_DATABASE_URL),
+      accounts: ACCOUNTS,
+      timing: TIMING,
+      slowTiming: SLOW_TIMING,
+      quick: QUICK,
+      log,
+      startMoodlog,
+      signIn,
+    })
+  } finally {
+    await stopAll()
+  }
+}
+
 try {
-  await main()
+  await (flags.scale ? scale() : main())
 } catch (error) {
   console.error(error)
   await stopAll()

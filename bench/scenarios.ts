@@ -84,7 +84,7 @@ export interface Target {
   id: number
 }
 
-const newEntry = (n: number) =>
+export const newEntry = (n: number) =>
   JSON.stringify({ text: `Benchmark entry ${n}: wrote this during a load test, mood steady.`, mood: 1 + (n % 10), category: 'bench' })
 
 /** What the bare baseline is sent for each workload: the same work, the user named in `?user=`. */

@@ -20,7 +20,23 @@ export const ENTRIES_PER_USER = 1_000
 export const DEEP_DEPTH = 1_000_000
 export const DEEP_ENTRIES = DEEP_DEPTH + 20
 
-export const userEmail = (n: number) => `bench-${String(n).padStart(4, '0')}@bench.moodlog.test`
+/** How many users, entries each and entries of the deep user a seed has. */
+export interface SeedShape {
+  users: number
+  entriesPerUser: number
+  deepEntries: number
+}
+
+/** The seed every scenario runs on. */
+export const NORMAL_SEED: SeedShape = { users: USERS, entriesPerUser: ENTRIES_PER_USER, deepEntries: DEEP_ENTRIES }
+/** `--scale`: 100,000 users; 99,999 × 90 + the deep user's 1,000,020 ≈ 10,000,000 entries. */
+export const SCALE_SEED: SeedShape = { users: 100_000, entriesPerUser: 90, deepEntries: DEEP_ENTRIES }
+
+/** Digits of a user's number in its email: fixed width, so that email order is number order. */
+const emailDigits = (shape: SeedShape) => Math.max(4, String(shape.users).length)
+
+export const userEmail = (n: number, shape: SeedShape = NORMAL_SEED) =>
+  `bench-${String(n).padStart(emailDigits(shape), '0')}@bench.moodlog.test`
 export const DEEP_EMAIL = 'bench-deep@bench.moodlog.test'
 
 export interface SeedInfo {
@@ -67,12 +83,12 @@ const TEXTS = [
 const CATEGORIES = ['work', 'health', 'family', 'friends', 'sleep', 'hobby']
 
 /** Fills an empty schema. Regular users' rows interleave (as a shared table written over time does). */
-async function fill(sql: postgres.Sql, passwordHash: string): Promise<void> {
+async function fill(sql: postgres.Sql, passwordHash: string, shape: SeedShape): Promise<void> {
   await sql`
     insert into users (email, password_hash, created_at, updated_at)
-    select format('bench-%s@bench.moodlog.test', lpad(u::text, 4, '0')), ${passwordHash},
+    select format('bench-%s@bench.moodlog.test', lpad(u::text, ${emailDigits(shape)}::int, '0')), ${passwordHash},
            now() - interval '3 years', now() - interval '3 years'
-      from generate_series(1, ${USERS}::int) u
+      from generate_series(1, ${shape.users}::int) u
      order by u`
   await sql`
     insert into users (email, password_hash, created_at, updated_at)
@@ -87,7 +103,7 @@ async function fill(sql: postgres.Sql, passwordHash: string): Promise<void> {
            (${CATEGORIES}::text[])[1 + (i + u.id) % ${CATEGORIES.length}],
            t.at, t.at, t.at
       from users u
-     cross join generate_series(1, ${ENTRIES_PER_USER}::int) i
+     cross join generate_series(1, ${shape.entriesPerUser}::int) i
      cross join lateral (select now() - make_interval(hours => i, secs => u.id % 3600) as at) t
      where u.email <> ${DEEP_EMAIL}
      order by i desc, u.id`
@@ -101,7 +117,7 @@ async function fill(sql: postgres.Sql, passwordHash: string): Promise<void> {
            (${CATEGORIES}::text[])[1 + i % ${CATEGORIES.length}],
            t.at, t.at, t.at
       from users u
-     cross join generate_series(1, ${DEEP_ENTRIES}::int) i
+     cross join generate_series(1, ${shape.deepEntries}::int) i
      cross join lateral (select now() - make_interval(mins => i) as at) t
      where u.email = ${DEEP_EMAIL}
      order by i desc`
@@ -126,7 +142,7 @@ async function readInfo(sql: postgres.Sql, seededSeconds: number, reused: boolea
  * Creates, migrates and (when needed) seeds the benchmark database; returns who is in it.
  * Reused when the marker row matches this seed's version and the user count matches.
  */
-export async function ensureSeed(url: string, log: (line: string) => void): Promise<SeedInfo> {
+export async function ensureSeed(url: string, log: (line: string) => void, shape: SeedShape = NORMAL_SEED): Promise<SeedInfo> {
   await ensureDatabase(url)
   const db = openServerDatabase({ url, poolSize: 1, statementTimeoutMs: 0 })
   try {
@@ -142,14 +158,23 @@ export async function ensureSeed(url: string, log: (line: string) => void): Prom
       create table if not exists bench_seed (
         version int not null, users int not null, entries_per_user int not null, deep_entries int not null,
         max_entry_id bigint not null, seconds numeric not null, seeded_at timestamptz not null default now())`
-    const [marker] = await sql<{ version: number; users: number; deep_entries: number }[]>`select * from bench_seed`
+    const [marker] = await sql<
+      { version: number; users: number; entries_per_user: number; deep_entries: number }[]
+    >`select * from bench_seed`
     const [{ count } = { count: '0' }] = await sql<{ count: string }[]>`
       select count(*)::text as count from users where email like 'bench-%@bench.moodlog.test'`
-    if (marker?.version === SEED_VERSION && marker.users === USERS && marker.deep_entries === DEEP_ENTRIES && Number(count) === USERS + 1) {
+    const matches =
+      marker?.version === SEED_VERSION &&
+      marker.users === shape.users &&
+      marker.entries_per_user === shape.entriesPerUser &&
+      marker.deep_entries === shape.deepEntries
+    if (matches && Number(count) === shape.users + 1) {
       return await readInfo(sql, 0, true)
     }
 
-    log(`seeding ${USERS} users × ${ENTRIES_PER_USER} entries + 1 user × ${DEEP_ENTRIES} entries (set-based; takes a few minutes once) …`)
+    log(
+      `seeding ${shape.users} users × ${shape.entriesPerUser} entries + 1 user × ${shape.deepEntries} entries (set-based; takes a few minutes once) …`,
+    )
     const started = performance.now()
     const passwordHash = await new PasswordHasher().hash(BENCH_PASSWORD)
     await sql`truncate bench_seed`
@@ -158,14 +183,14 @@ export async function ensureSeed(url: string, log: (line: string) => void): Prom
       // Big sorts and index maintenance for this one transaction only.
       await tx`set local work_mem = '256MB'`
       await tx`set local maintenance_work_mem = '512MB'`
-      await fill(tx as unknown as postgres.Sql, passwordHash)
+      await fill(tx as unknown as postgres.Sql, passwordHash, shape)
     })
     log('  rows inserted; vacuum analyze (sets the visibility map, so counts are index-only as in steady state) …')
     await sql`vacuum (analyze) users, entries`
     const seconds = (performance.now() - started) / 1000
     await sql`
       insert into bench_seed (version, users, entries_per_user, deep_entries, max_entry_id, seconds)
-      select ${SEED_VERSION}, ${USERS}, ${ENTRIES_PER_USER}, ${DEEP_ENTRIES}, coalesce(max(id), 0), ${seconds.toFixed(1)} from entries`
+      select ${SEED_VERSION}, ${shape.users}, ${shape.entriesPerUser}, ${shape.deepEntries}, coalesce(max(id), 0), ${seconds.toFixed(1)} from entries`
     log(`  seeded in ${seconds.toFixed(0)} s`)
     return await readInfo(sql, seconds, false)
   } finally {
@@ -190,14 +215,20 @@ export async function resetRunData(url: string, seed: SeedInfo): Promise<void> {
 }
 
 /** A few entry ids of each user, for `GET /entries/{id}`. */
-export async function sampleEntryIds(url: string, userIds: number[], perUser: number): Promise<Array<{ userId: number; id: number }>> {
+/** `skip`: how many of each user's newest entries to pass over (the picks are older, as a reader's are). */
+export async function sampleEntryIds(
+  url: string,
+  userIds: number[],
+  perUser: number,
+  skip = 100,
+): Promise<Array<{ userId: number; id: number }>> {
   const sql = postgres(url, { max: 1, onnotice: () => {} })
   try {
     const rows = await sql<{ user_id: string; id: string }[]>`
       select u.user_id::text, e.id::text
         from unnest(${userIds}::int8[]) as u(user_id)
        cross join lateral (
-         select id from entries where user_id = u.user_id order by occurred_at desc, id desc offset 100 limit ${perUser}) e`
+         select id from entries where user_id = u.user_id order by occurred_at desc, id desc offset ${skip} limit ${perUser}) e`
     return rows.map((r) => ({ userId: Number(r.user_id), id: Number(r.id) }))
   } finally {
     await sql.end()

@@ -32,6 +32,8 @@ export interface Config {
   databasePoolSize: number
   /** Connections for list pages and counts, apart from the main pool. */
   databaseScanPoolSize: number
+  /** Connections of the point-read lane (single-row reads by key). */
+  databasePointPoolSize: number
   /** Server mode: TCP connect plus authentication of a new connection. */
   databaseConnectTimeoutSeconds: number
   /** Server mode: longest wait for a free pool connection before a request is answered 503. */
@@ -240,6 +242,7 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins,
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     databaseScanPoolSize: integer(env, 'DATABASE_SCAN_POOL_SIZE', 2, 1, 1000),
+    databasePointPoolSize: integer(env, 'DATABASE_POINT_POOL_SIZE', 1, 1, 1000),
     databaseConnectTimeoutSeconds: integer(env, 'DB_CONNECT_TIMEOUT_SECONDS', 2, 1, 60),
     databaseAcquireTimeoutSeconds: integer(env, 'DB_ACQUIRE_TIMEOUT_SECONDS', 2, 1, 60),
     databaseBreakerThreshold: integer(env, 'DB_BREAKER_THRESHOLD', 5, 1, 1000),

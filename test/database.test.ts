@@ -131,6 +131,43 @@ if (backendNames().includes('postgres')) {
       }
     })
 
+    test('when every main-pool connection is held by a transaction, then a point read still answers at once', async () => {
+      const testDb = await createTestDatabase('postgres')
+      const db = openServerDatabase({ url: testDb.url!, poolSize: 1, statementTimeoutMs: 30_000 })
+      let release!: () => void
+      const held = new Promise<void>((resolve) => (release = resolve))
+      let entered!: () => void
+      const inside = new Promise<void>((resolve) => (entered = resolve))
+      try {
+        const transaction = db.transaction(async (tx) => {
+          await tx.query('select 1')
+          entered()
+          await held
+        })
+        await inside
+        // The main pool's one connection stays reserved until `release`: a main-pool read would wait for it.
+        const read = db.points.query<{ n: number }>('select $1::int as n', [7]).then((rows) => rows[0]!.n)
+        const waiting = db.query('select 1').then(() => 'main')
+        assert.equal(await Promise.race([read, waiting]), 7, 'the point read finished while the main pool was held')
+        assert.equal(db.usage().find((u) => u.pool === 'main')!.inFlight, 2, 'the transaction and the queued read')
+        release()
+        await transaction
+        assert.equal(await waiting, 'main')
+        assert.deepEqual(
+          db.usage().map((u) => [u.pool, u.size]),
+          [
+            ['main', 1],
+            ['scans', 2],
+            ['points', 1],
+          ],
+        )
+      } finally {
+        release()
+        await db.close()
+        await testDb.drop()
+      }
+    })
+
     describe('when Postgres becomes unreachable', () => {
       const cleanups: Array<() => Promise<unknown>> = []
       after(async () => {

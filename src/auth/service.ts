@@ -89,7 +89,7 @@ export async function login(deps: AuthDeps, rawEmail: string, password: string, 
   const email = canonicalEmail(rawEmail)
   const attempt = await deps.throttle.take(email, address)
   const [user, valid] = await checked(attempt, async () => {
-    const found = await q.findUserByEmail(deps.db, email)
+    const found = await q.findUserByEmail(deps.db.points, email)
     const matches = found ? await deps.hasher.verify(found.passwordHash, password, signal) : await deps.hasher.verifyDummy(password, signal)
     return [found, matches] as const
   })
@@ -182,7 +182,7 @@ export async function sessionIsLive(deps: AuthDeps, userId: number, sessionId: s
   } catch {
     storeUp = false // Redis down: the database is the source of truth.
   }
-  const live = await q.isSessionLive(deps.db, userId, sessionId)
+  const live = await q.isSessionLive(deps.db.points, userId, sessionId)
   if (storeUp) {
     await deps.store
       .set(sessionKey(sessionId), live ? `live:${userId}` : 'revoked', live ? SESSION_CACHE_MS : deps.tokens.ttlSeconds * 1000)

@@ -107,6 +107,7 @@ export function wrapPglite(
     ...lane,
     // One connection for everything: queries queue inside PGlite.
     scans: lane,
+    points: lane,
     async ping() {
       const error = lost()
       if (error) throw error

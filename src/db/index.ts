@@ -16,6 +16,7 @@ export async function openDatabase(config: Config, log?: BreakerLog): Promise<Da
     url: config.databaseUrl,
     poolSize: config.databasePoolSize,
     scanPoolSize: config.databaseScanPoolSize,
+    pointPoolSize: config.databasePointPoolSize,
     statementTimeoutMs: config.requestTimeoutSeconds * 1000,
     connectTimeoutMs: config.databaseConnectTimeoutSeconds * 1000,
     acquireTimeoutMs: config.databaseAcquireTimeoutSeconds * 1000,

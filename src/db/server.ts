@@ -11,6 +11,8 @@ export interface ServerDatabaseOptions {
   poolSize: number
   /** Connections of the scan lane (`Database.scans`); opened only when used. Default 2. */
   scanPoolSize?: number
+  /** Connections of the point-read lane (`Database.points`). Default 1. */
+  pointPoolSize?: number
   /** Server-side cap on any one statement, so a stuck query cannot hold a connection forever. */
   statementTimeoutMs: number
   /** TCP connect plus authentication of one new connection. Default 2 s. */
@@ -242,6 +244,7 @@ function openPool(options: ServerDatabaseOptions, limits: Limits, breaker: Circu
 
 export function openServerDatabase(options: ServerDatabaseOptions): Database {
   const scanPoolSize = options.scanPoolSize ?? 2
+  const pointPoolSize = options.pointPoolSize ?? 1
   const limits: Limits = { connectTimeoutMs: options.connectTimeoutMs ?? 2000, acquireTimeoutMs: options.acquireTimeoutMs ?? 2000 }
   // One breaker for both pools: they reach the same server.
   const breaker: CircuitBreaker = new CircuitBreaker({
@@ -252,6 +255,7 @@ export function openServerDatabase(options: ServerDatabaseOptions): Database {
   })
   const main = openPool(options, limits, breaker, options.poolSize, 'moodlog')
   const scans = openPool(options, limits, breaker, scanPoolSize, 'moodlog-scans')
+  const points = openPool(options, limits, breaker, pointPoolSize, 'moodlog-points')
   // Health checks on a connection of their own: a pool busy with requests is load, not an outage,
   // and a probe queued behind it would outwait the check and take a busy instance out of rotation.
   const health = openPool(options, limits, breaker, 1, 'moodlog-health')
@@ -260,16 +264,18 @@ export function openServerDatabase(options: ServerDatabaseOptions): Database {
     kind: 'server',
     ...main.lane,
     scans: scans.lane,
+    points: points.lane,
     async ping() {
       await health.lane.query('select 1')
     },
     usage: () => [
       { pool: 'main', size: options.poolSize, inFlight: main.usage.inFlight },
       { pool: 'scans', size: scanPoolSize, inFlight: scans.usage.inFlight },
+      { pool: 'points', size: pointPoolSize, inFlight: points.usage.inFlight },
     ],
     async close() {
       breaker.stop()
-      await Promise.all([main, scans, health].map((pool) => pool.sql.end({ timeout: 5 })))
+      await Promise.all([main, scans, points, health].map((pool) => pool.sql.end({ timeout: 5 })))
     },
   }
 }

@@ -35,7 +35,7 @@ export interface Lane extends Queryable {
 
 /** For metrics: one pool's configured size and the statements and transactions in progress on it. */
 export interface PoolUsage {
-  pool: 'main' | 'scans'
+  pool: 'main' | 'scans' | 'points'
   /** Connections the pool may open (1 for embedded PGlite). */
   size: number
   /** Statements outside a transaction plus open transactions; beyond `size` they wait. */
@@ -51,6 +51,14 @@ export interface Database extends Lane {
    * postgres.js would otherwise queue behind it on a busy connection. Embedded: the one connection.
    */
   readonly scans: Lane
+  /**
+   * The lane for single-row reads by key outside a transaction (one entry, a total, a session's
+   * state, the account at sign-in). In server mode it is one connection of its own: postgres.js
+   * pipelines the queries sent to one connection (many in one socket write) and one Postgres
+   * backend answers them back to back, which costs both processes less per read than spreading the
+   * same reads over the main pool. Embedded: the one connection.
+   */
+  readonly points: Lane
   /** Resolves when the database answers; throws `DatabaseUnavailableError` otherwise. */
   ping(): Promise<void>
   usage(): PoolUsage[]

@@ -60,7 +60,7 @@ export async function createEntry(
 }
 
 export async function getEntry(deps: EntriesDeps, userId: number, id: number): Promise<EntryJson> {
-  const row = await q.findEntry(deps.db, userId, id)
+  const row = await q.findEntry(deps.db.points, userId, id)
   if (!row) throw notFound(NOT_FOUND)
   return toJson(row)
 }
@@ -68,7 +68,7 @@ export async function getEntry(deps: EntriesDeps, userId: number, id: number): P
 /** `If-None-Match: *` on a write: 412 whenever the entry exists (nothing is written either way). */
 async function refuseAnyVersion(deps: EntriesDeps, userId: number, id: number, versions: WriteCondition): Promise<void> {
   if (!versions?.refusesAny) return
-  throw (await q.entryExists(deps.db, userId, id)) ? preconditionFailed() : notFound(NOT_FOUND)
+  throw (await q.entryExists(deps.db.points, userId, id)) ? preconditionFailed() : notFound(NOT_FOUND)
 }
 
 /** Partial update; with If-Match, only from the version(s) it names, with If-None-Match, not from those (else 412). */
@@ -94,7 +94,7 @@ export async function patchEntry(
     return entry
   }
   // The write already failed atomically; this read only chooses which error to report.
-  if (versions !== null && (await q.entryExists(deps.db, userId, id))) throw preconditionFailed()
+  if (versions !== null && (await q.entryExists(deps.db.points, userId, id))) throw preconditionFailed()
   throw notFound(NOT_FOUND)
 }
 
@@ -110,7 +110,7 @@ export async function deleteEntry(deps: EntriesDeps, userId: number, id: number,
     await deps.cache.invalidate(userId)
     return
   }
-  if (versions !== null && (await q.entryExists(deps.db, userId, id))) throw preconditionFailed()
+  if (versions !== null && (await q.entryExists(deps.db.points, userId, id))) throw preconditionFailed()
   throw notFound(NOT_FOUND)
 }
 
@@ -170,7 +170,7 @@ export async function listEntries(deps: EntriesDeps, userId: number, list: ListR
   const [slice, total] = await Promise.all([
     loadSlice(deps, userId, list),
     deps.cache.remember(userId, 'entries:count', filters, () =>
-      unfiltered(filters) ? q.entryTotal(deps.db, userId) : q.countEntries(deps.db.scans, userId, filters),
+      unfiltered(filters) ? q.entryTotal(deps.db.points, userId) : q.countEntries(deps.db.scans, userId, filters),
     ),
   ])
   const page: EntryPage = { ...slice, total }
