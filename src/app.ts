@@ -16,6 +16,7 @@ import { webhooksPlugin } from './webhooks/plugin.js'
 import { lifecyclePlugin, requestIdFrom } from './http/lifecycle.js'
 import { notFoundPlugin, problemPlugin } from './http/problem.js'
 import { validationPlugin } from './http/validation.js'
+import { userExists } from './cache/queries.js'
 import { UserCache } from './cache/user-cache.js'
 import { rateLimitPlugin } from './http/rate-limit.js'
 import { docsPlugin } from './http/docs.js'
@@ -143,7 +144,12 @@ const corePlugin = fp(
     app.decorate('redisPing', stores.redis ? () => stores.shared.ping() : null)
     app.decorate(
       'cache',
-      new UserCache(stores.shared, { enabled: config.cacheEnabled, ttlMs: config.cacheTtlSeconds * 1000, log: app.log }),
+      new UserCache(stores.shared, {
+        enabled: config.cacheEnabled,
+        ttlMs: config.cacheTtlSeconds * 1000,
+        log: app.log,
+        userExists: (userId) => userExists(db.points, userId),
+      }),
     )
   },
   { name: 'moodlog-core' },

@@ -4,7 +4,7 @@
  *   moodlog migrate up|down|status
  *   moodlog check
  *   moodlog export --user EMAIL [--out FILE] [--format ndjson|csv|markdown] [--tz ZONE]
- *   moodlog import --user EMAIL [--in FILE] [--format moodlog|csv|daylio|jrnl] [options]
+ *   moodlog import --user EMAIL [--in FILE] [--format moodlog|csv|daylio|jrnl] [options] [--notify]
  *   moodlog db copy --from DATA_DIR|URL --to DATA_DIR|URL [--force]
  */
 import path from 'node:path'
@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { loadConfig, loadEnvFile, type Config } from './config.js'
 import { DatabaseUnavailableError, migrate, migrateDown, migrationStatus, openDatabase, type Database } from './db/index.js'
-import { copyDatabase, CopyRefusedError } from './db/copy.js'
+import { assertSourceDataDir, copyDatabase, CopyRefusedError } from './db/copy.js'
 import { openEmbeddedDatabase } from './db/embedded.js'
 import { openServerDatabase } from './db/server.js'
 import { runTransfer, type TransferIo } from './transfer/commands.js'
@@ -29,20 +29,25 @@ const USAGE = `usage: moodlog <command>
                     default; Markdown has a section per local day in ZONE (UTC)
   import --user EMAIL [--in FILE] [--format moodlog|csv|daylio|jrnl]
          [--dry-run] [--skip-invalid] [--tz ZONE] [--mood-map JSON] [--default-mood N]
+         [--notify]
                     add the entries of FILE (default: stdin) to the user's journal;
                     all or nothing: an invalid row imports nothing (unless
                     --skip-invalid); entries already there are skipped. The format
                     follows the file name (.csv, .json → jrnl) unless given. Daylio
-                    needs --tz, jrnl --default-mood; --mood-map maps Daylio labels
+                    needs --tz, jrnl --default-mood; --mood-map maps Daylio labels;
+                    --notify sends an entry.created webhook event per new entry
   db copy --from DATA_DIR|URL --to DATA_DIR|URL [--force]
                     copy every table from one database to another (an embedded
                     DATA_DIR or a postgres:// URL), in one transaction, and verify
                     row counts and checksums; the target must be empty unless
-                    --force (which replaces its rows). Stop the servers first`
+                    --force (which replaces its rows). A --from DATA_DIR must hold
+                    a moodlog database (exit 66 otherwise). Stop the servers first`
+
+const isServerUrl = (location: string) => /^postgres(ql)?:\/\//i.test(location)
 
 /** A `--from`/`--to` of `db copy`: a Postgres URL, or else the DATA_DIR of an embedded database. */
 async function openLocation(location: string, config: Config): Promise<Database> {
-  if (/^postgres(ql)?:\/\//i.test(location)) {
+  if (isServerUrl(location)) {
     return openServerDatabase({
       url: location,
       poolSize: 2,
@@ -64,6 +69,7 @@ async function runCopy(args: string[], config: Config, out: (line: string) => vo
     return 64
   }
   if (sameLocation(values.from, values.to)) throw new CopyRefusedError('--from and --to are the same database')
+  if (!isServerUrl(values.from)) await assertSourceDataDir(path.resolve(values.from))
   const source = await openLocation(values.from, config)
   try {
     const target = await openLocation(values.to, config)
@@ -156,7 +162,7 @@ export function failureOf(error: unknown): { message: string; exitCode: number }
       : error instanceof Error
         ? error.message
         : String(error)
-  return { message, exitCode: error instanceof TransferError ? error.exitCode : 1 }
+  return { message, exitCode: error instanceof TransferError || error instanceof CopyRefusedError ? error.exitCode : 1 }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import { buildApp } from '../src/app.js'
-import { run } from '../src/cli.js'
+import { failureOf, run } from '../src/cli.js'
+import { copyDatabase } from '../src/db/copy.js'
 import { openEmbeddedDatabase } from '../src/db/embedded.js'
 import { openServerDatabase } from '../src/db/server.js'
-import { migrate, type Database } from '../src/db/index.js'
+import { migrate, type Database, type Transaction } from '../src/db/index.js'
 import { createTestDatabase, testConfig, type Harness } from './support/harness.js'
 import { signIn, signUp } from './support/users.js'
 
@@ -237,5 +239,81 @@ describe('moodlog db copy', () => {
     const dir = await tempDir()
     await assert.rejects(lines(['db', 'copy', '--from', dir, '--to', `${dir}/`]), /the same database/)
     assert.equal((await lines(['db', 'copy', '--from', dir])).code, 64)
+  })
+
+  test('when --from is a mistyped path, an empty directory or a file, then the copy is refused with exit 66 and nothing is created', async () => {
+    const dir = await tempDir()
+    const to = path.join(dir, 'target')
+    const refusal = async (from: string, message: RegExp) => {
+      let failure: { message: string; exitCode: number } | undefined
+      await lines(['db', 'copy', '--from', from, '--to', to]).catch((error: unknown) => (failure = failureOf(error)))
+      assert.ok(failure, `--from ${from} was accepted`)
+      assert.equal(failure.exitCode, 66)
+      assert.match(failure.message, message)
+      assert.equal(existsSync(to), false, 'the target was not created either')
+    }
+    const mistyped = path.join(dir, 'dtaa')
+    await refusal(mistyped, /^--from .*dtaa does not exist; give the DATA_DIR/)
+    assert.equal(existsSync(mistyped), false)
+    const empty = path.join(dir, 'empty')
+    await mkdir(empty)
+    await refusal(empty, /is not a moodlog data directory/)
+    const file = path.join(dir, 'notes.txt')
+    await writeFile(file, 'not a database')
+    await refusal(file, /is not a directory/)
+    assert.deepEqual((await readdir(dir)).sort(), ['empty', 'notes.txt'])
+    assert.deepEqual(await readdir(empty), [], 'no lock file, no pgdata')
+  })
+
+  test('when a copied row differs from the source, then the mismatch is reported per table and nothing is written', async () => {
+    const from = await tempDir()
+    const to = await tempDir()
+    await withApp(from, async (h) => {
+      const user = await signUp(h)
+      const created = await h.request({
+        method: 'POST',
+        url: '/entries',
+        headers: user.auth,
+        payload: { text: 'as written', mood: 6, category: 'c' },
+      })
+      assert.equal(created.statusCode, 201, created.body)
+    })
+    await withDb(from, (source) =>
+      withDb(to, async (target) => {
+        // The difference is injected on the way in: each batch of entries arrives with its first text changed.
+        const tamper = (tx: Transaction): Transaction => ({
+          exec: (script) => tx.exec(script),
+          query: (text, params) => {
+            if (!/insert into "entries"/.test(text) || !params) return tx.query(text, params)
+            const rows = JSON.parse(params[0] as string) as Array<{ text: string }>
+            rows[0]!.text = 'as remembered'
+            return tx.query(text, [JSON.stringify(rows), ...params.slice(1)])
+          },
+        })
+        const tampered = new Proxy(target, {
+          get(db, property) {
+            if (property === 'transaction')
+              return (fn: (tx: Transaction) => Promise<unknown>, options?: never) => db.transaction((tx) => fn(tamper(tx)), options)
+            const value = Reflect.get(db, property, db) as unknown
+            return typeof value === 'function' ? value.bind(db) : value
+          },
+        })
+        await assert.rejects(copyDatabase(source, tampered), (error: Error) => {
+          assert.match(
+            error.message,
+            /^the copy does not match the source in entries \(source 1 rows, checksum \d+; copy 1 rows, checksum \d+\); nothing was written/,
+          )
+          assert.doesNotMatch(error.message, /users/, 'only the table that differs is named')
+          assert.equal(failureOf(error).exitCode, 1)
+          return true
+        })
+        const left = await everything(target)
+        assert.deepEqual(
+          Object.entries(left).filter(([, rows]) => rows.length > 0),
+          [],
+          'the copy was rolled back',
+        )
+      }),
+    )
   })
 })

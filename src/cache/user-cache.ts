@@ -14,6 +14,12 @@ export interface CacheStats {
  * token that each write replaces. A write on any instance therefore makes every instance's next
  * read miss, and stale entries simply age out. A missing generation (evicted, expired, new user)
  * gets a fresh random one, so an old generation can never come back into use.
+ *
+ * Erasure (`forget`) runs after the account's deletion has committed, and a read that was already
+ * past its query may store its page after that. So every miss, once its keys are written, asks the
+ * database whether the user still exists, and removes them itself if not: a read whose check comes
+ * before the deletion's commit wrote them before `forget` began, which removes them; a later check
+ * sees the user gone. Either way no key of a deleted account is left behind (issue #15).
  */
 export class UserCache {
   readonly stats: CacheStats = { hits: 0, misses: 0 }
@@ -22,7 +28,13 @@ export class UserCache {
 
   constructor(
     private readonly store: Store,
-    private readonly options: { enabled: boolean; ttlMs: number; log: FastifyBaseLogger },
+    private readonly options: {
+      enabled: boolean
+      ttlMs: number
+      log: FastifyBaseLogger
+      /** Whether the account still exists, asked of the database after a miss has written its keys. */
+      userExists: (userId: number) => Promise<boolean>
+    },
   ) {}
 
   get enabled(): boolean {
@@ -89,7 +101,15 @@ export class UserCache {
     this.stats.misses += 1
     const value = await compute()
     await this.store.set(key, value, this.options.ttlMs).catch(() => {})
+    await this.unlessErased(userId, key)
     return value
+  }
+
+  /** After a miss stored `key` (and maybe a new generation): removes both if the account was deleted meanwhile. */
+  private async unlessErased(userId: number, key: string): Promise<void> {
+    // Unknown (database unreachable) counts as gone: a page not kept costs one more miss.
+    if (await this.options.userExists(userId).catch(() => false)) return
+    await this.store.delete(key, this.generationKey(userId)).catch(() => {})
   }
 
   /** Call after every committed write of the user's data, before answering. */

@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises'
+import path from 'node:path'
 import { migrate, migrationStatus } from './migrate.js'
 import type { Database, Queryable, TransactionOptions } from './types.js'
 
@@ -17,7 +19,32 @@ export interface CopyReport {
   tables: TableCopy[]
 }
 
-export class CopyRefusedError extends Error {}
+/** A copy that cannot or must not be made; `exitCode` is the command's (sysexits: 66 = no input). */
+export class CopyRefusedError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message)
+  }
+}
+
+/**
+ * A `--from` DATA_DIR must already hold an embedded database: opening any other path would create
+ * an empty one there (a mistyped path would copy "nothing"). Checked before anything is opened.
+ */
+export async function assertSourceDataDir(dataDir: string): Promise<void> {
+  const info = await stat(dataDir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined
+    throw error
+  })
+  if (!info) throw new CopyRefusedError(`--from ${dataDir} does not exist; give the DATA_DIR of the installation to copy`, 66)
+  if (!info.isDirectory()) throw new CopyRefusedError(`--from ${dataDir} is not a directory; give a DATA_DIR or a postgres:// URL`, 66)
+  const version = await stat(path.join(dataDir, 'pgdata', 'PG_VERSION')).catch(() => undefined)
+  if (!version?.isFile()) {
+    throw new CopyRefusedError(`--from ${dataDir} is not a moodlog data directory (it has no pgdata/ database); nothing was copied`, 66)
+  }
+}
 
 interface Table {
   name: string
@@ -159,9 +186,17 @@ export async function copyDatabase(
 
         const got: TableCopy[] = []
         for (const table of tables) got.push(await digest(write, table))
-        const mismatched = got.filter((copy, i) => copy.rows !== expected[i]!.rows || copy.checksum !== expected[i]!.checksum)
+        const mismatched = got.flatMap((copy, i) => {
+          const source = expected[i]!
+          if (copy.rows === source.rows && copy.checksum === source.checksum) return []
+          return [
+            `${copy.table} (source ${source.rows} rows, checksum ${source.checksum}; copy ${copy.rows} rows, checksum ${copy.checksum})`,
+          ]
+        })
         // Thrown inside the transaction: a copy that does not match is rolled back, never left behind.
-        if (mismatched.length > 0) throw new Error(`the copy does not match the source in ${mismatched.map((t) => t.table).join(', ')}`)
+        if (mismatched.length > 0) {
+          throw new CopyRefusedError(`the copy does not match the source in ${mismatched.join(', ')}; nothing was written to the target`)
+        }
         return got
       }, SETTLED)
       return { schemaVersion: from.current, tables: copied }

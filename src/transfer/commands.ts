@@ -10,7 +10,7 @@ import { openDatabase, type Database } from '../db/index.js'
 import { timeZoneCatalog } from '../stats/service.js'
 import { EXPORT_FORMATS, exportChunks, type ExportFormat } from './export.js'
 import { TransferError } from './format.js'
-import { IMPORT_FORMATS, importFile, type ImportFormat, type ImportReport } from './import.js'
+import { entryCreatedEvents, IMPORT_FORMATS, importFile, type ImportFormat, type ImportReport } from './import.js'
 import { noProgress, type Progress } from './progress.js'
 import { AccountGone, UnreadableFile } from './rows.js'
 
@@ -117,6 +117,7 @@ const IMPORT_OPTIONS = {
   'skip-invalid': { type: 'boolean' },
   'mood-map': { type: 'string' },
   'default-mood': { type: 'string' },
+  notify: { type: 'boolean' },
 } as const
 
 /** `moodlog export …` and `moodlog import …` (see cli.ts for the options); returns the exit code. */
@@ -166,6 +167,7 @@ export async function runTransfer(command: 'export' | 'import', args: string[], 
       skipInvalid: values['skip-invalid'] === true,
       moodMap: parseMoodMap(values['mood-map'] as string | undefined),
       defaultMood,
+      notify: values.notify === true,
     })
   } finally {
     await db.close()
@@ -180,6 +182,8 @@ interface ImportRun {
   skipInvalid: boolean
   moodMap?: Record<string, number>
   defaultMood?: number
+  /** As `notify=true` of `POST /import`: an `entry.created` webhook event per new entry. */
+  notify: boolean
 }
 
 async function importCommand(db: Database, userId: number, email: string, io: TransferIo, progress: Progress, run: ImportRun) {
@@ -201,8 +205,10 @@ async function importCommand(db: Database, userId: number, email: string, io: Tr
   progress.start('read', size, size === undefined ? 'rows' : 'bytes')
   let phase: 'reading' | 'writing' = 'reading'
   try {
+    const { notify, ...options } = run
     const { report } = await importFile(db, userId, input, {
-      ...run,
+      ...options,
+      onCreated: notify ? entryCreatedEvents(userId) : undefined,
       onProgress: (p) => {
         if (p.phase === 'writing' && phase === 'reading') {
           phase = 'writing'

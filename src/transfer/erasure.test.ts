@@ -109,6 +109,96 @@ function noRowLeft(h: Harness): void {
 
 describeEachBackend('DELETE /me leaves nothing behind', noRowLeft, { env })
 
+type Hold = (operation: 'get' | 'set', key: string) => boolean
+
+/**
+ * A read of `url` held at the first store operation `hold` picks (a seam in the app's own store),
+ * so the test decides what happens before it goes on: no sleeping, no racing.
+ */
+function heldRead(h: Harness, user: SignedIn, url: string, hold: Hold) {
+  const store = h.app.stores.shared
+  const { get, set } = store
+  const written: string[] = []
+  let reached!: () => void
+  const atHold = new Promise<void>((resolve) => (reached = resolve))
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  let held = false
+  const pause = async (operation: 'get' | 'set', key: string) => {
+    if (held || !hold(operation, key)) return
+    held = true
+    reached()
+    await released
+  }
+  store.get = async (key) => {
+    await pause('get', key)
+    return get.call(store, key)
+  }
+  store.set = async (key, value, ttlMs) => {
+    await pause('set', key)
+    // Cache keys; a session's `revoked` mark names a random session id, not the account.
+    if (/^(cache|gen):/.test(key)) written.push(key)
+    return set.call(store, key, value, ttlMs)
+  }
+  const response = h.request({ method: 'GET', url, headers: user.auth })
+  return {
+    atHold,
+    written,
+    /** Lets the read go on; resolves with its answer, the store restored. */
+    async finish() {
+      release()
+      try {
+        return await response
+      } finally {
+        store.get = get
+        store.set = set
+      }
+    },
+  }
+}
+
+/** Erasure against reads in flight: whatever such a read stores after `DELETE /me` cleared the keys does not stay. */
+function noCachedReadOutlivesErasure(h: Harness): void {
+  const cases: Array<[string, string, (userId: number) => Hold]> = [
+    // Past its query, about to store the page it computed.
+    [
+      'between its query and its cache write',
+      '/entries',
+      (id) => (operation, key) => operation === 'set' && key.startsWith(`cache:${id}:`),
+    ],
+    ['between its query and its cache write', '/stats', (id) => (operation, key) => operation === 'set' && key.startsWith(`cache:${id}:`)],
+    // Signed in before the deletion, asking for the generation after it: it finds none and makes one.
+    ['before it asks for its cache generation', '/entries', (id) => (operation, key) => operation === 'get' && key === `gen:${id}`],
+  ]
+  for (const [where, url, hold] of cases) {
+    test(`when GET ${url} is ${where} while the account is deleted, then no cache key of the account is left`, async () => {
+      const user = await signUp(h)
+      const created = await h.request({
+        method: 'POST',
+        url: '/entries',
+        headers: user.auth,
+        payload: { text: 'x', mood: 5, category: 'c' },
+      })
+      assert.equal(created.statusCode, 201, created.body)
+      const read = heldRead(h, user, url, hold(user.id))
+      await read.atHold
+
+      const deleted = await h.request({ method: 'DELETE', url: '/me', headers: user.auth, payload: { password: user.password } })
+      assert.equal(deleted.statusCode, 204, deleted.body)
+      const answer = await read.finish()
+      assert.equal(answer.statusCode, 200, answer.body)
+
+      assert.ok(read.written.length > 0, 'the held read did store something after the erasure')
+      const store = h.app.stores.shared
+      for (const key of [...read.written, `gen:${user.id}`]) assert.equal(await store.get(key), undefined, `${key} is left`)
+      const gone = await h.request({ method: 'GET', url, headers: user.auth })
+      assert.equal(gone.statusCode, 401, 'the deleted account is signed out')
+    })
+  }
+}
+
+describeEachBackend('DELETE /me while cached reads are in flight (in-process store)', noCachedReadOutlivesErasure, { env })
+
 const redisUrl = process.env.TEST_REDIS_URL
 const keyPrefix = `moodlog-test-${randomUUID()}:`
 
@@ -174,4 +264,7 @@ if (redisUrl) {
     },
     { env: { ...env, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix } },
   )
+  describeEachBackend('DELETE /me while cached reads are in flight (Redis)', noCachedReadOutlivesErasure, {
+    env: { ...env, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `moodlog-test-${randomUUID()}:` },
+  })
 }

@@ -161,7 +161,7 @@ const JRNL = JSON.stringify({
 })
 
 describeEachBackend('POST /import?format=jrnl', (h) => {
-  test('when a jrnl export is imported, then title and body become the text, the first tag the category and defaultMood the mood', async () => {
+  test('when a jrnl export is imported, then title and body become the text, the first tag the category, defaultMood the mood, and a star a last line', async () => {
     const user = await signUp(h)
     const res = await importFile(h, user, '?defaultMood=6&tz=Europe/Berlin', 'application/json', JRNL)
     assert.equal(res.statusCode, 200, res.body)
@@ -169,11 +169,17 @@ describeEachBackend('POST /import?format=jrnl', (h) => {
     assert.deepEqual(
       (await storedEntries(h.db, user.id)).map((e) => [e.occurredAt, e.mood, e.category, e.text]),
       [
-        ['2024-05-01T16:30:00.000000Z', 6, 'work', 'Shipped the release.\nLong day at @work but worth it.'],
+        ['2024-05-01T16:30:00.000000Z', 6, 'work', 'Shipped the release.\nLong day at @work but worth it.\n\nStarred'],
         ['2024-05-02T19:05:00.000000Z', 6, 'jrnl', 'Quiet evening.'],
       ],
     )
     assert.equal((await importFile(h, user, '?defaultMood=6&tz=Europe/Berlin', 'application/json', JRNL)).json().skipped, 2)
+    // The star can be searched for, like any word of the text.
+    const starred = await h.request({ method: 'GET', url: '/entries?q=starred', headers: user.auth })
+    assert.deepEqual(
+      starred.json().items.map((e: { category: string }) => e.category),
+      ['work'],
+    )
   })
 
   test('when defaultMood is missing, the JSON is broken or an entry is malformed, then the answer says which', async () => {
@@ -194,10 +200,14 @@ describeEachBackend('POST /import?format=jrnl', (h) => {
       entries: [
         { title: 'ok', body: '', date: '2024-05-01', time: '10:00' },
         { title: 'x', date: '01/05/2024', time: '10:00' },
+        { title: 'y', date: '2024-05-01', time: '10:00', starred: 'yes' },
       ],
     })
     const res = await importFile(h, user, '?defaultMood=5', 'application/json', bad)
     assert.equal(res.statusCode, 422)
-    assert.deepEqual(res.json().invalid, [{ line: 2, field: 'date', message: 'must be a date like 2024-05-01' }])
+    assert.deepEqual(res.json().invalid, [
+      { line: 2, field: 'date', message: 'must be a date like 2024-05-01' },
+      { line: 3, field: 'starred', message: 'must be true or false' },
+    ])
   })
 })

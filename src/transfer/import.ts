@@ -4,6 +4,8 @@ import os from 'node:os'
 import path from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import type { Database, Queryable } from '../db/index.js'
+import { toJson } from '../entries/service.js'
+import { recordEntryEvent } from '../webhooks/events.js'
 import * as q from './queries.js'
 import { readDaylio } from './read-daylio.js'
 import { readJrnl } from './read-jrnl.js'
@@ -58,6 +60,17 @@ export interface ImportOptions {
   /** Runs in the import's transaction with each batch of new entries (webhook events for `notify`). */
   onCreated?: (tx: Queryable, entries: q.CreatedEntry[]) => Promise<void>
   onProgress?: (progress: ImportProgress) => void
+}
+
+/**
+ * `onCreated` for an import asked to notify (`notify=true`, `--notify`): one `entry.created`
+ * webhook event per new entry, recorded in the import's transaction, delivered by the servers'
+ * webhook workers. An import is not news unless asked.
+ */
+export function entryCreatedEvents(userId: number): NonNullable<ImportOptions['onCreated']> {
+  return async (tx, entries) => {
+    for (const entry of entries) await recordEntryEvent(tx, userId, 'entry.created', toJson(entry))
+  }
 }
 
 export interface ImportResult {

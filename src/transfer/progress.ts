@@ -13,19 +13,20 @@ export const noProgress: Progress = { start() {}, update() {}, stop() {} }
 
 /**
  * A progress line on a terminal (stderr, so stdout can carry an export): rows per second, and a
- * bar with a percentage when the size is known. Redrawn at most 10 times a second.
+ * bar with a percentage when the size is known. Redrawn at most 10 times a second. `now` is the
+ * clock the rate is measured with.
  */
-export function terminalProgress(stream: NodeJS.WriteStream): Progress {
+export function terminalProgress(stream: NodeJS.WriteStream, now: () => number = Date.now): Progress {
   let bar: cliProgress.SingleBar | undefined
   let started = 0
   const rate = (value: number) => {
-    const seconds = (Date.now() - started) / 1000
+    const seconds = (now() - started) / 1000
     return seconds > 0 ? Math.round(value / seconds).toLocaleString('en') : '0'
   }
   return {
     start(label, total, unit) {
       bar?.stop()
-      started = Date.now()
+      started = now()
       const known = total !== undefined && total > 0
       bar = new cliProgress.SingleBar(
         {

@@ -5,6 +5,9 @@
 import type { Readable } from 'node:stream'
 import { checkRow, clockTime, UnreadableFile, wallClock, type Candidate, type ReaderOptions } from './rows.js'
 
+/** The last line of a starred entry's text: moodlog has no star of its own. */
+const STARRED = 'Starred'
+
 /** The whole file as strict UTF-8 text (not U+FFFD in place of bytes that are not), without a BOM. */
 async function readAll(input: Readable): Promise<string> {
   const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -22,8 +25,10 @@ async function readAll(input: Readable): Promise<string> {
 /**
  * One candidate per entry, `line` being its 1-based position in `entries`. The title and body
  * become the text (title, a line break, body), the first tag the category (without jrnl's `@`;
- * `jrnl` when untagged), `defaultMood` the mood. One JSON document cannot be read a line at a
- * time: it is read whole, within the import's size limit.
+ * `jrnl` when untagged), `defaultMood` the mood. A starred entry's text ends with a blank line and
+ * the line `Starred` (as Daylio's activities are kept in the text), so the star survives and can
+ * be searched for. One JSON document cannot be read a line at a time: it is read whole, within
+ * the import's size limit.
  */
 export async function* readJrnl(input: Readable, options: ReaderOptions): AsyncGenerator<Candidate> {
   let document: unknown
@@ -45,7 +50,7 @@ export async function* readJrnl(input: Readable, options: ReaderOptions): AsyncG
       yield { line, errors: [{ field: '(entry)', message: 'must be an object' }] }
       continue
     }
-    const { title = '', body = '', date, time, tags } = entry as Record<string, unknown>
+    const { title = '', body = '', date, time, tags, starred = false } = entry as Record<string, unknown>
     const errors: Array<{ field: string; message: string }> = []
     if (typeof title !== 'string') errors.push({ field: 'title', message: 'must be a string' })
     if (typeof body !== 'string') errors.push({ field: 'body', message: 'must be a string' })
@@ -58,12 +63,15 @@ export async function* readJrnl(input: Readable, options: ReaderOptions): AsyncG
     if (tags !== undefined && !(Array.isArray(tags) && tags.every((tag) => typeof tag === 'string'))) {
       errors.push({ field: 'tags', message: 'must be a list of strings' })
     }
+    if (typeof starred !== 'boolean') errors.push({ field: 'starred', message: 'must be true or false' })
     if (errors.length > 0 || !localAt) {
       yield { line, errors }
       continue
     }
     const firstTag = (tags as string[] | undefined)?.[0]?.replace(/^[@#]/, '')
-    const text = `${title as string}\n${body as string}`.trim()
+    const parts = [`${title as string}\n${body as string}`.trim()].filter(Boolean)
+    if (starred === true) parts.push(STARRED)
+    const text = parts.join('\n\n')
     yield checkRow(line, { text, mood: options.defaultMood, category: firstTag || 'jrnl' }, { localAt }, { text: 'body', category: 'tags' })
   }
 }

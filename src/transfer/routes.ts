@@ -3,11 +3,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { currentUser } from '../auth/plugin.js'
 import { badRequest, bearerUnauthorized } from '../http/errors.js'
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../http/problem.js'
-import { toJson } from '../entries/service.js'
 import { timeZoneCatalog, type TimeZoneCatalog } from '../stats/service.js'
-import { recordEntryEvent } from '../webhooks/events.js'
 import { EXPORT_MEDIA, exportChunks } from './export.js'
-import { importFile, type ImportFormat } from './import.js'
+import { entryCreatedEvents, importFile, type ImportFormat } from './import.js'
 import { AccountGone, UnreadableFile } from './rows.js'
 import * as schemas from './schemas.js'
 import {
@@ -193,12 +191,7 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
           skipInvalid: query.skipInvalid,
           moodMap,
           defaultMood: query.defaultMood,
-          // An import is not news unless asked: with notify, one entry.created event per new entry, in its transaction.
-          onCreated: query.notify
-            ? async (tx, entries) => {
-                for (const entry of entries) await recordEntryEvent(tx, userId, 'entry.created', toJson(entry))
-              }
-            : undefined,
+          onCreated: query.notify ? entryCreatedEvents(userId) : undefined,
         })
       } catch (error) {
         if (error instanceof UnreadableFile) throw badRequest(error.message, error.errors.length > 0 ? error.errors : undefined)

@@ -128,6 +128,8 @@ describe('a long history, your data and a throttled sign-in', () => {
       '2026-03-02,March 2,Monday,7:40 am,meh,work,,Long meeting about the budget.',
       '2026-03-03,March 3,Tuesday,8:00 pm,great,friends,,Dinner with old friends.',
       '2026-02-30,February 30,Monday,8:00 pm,good,,,A day that never was.',
+      // Eleven rows with two problems each: the summary counts rows and problems apart.
+      ...Array.from({ length: 11 }, (_, i) => `03/${10 + i}/2026,March ${10 + i},Tuesday,noonish,good,,,Written on paper.`),
     ].join('\n')
     await page
       .getByLabel('File', { exact: true })
@@ -143,15 +145,26 @@ describe('a long history, your data and a throttled sign-in', () => {
     await page.getByText('Unknown Daylio mood labels: great. Give each a number below.').first().waitFor()
     await page.getByLabel('Your own mood names (optional)').fill('great=9')
     await page.getByRole('button', { name: 'Check file' }).click()
-    await page.getByText('This file would add 3 new entries, 1 row with problems that will be left out.').waitFor()
-    await page.getByText(/^Line 5, full_date:/).waitFor()
+    await page.getByText('This file would add 3 new entries, 12 invalid rows (23 problems) that will be left out.').waitFor()
+    // Ten rows listed, each with all of its problems; the rows not listed are counted as rows.
+    const problems = page.getByRole('list', { name: 'Invalid rows' }).getByRole('listitem')
+    assert.equal(await problems.count(), 11)
+    assert.equal(await problems.first().textContent(), 'Line 5: full_date is not a real date from 1900-01-02 to 9999-12-30')
+    assert.equal(
+      await problems.nth(1).textContent(),
+      'Line 6: full_date must be a date like 2024-05-01; time must be a time like 11:54 pm or 13:48',
+    )
+    assert.match((await problems.nth(9).textContent()) ?? '', /^Line 14: /)
+    assert.equal(await problems.last().textContent(), '…and 2 more invalid rows.')
     await screenshot(page, 'settings-import-check')
     await page.getByRole('button', { name: 'Import 3 entries, leave out the rest' }).click()
-    await page.getByText('Imported: 3 new entries, 1 row with problems left out.').waitFor()
+    await page.getByText('Imported: 3 new entries, 12 invalid rows (23 problems) left out.').waitFor()
 
     await page.getByRole('button', { name: 'Check file' }).click()
     await page
-      .getByText('This file would add 0 new entries, 3 entries already in your journal, 1 row with problems that will be left out.')
+      .getByText(
+        'This file would add 0 new entries, 3 entries already in your journal, 12 invalid rows (23 problems) that will be left out.',
+      )
       .waitFor()
     assert.equal(await page.getByRole('button', { name: /^Import / }).count(), 0, 'nothing left to import')
 

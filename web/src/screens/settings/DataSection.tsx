@@ -65,6 +65,31 @@ function moodMapOf(text: string): { value?: string; error?: string } {
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString()} ${n === 1 ? one : many}`
 
+/** Rows listed in the summary; the others are counted. */
+const LISTED_ROWS = 10
+
+interface InvalidRow {
+  line: number
+  problems: Array<{ field: string; message: string }>
+}
+
+/**
+ * The report lists problems (a row may have several) and counts invalid rows: grouped by line, so
+ * rows and problems are never counted as one another. The server lists at most 1,000 problems;
+ * when rows are missing from the list, the problem count is a lower bound.
+ */
+function invalidRowsOf(report: ImportReport): { rows: InvalidRow[]; problems: string } {
+  const rows: InvalidRow[] = []
+  for (const { line, field, message } of report.invalid) {
+    const last = rows.at(-1)
+    if (last?.line === line) last.problems.push({ field, message })
+    else rows.push({ line, problems: [{ field, message }] })
+  }
+  const complete = rows.length >= report.invalidCount
+  const problems = complete ? plural(report.invalid.length, 'problem') : `${report.invalid.length.toLocaleString()} or more problems`
+  return { rows, problems }
+}
+
 function ExportData() {
   const { api } = useSession()
   const [format, setFormat] = useState<ExportFormat>('ndjson')
@@ -191,6 +216,7 @@ function ImportData() {
   }
 
   const counts = report?.report
+  const invalid = counts ? invalidRowsOf(counts) : undefined
   return (
     <div class="data-part">
       <h3>Bring entries in</h3>
@@ -291,17 +317,19 @@ function ImportData() {
               <strong>{plural(counts.created, 'new entry', 'new entries')}</strong>
               {counts.skipped > 0 && `, ${plural(counts.skipped, 'entry', 'entries')} already in your journal`}
               {counts.invalidCount > 0 &&
-                `, ${plural(counts.invalidCount, 'row')} with problems${report.written ? ' left out' : ' that will be left out'}`}
+                `, ${plural(counts.invalidCount, 'invalid row')} (${invalid!.problems})${report.written ? ' left out' : ' that will be left out'}`}
               .
             </p>
-            {counts.invalid.length > 0 && (
-              <ul class="import-problems">
-                {counts.invalid.slice(0, 10).map((problem) => (
-                  <li key={`${problem.line}-${problem.field}`}>
-                    Line {problem.line}, {problem.field}: {problem.message}
+            {invalid!.rows.length > 0 && (
+              <ul class="import-problems" aria-label="Invalid rows">
+                {invalid!.rows.slice(0, LISTED_ROWS).map((row) => (
+                  <li key={row.line}>
+                    Line {row.line}: {row.problems.map((problem) => `${problem.field} ${problem.message}`).join('; ')}
                   </li>
                 ))}
-                {counts.invalidCount > 10 && <li>…and {plural(counts.invalidCount - 10, 'more row')}.</li>}
+                {counts.invalidCount > Math.min(invalid!.rows.length, LISTED_ROWS) && (
+                  <li>…and {plural(counts.invalidCount - Math.min(invalid!.rows.length, LISTED_ROWS), 'more invalid row')}.</li>
+                )}
               </ul>
             )}
           </>
