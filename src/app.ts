@@ -17,6 +17,7 @@ import { lifecyclePlugin, requestIdFrom } from './http/lifecycle.js'
 import { notFoundPlugin, problemPlugin } from './http/problem.js'
 import { validationPlugin } from './http/validation.js'
 import { userExists } from './cache/queries.js'
+import { bodyTimeoutPlugin } from './http/body-timeout.js'
 import { UserCache } from './cache/user-cache.js'
 import { rateLimitPlugin } from './http/rate-limit.js'
 import { docsPlugin } from './http/docs.js'
@@ -77,9 +78,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     // Opening the database and migrating it (moodlog-core) can outlast Fastify's 10 s plugin limit
     // on a busy machine or with a long migration; each step is bounded by its own timeouts instead.
     pluginTimeout: 0,
-    // Slow clients (docs/OPERATIONS.md, "Timeouts and limits"): the headers, then the whole
-    // request, must arrive in time, checked every second; idle kept-alive connections are closed.
-    requestTimeout: config.bodyTimeoutSeconds * 1000,
+    // Slow clients (docs/OPERATIONS.md, "Timeouts and limits"): the headers must arrive in time,
+    // checked every second; idle kept-alive connections are closed. Bodies are timed per request
+    // (bodyTimeoutPlugin); the server's request timeout only bounds the longest, an import's.
+    requestTimeout: (Math.max(config.bodyTimeoutSeconds, config.importTimeoutSeconds) + config.bodyTimeoutSeconds) * 1000,
     keepAliveTimeout: config.keepAliveTimeoutSeconds * 1000,
     http: { headersTimeout: config.headersTimeoutSeconds * 1000, connectionsCheckingInterval: CONNECTION_CHECK_INTERVAL_MS },
     // Errors made before routing are problem+json too.
@@ -95,6 +97,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // must see routes added later (docs, metrics, conventions, web UI, rate limit) and for the order
   // of onRequest hooks.
   await app.register(validationPlugin)
+  await app.register(bodyTimeoutPlugin, {
+    bodyTimeoutMs: config.bodyTimeoutSeconds * 1000,
+    uploadAbove: ONE_MEBIBYTE,
+    uploadMinBytesPerSecond: config.importMinBytesPerSecond,
+  })
   await app.register(problemPlugin)
   await app.register(corePlugin, { config, db: options.db })
   // Security headers first: every answer carries them, the shutdown and timeout 503s included.

@@ -21,6 +21,7 @@ describe('configuration', () => {
     ['DATABASE_URL', 'mysql://localhost/x', /^DATABASE_URL must start with postgres:/],
     ['LOG_LEVEL', 'loud', /^LOG_LEVEL must be one of/],
     ['MIGRATE_ON_START', 'maybe', /^MIGRATE_ON_START must be true or false/],
+    ['IMPORT_MIN_BYTES_PER_SECOND', '0', /^IMPORT_MIN_BYTES_PER_SECOND must be/],
   ] as const) {
     test(`when ${name}=${value}, then start is refused with a message naming ${name}`, () => {
       const error = refusal({ [name]: value, JWT_SECRET: 'x'.repeat(40) })
@@ -28,6 +29,11 @@ describe('configuration', () => {
       assert.match(error.message, expected)
     })
   }
+
+  test('when IMPORT_MIN_BYTES_PER_SECOND is unset, then an import upload must average 16 KiB/s', () => {
+    assert.equal(loadConfig({}).importMinBytesPerSecond, 16 * 1024)
+    assert.equal(loadConfig({ IMPORT_MIN_BYTES_PER_SECOND: '1024' }).importMinBytesPerSecond, 1024)
+  })
 
   test('when DATABASE_URL is set without JWT_SECRET, then start is refused naming JWT_SECRET', () => {
     const error = refusal({ DATABASE_URL: 'postgres://127.0.0.1:1/x' })

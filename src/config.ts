@@ -53,6 +53,8 @@ export interface Config {
   importJrnlMaxBytes: number
   /** How long one `POST /import` may take, upload included (REQUEST_TIMEOUT_SECONDS is for ordinary requests). */
   importTimeoutSeconds: number
+  /** After BODY_TIMEOUT_SECONDS, an import's upload must have averaged this many bytes a second since its headers. */
+  importMinBytesPerSecond: number
   /** Set → `/metrics` is served only on this port (keep it off the public listener); unset → on PORT. */
   metricsPort: number | undefined
   /** The built web UI (Vite's output); unset → `dist/web` of this installation. */
@@ -61,7 +63,7 @@ export interface Config {
   metricsToken: string | undefined
   /** The request line and headers must arrive within this many seconds of a request's first byte. */
   headersTimeoutSeconds: number
-  /** The whole request, headers and body, must arrive within this many seconds. */
+  /** A request's body must arrive within this many seconds of its headers (an import's: see importMinBytesPerSecond). */
   bodyTimeoutSeconds: number
   /** An idle kept-alive connection is closed after this many seconds. */
   keepAliveTimeoutSeconds: number
@@ -214,7 +216,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const headersTimeoutSeconds = integer(env, 'HEADERS_TIMEOUT_SECONDS', 10, 1, 600)
-  const bodyTimeoutSeconds = integer(env, 'BODY_TIMEOUT_SECONDS', 20, 1, 600)
+  const bodyTimeoutSeconds = integer(env, 'BODY_TIMEOUT_SECONDS', 18, 1, 600)
   // Node refuses a header timeout longer than the whole request's.
   if (headersTimeoutSeconds > bodyTimeoutSeconds) {
     throw new ConfigError('HEADERS_TIMEOUT_SECONDS', `must not exceed BODY_TIMEOUT_SECONDS (${bodyTimeoutSeconds})`)
@@ -265,5 +267,6 @@ export function loadConfig(env: Env = process.env): Config {
     importMaxBytes: integer(env, 'IMPORT_MAX_BYTES', 50 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     importJrnlMaxBytes: integer(env, 'IMPORT_JRNL_MAX_BYTES', 10 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     importTimeoutSeconds: integer(env, 'IMPORT_TIMEOUT_SECONDS', 600, 1, 3600),
+    importMinBytesPerSecond: integer(env, 'IMPORT_MIN_BYTES_PER_SECOND', 16 * 1024, 1, 1024 * 1024 * 1024),
   }
 }

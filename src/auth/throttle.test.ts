@@ -6,7 +6,7 @@ import { describeEachBackend, type Harness } from '../../test/support/harness.js
 import { signIn, signUp, uniqueEmail } from '../../test/support/users.js'
 import type { HttpError } from '../http/errors.js'
 import { canonicalEmail } from './email.js'
-import { SIGN_IN_LIMITS, SignInThrottle } from './throttle.js'
+import { KNOWN_ACCOUNTS_IN_MEMORY, KNOWN_ADDRESSES_PER_ACCOUNT, SIGN_IN_LIMITS, SignInThrottle } from './throttle.js'
 
 const login = (h: Harness, email: string, password: string, remoteAddress: string) =>
   h.request({ method: 'POST', url: '/login', remoteAddress, payload: { email, password } })
@@ -183,6 +183,17 @@ function budgetSuite(store: string, redisUrl: string | undefined) {
       await assert.rejects(throttle.take(email, '198.51.100.80'), refused, 'a known address still has its (account, address) budget')
     })
 
+    test('when an account signs in from more addresses than it keeps, then the most recent stay known and the oldest is forgotten', async () => {
+      await ready()
+      const throttle = new SignInThrottle(redis)
+      const email = uniqueEmail()
+      const addresses = Array.from({ length: KNOWN_ADDRESSES_PER_ACCOUNT + 1 }, (_, i) => `198.51.100.${150 + i}`)
+      for (const address of addresses) await (await throttle.take(email, address)).succeeded()
+      await spendAccountCeiling(throttle, email)
+      await assert.rejects(throttle.take(email, addresses[0]!), refused, 'the oldest address is new again')
+      for (const address of addresses.slice(1)) await throttle.take(email, address)
+    })
+
     test('when an IPv4 client is seen as IPv4-mapped IPv6, then both spellings share its budgets', async () => {
       await ready()
       const throttle = new SignInThrottle(redis)
@@ -222,6 +233,24 @@ if (process.env.TEST_REDIS_URL) {
       await second.take(email, '2001:db8:90:1ab::7')
     })
 
+    test('when the owner signed in while Redis was down, then the address is written to Redis once it is back, for every instance', async () => {
+      // Not connected yet: the throttle finds Redis not ready, as in an outage, and learns in memory.
+      const late = new Redis(process.env.TEST_REDIS_URL!, { ...options, lazyConnect: true })
+      after(() => late.disconnect())
+      const first = new SignInThrottle(late)
+      const email = uniqueEmail()
+      await (await first.take(email, '198.51.100.95')).succeeded()
+      const known = async () => (await one.keys(`${options.keyPrefix}signin:known:*`)).length
+      const before = await known()
+      await late.connect()
+      // Written back shortly after the reconnection; waited for with a generous bound.
+      for (let i = 0; i < 100 && (await known()) === before; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+      const second = new SignInThrottle(two)
+      await spendAccountCeiling(second, email)
+      await assert.rejects(second.take(email, '198.51.100.96'), (error: HttpError) => error.status === 429)
+      await second.take(email, '198.51.100.95')
+    })
+
     test('when an address has spent its budget, then its refused attempts at new accounts store nothing per account', async () => {
       if (one.status !== 'ready') await new Promise((resolve) => one.once('ready', resolve))
       const throttle = new SignInThrottle(one)
@@ -236,6 +265,22 @@ if (process.env.TEST_REDIS_URL) {
     })
   })
 }
+
+describe('known addresses in memory', () => {
+  test('when someone signs in to an account of their own from very many addresses, then the owner of another account stays known', async () => {
+    const throttle = new SignInThrottle()
+    const owner = uniqueEmail()
+    await (await throttle.take(owner, '198.51.100.99')).succeeded()
+    // More sign-ins than any bound on the addresses kept overall: 10 addresses for each account kept.
+    const attacker = uniqueEmail()
+    for (let i = 0; i <= KNOWN_ACCOUNTS_IN_MEMORY * KNOWN_ADDRESSES_PER_ACCOUNT; i++) {
+      await (await throttle.take(attacker, `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`)).succeeded()
+    }
+    await spendAccountCeiling(throttle, owner)
+    await assert.rejects(throttle.take(owner, '198.51.100.98'), (error: HttpError) => error.status === 429)
+    await throttle.take(owner, '198.51.100.99')
+  })
+})
 
 throttleSuite('in-process', {})
 budgetSuite('in-process', undefined)

@@ -57,58 +57,143 @@ const hashed = (text: string) => createHash('sha256').update(text).digest('base6
 /** How long a correct password from an address makes the (account, address) pair known. */
 const KNOWN_PAIR_MS = 30 * 24 * 60 * 60 * 1000
 
-/** Known pairs kept in memory at most, per instance (some 200 bytes each: about 20 MB); the least recently signed in go first. */
-const KNOWN_PAIRS_IN_MEMORY = 100_000
+/**
+ * Known addresses per account: the most recently signed in from are kept, so addresses one
+ * person signs in from cannot push out another account's. Ten covers home, work, a phone's
+ * networks and travel; an account that signs in from more forgets its oldest.
+ */
+export const KNOWN_ADDRESSES_PER_ACCOUNT = 10
 
-const knownPrefix = (account: string) => `signin:known:${account}:`
+/**
+ * Accounts whose known addresses one instance keeps in memory at most (without Redis, or during an
+ * outage): at most 10 addresses each, some 150 bytes apiece, so about 15 MB. The accounts least
+ * recently signed in to go first, whole: pushing one out takes sign-ins to 10,000 other accounts.
+ */
+export const KNOWN_ACCOUNTS_IN_MEMORY = 10_000
+
+/** One Redis sorted set per account: the address hashes, scored by their last correct password (ms). */
+const knownKey = (account: string) => `signin:known:${account}`
+/** Where known pairs lived before they were kept per account (one key each): erasure deletes those too. */
+const legacyKnownPrefix = (account: string) => `signin:known:${account}:`
+
+/**
+ * Adds or refreshes one address, drops those past 30 days and all but the most recent ones, in one
+ * atomic step. A sign-in now (ARGV[5] 'now') is scored after every other, even within one
+ * millisecond, so the one dropped is always the oldest.
+ */
+const REMEMBER_SCRIPT = `
+local at = tonumber(ARGV[1])
+if ARGV[5] == 'now' then
+  local latest = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]
+  if latest and tonumber(latest) >= at then at = tonumber(latest) + 1 end
+end
+redis.call('ZADD', KEYS[1], at, ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', at - ARGV[3])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -1 - ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+`
 
 /**
  * The (account, address) pairs that have passed a password check: OWASP's known devices ("Slow Down
  * Online Guessing Attacks with Device Cookies") with the address as the device, so a botnet that
  * spends an account's ceiling does not lock the owner out where they signed in before. Only hashes
- * are kept. On Redis (shared by every instance) when it is configured, in memory while it is down,
- * as the budgets' insurance limiter does; otherwise in memory. In memory an LRU cache with a size
- * cap, not rate-limiter-flexible's store: that store expires each key with a `setTimeout`, and
- * Node fires one longer than about 24.8 days at once.
+ * are kept, the last KNOWN_ADDRESSES_PER_ACCOUNT per account. On Redis (shared by every instance)
+ * when it is configured; in memory while it is down, as the budgets' insurance limiter does, and
+ * written to Redis once it is back, so the other instances learn them too; otherwise in memory. In
+ * memory an LRU cache of accounts, not rate-limiter-flexible's store: that store expires each key
+ * with a `setTimeout`, and Node fires one longer than about 24.8 days at once.
  */
 class KnownPairs {
-  private readonly memory = new LRUCache<string, true>({ max: KNOWN_PAIRS_IN_MEMORY, ttl: KNOWN_PAIR_MS })
+  /** Per account, its address hashes and when each last passed, oldest first. */
+  private readonly memory = new LRUCache<string, Map<string, number>>({
+    max: KNOWN_ACCOUNTS_IN_MEMORY,
+    ttl: KNOWN_PAIR_MS,
+    // An account pushed out of memory has nothing left to write back (so `unsaved` stays as bounded).
+    dispose: (_addresses, account, reason) => {
+      if (reason === 'evict' || reason === 'expire') this.unsaved.delete(account)
+    },
+  })
+  /** Accounts with addresses learnt in memory while Redis was down, to be written there when it is back. */
+  private readonly unsaved = new Set<string>()
 
-  constructor(private readonly redis: Redis | undefined) {}
+  constructor(private readonly redis: Redis | undefined) {
+    redis?.on('ready', () => void this.saveUnsaved())
+  }
 
   /** The Redis client when it can answer now (as `rejectIfRedisNotReady` does for the budgets). */
   private get ready(): Redis | undefined {
     return this.redis?.status === 'ready' ? this.redis : undefined
   }
 
-  async has(key: string): Promise<boolean> {
+  async has(account: string, address: string): Promise<boolean> {
     const redis = this.ready
     if (redis) {
       try {
-        return (await redis.exists(key)) === 1
+        const since = await redis.zscore(knownKey(account), address)
+        if (since !== null && Number(since) > Date.now() - KNOWN_PAIR_MS) return true
+        // Not (yet) in Redis: learnt here during an outage and not written back so far, it is known all the same.
+        return this.unsaved.has(account) && this.inMemory(account, address)
       } catch {
         // Redis failed mid-command: as for the budgets, memory answers instead.
       }
     }
-    return this.memory.has(key)
+    return this.inMemory(account, address)
   }
 
-  async remember(key: string): Promise<void> {
+  async remember(account: string, address: string): Promise<void> {
+    const now = Date.now()
     const redis = this.ready
     if (redis) {
       try {
-        await redis.set(key, '1', 'PX', KNOWN_PAIR_MS)
+        await redis.eval(REMEMBER_SCRIPT, 1, knownKey(account), now, address, KNOWN_PAIR_MS, KNOWN_ADDRESSES_PER_ACCOUNT, 'now')
         return
       } catch {
         // Kept in memory below, so this instance still knows the owner.
       }
     }
-    this.memory.set(key, true)
+    this.rememberInMemory(account, address, now)
+    if (this.redis) this.unsaved.add(account)
   }
 
-  async forget(prefix: string): Promise<void> {
-    for (const key of this.memory.keys()) if (key.startsWith(prefix)) this.memory.delete(key)
-    if (this.redis) await deleteKeysStartingWith(this.redis, prefix)
+  async forget(account: string): Promise<void> {
+    this.memory.delete(account)
+    this.unsaved.delete(account)
+    if (this.redis)
+      await Promise.all([this.redis.unlink(knownKey(account)), deleteKeysStartingWith(this.redis, legacyKnownPrefix(account))])
+  }
+
+  private inMemory(account: string, address: string): boolean {
+    const since = this.memory.get(account)?.get(address)
+    return since !== undefined && since > Date.now() - KNOWN_PAIR_MS
+  }
+
+  private rememberInMemory(account: string, address: string, at: number): void {
+    const addresses = new Map(this.memory.get(account))
+    // Deleted and set again: the most recent comes last, the first is the one to drop.
+    addresses.delete(address)
+    addresses.set(address, at)
+    for (const oldest of addresses.keys()) {
+      if (addresses.size <= KNOWN_ADDRESSES_PER_ACCOUNT) break
+      addresses.delete(oldest)
+    }
+    this.memory.set(account, addresses)
+  }
+
+  /** Redis is back: writes the addresses learnt meanwhile, each with the time it was learnt. */
+  private async saveUnsaved(): Promise<void> {
+    for (const account of [...this.unsaved]) {
+      const redis = this.ready
+      if (!redis) return
+      const addresses = this.memory.get(account)
+      try {
+        for (const [address, at] of addresses ?? []) {
+          await redis.eval(REMEMBER_SCRIPT, 1, knownKey(account), at, address, KNOWN_PAIR_MS, KNOWN_ADDRESSES_PER_ACCOUNT, 'learnt')
+        }
+        this.unsaved.delete(account)
+      } catch {
+        return // Down again: the next 'ready' tries once more.
+      }
+    }
   }
 }
 
@@ -135,14 +220,14 @@ export class SignInThrottle {
   async take(canonicalEmail: string, address: string): Promise<Attempt> {
     const account = hashed(canonicalEmail)
     const client = addressKey(address)
-    const pair = `${knownPrefix(account)}${hashed(client)}`
+    const knownAddress = hashed(client)
     // The address first: once it is spent, a flood of attempts at ever new accounts is refused
     // before anything is stored per account.
     const steps: Step[] = [
       [this.address, client],
       [this.accountAddress, `${account}:${client}`],
     ]
-    if (!(await this.known.has(pair))) steps.push([this.account, account])
+    if (!(await this.known.has(account, knownAddress))) steps.push([this.account, account])
     const taken: Step[] = []
     for (const [index, [budget, key]] of steps.entries()) {
       try {
@@ -156,7 +241,7 @@ export class SignInThrottle {
     }
     return {
       succeeded: async () => {
-        await Promise.all([giveBack(taken), this.known.remember(pair)])
+        await Promise.all([giveBack(taken), this.known.remember(account, knownAddress)])
       },
       unchecked: () => giveBack(taken),
     }
@@ -169,7 +254,7 @@ export class SignInThrottle {
    */
   async forget(canonicalEmail: string): Promise<void> {
     const account = hashed(canonicalEmail)
-    await Promise.all([this.account.delete(account), this.known.forget(knownPrefix(account))])
+    await Promise.all([this.account.delete(account), this.known.forget(account)])
     if (this.redis) await deleteKeysStartingWith(this.redis, `${limiterPrefix('account-address')}:${account}:`)
   }
 }

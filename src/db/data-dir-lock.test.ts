@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { after, describe, test, type TestContext } from 'node:test'
@@ -72,12 +72,13 @@ describe('the data directory lock', () => {
     await killed(child)
   })
 
-  test('when its holder was killed with SIGKILL, then the lock is taken over at once, not after it goes stale', async () => {
+  test('when its holder was killed with SIGKILL, then the lock is taken over once it misses its refreshes, not after it goes stale', async () => {
     const dir = await dataDir()
     const { child, answer } = await holder(dir)
     assert.equal(answer, 'locked')
     await killed(child)
-    // The dead holder's lock is seconds from stale (15 s); without a takeover this is ELOCKED.
+    // The dead holder's lock is seconds from stale (15 s); without a takeover this is ELOCKED. The
+    // takeover waits until nobody has refreshed it for UNREFRESHED_MS (10 s), and then succeeds.
     const release = await lockDataDir(dir, () => {})
     await assert.rejects(
       lockDataDir(dir, () => {}),
@@ -85,6 +86,22 @@ describe('the data directory lock', () => {
       'this process holding it does not count as a previous life of itself',
     )
     await release()
+  })
+
+  test('when the owner file names a pid that is gone but the lock is still refreshed, then it is refused, not taken over', async () => {
+    const dir = await dataDir()
+    const { child, answer } = await holder(dir)
+    assert.equal(answer, 'locked')
+    // A pid reused, or a holder on another host of the same name (a shared volume): the owner file
+    // names a pid that is gone here, while the real holder goes on refreshing the lock.
+    const gone = spawn(process.execPath, ['-e', ''])
+    await new Promise((resolve) => gone.once('exit', resolve))
+    await writeFile(path.join(dir, 'moodlog.lock.owner'), JSON.stringify({ pid: gone.pid, host: os.hostname() }))
+    await assert.rejects(
+      lockDataDir(dir, () => {}),
+      (error) => error instanceof DataDirLockedError,
+    )
+    await killed(child)
   })
 
   test('when two processes start together after a crash, then exactly one takes the lock over', async () => {

@@ -3,15 +3,18 @@
  *
  * The lock is proper-lockfile's: a `moodlog.lock` directory whose mtime its holder refreshes
  * every 5 s, abandoned once 15 s old. Beside it, `moodlog.lock.owner` names the holder (pid and
- * host), so a lock whose holder is gone (kill -9, a crash, a container restart) is taken over at
- * once instead of after the 15 s. Taking a lock and writing its owner, and checking an owner and
+ * host), so a lock whose holder is gone (kill -9, a crash, a container restart) is taken over
+ * sooner: once its pid is gone and its mtime has not moved for 10 s (two refreshes missed). A pid
+ * alone is not enough: it may be reused, or the holder may be another host of the same name on a
+ * shared volume, alive and refreshing. Taking a lock and writing its owner, and checking an owner and
  * taking its lock over, both happen under a short second lock (`moodlog.lock.takeover`): two
  * processes starting together after a crash cannot both take the lock over, and nobody reads an
  * owner that is not yet written.
  */
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import lockfile from 'proper-lockfile'
 
 export class DataDirLockedError extends Error {
@@ -72,6 +75,31 @@ function ownerIsGone(owner: Owner, lockPath: string): boolean {
   }
 }
 
+/** proper-lockfile's refresh interval for the lock's mtime. */
+const REFRESH_MS = 5_000
+/** A lock not refreshed for this long has missed two refreshes: with its pid gone, its holder is gone. */
+export const UNREFRESHED_MS = 2 * REFRESH_MS
+
+const mtimeOf = (file: string) =>
+  stat(file).then(
+    (stats) => stats.mtimeMs,
+    () => undefined,
+  )
+
+/**
+ * Has nobody refreshed the lock for `UNREFRESHED_MS`? A younger lock is watched until it would be
+ * that old: if its mtime moves meanwhile, a holder is alive. A lock removed meanwhile is free.
+ */
+async function unrefreshed(lockPath: string): Promise<boolean> {
+  const seen = await mtimeOf(lockPath)
+  if (seen === undefined) return true
+  const age = Date.now() - seen
+  if (age >= UNREFRESHED_MS) return true
+  await sleep(UNREFRESHED_MS - age)
+  const now = await mtimeOf(lockPath)
+  return now === undefined || now === seen
+}
+
 /**
  * Takes the data directory's lock, or throws DataDirLockedError while a live process holds it.
  * `onLost` is called if the lock is taken from under us (its directory removed by hand); the lock
@@ -103,7 +131,7 @@ export async function lockDataDir(dataDir: string, onLost: (error: DataDirLockLo
         lockfilePath: lockPath,
         realpath: false,
         stale: 15_000,
-        update: 5_000,
+        update: REFRESH_MS,
         retries: 0,
         onCompromised: compromised,
       })
@@ -113,7 +141,7 @@ export async function lockDataDir(dataDir: string, onLost: (error: DataDirLockLo
     } catch (error) {
       if (!isLocked(error)) throw error
       const owner = await readOwner(ownerPath)
-      if (!owner || !ownerIsGone(owner, lockPath)) throw new DataDirLockedError(dataDir)
+      if (!owner || !ownerIsGone(owner, lockPath) || !(await unrefreshed(lockPath))) throw new DataDirLockedError(dataDir)
       await rm(lockPath, { recursive: true, force: true })
       release = await take().catch(lockedAs(dataDir))
     }
