@@ -1,5 +1,6 @@
 import { stringify } from 'csv-stringify/sync'
 import type { Queryable } from '../db/index.js'
+import { ndjsonPagesOn, type NdjsonPages } from './export-pages.js'
 import * as q from './queries.js'
 
 export const EXPORT_FORMATS = ['ndjson', 'csv', 'markdown'] as const
@@ -30,6 +31,8 @@ export interface ExportOptions {
   /** Called after each page with the number of entries written so far. */
   onProgress?: (entries: number) => void
   pageSize?: number
+  /** Where NDJSON pages come from; default: `db`, as strings (server mode passes raw pages, see `openRawNdjsonPages`). */
+  ndjsonPages?: NdjsonPages
 }
 
 /**
@@ -40,7 +43,7 @@ export interface ExportOptions {
  * connection (in embedded mode, the only one) while a slow client reads. Entries created after
  * the export started are left out; one changed meanwhile is exported as its page found it.
  */
-export async function* exportChunks(db: Queryable, userId: number, options: ExportOptions): AsyncGenerator<string> {
+export async function* exportChunks(db: Queryable, userId: number, options: ExportOptions): AsyncGenerator<string | Buffer> {
   const { upToId, total } = await q.exportBounds(db, userId)
   options.onStart?.(total)
   const pageSize = options.pageSize ?? PAGE_SIZE
@@ -72,25 +75,28 @@ export async function* exportChunks(db: Queryable, userId: number, options: Expo
     }
   }
 
-  if (options.format === 'ndjson') yield `${JSON.stringify({ ...NDJSON_HEADER, exportedAt: options.exportedAt.toISOString() })}\n`
-  else yield csv([], true)
+  if (options.format === 'ndjson') {
+    yield `${JSON.stringify({ ...NDJSON_HEADER, exportedAt: options.exportedAt.toISOString() })}\n`
+    const pages = options.ndjsonPages ?? ndjsonPagesOn(db)
+    let afterId = 0
+    for (;;) {
+      const page = await pages(userId, afterId, upToId, pageSize)
+      if (page === null) return
+      yield page.lines
+      progress(page.rows)
+      afterId = page.lastId
+    }
+  }
+
+  yield csv([], true)
   let afterId = 0
   for (;;) {
     const rows = await q.entriesById(db, userId, afterId, upToId, pageSize)
     if (rows.length === 0) return
-    yield options.format === 'ndjson' ? ndjson(rows) : csv(rows, false)
+    yield csv(rows, false)
     progress(rows.length)
     afterId = rows[rows.length - 1]!.id
   }
-}
-
-function ndjson(rows: q.ExportRow[]): string {
-  let text = ''
-  // Keys in a fixed order, the same as the API's entry.
-  for (const { id, text: body, mood, category, occurredAt, createdAt, updatedAt, version } of rows) {
-    text += `${JSON.stringify({ id, text: body, mood, category, occurredAt, createdAt, updatedAt, version })}\n`
-  }
-  return text
 }
 
 /** RFC 4180: CRLF between records, every text field quoted (so newlines and edge spaces survive any reader). */

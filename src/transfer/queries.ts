@@ -4,7 +4,7 @@ import type { EntryRow } from '../entries/queries.js'
 /** UTC with microseconds: JS dates would drop the last three digits Postgres keeps. */
 const instant = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
 
-const EXPORT_COLUMNS = `id, text, mood, category, ${instant('occurred_at')} as "occurredAt",
+export const EXPORT_COLUMNS = `id, text, mood, category, ${instant('occurred_at')} as "occurredAt",
   ${instant('created_at')} as "createdAt", ${instant('updated_at')} as "updatedAt", version`
 
 /** The entry as the API shows it, with microseconds kept (see `instant`). */

@@ -5,6 +5,7 @@ import { badRequest, bearerUnauthorized } from '../http/errors.js'
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../http/problem.js'
 import { timeZoneCatalog, type TimeZoneCatalog } from '../stats/service.js'
 import { EXPORT_MEDIA, exportChunks } from './export.js'
+import { openRawNdjsonPages } from './export-pages.js'
 import { entryCreatedEvents, importFile, type ImportFormat } from './import.js'
 import { AccountGone, UnreadableFile } from './rows.js'
 import * as schemas from './schemas.js'
@@ -71,6 +72,17 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const zones = timeZoneCatalog(app.db)
   const slots = importSlots()
   installStreamingParsers(app)
+  // Server mode: NDJSON pages arrive as bytes, off the JS heap (see openRawNdjsonPages).
+  const rawPages =
+    app.config.databaseUrl === undefined
+      ? undefined
+      : openRawNdjsonPages({
+          url: app.config.databaseUrl,
+          max: 1,
+          statementTimeoutMs: app.config.requestTimeoutSeconds * 1000,
+          connectTimeoutMs: app.config.databaseConnectTimeoutSeconds * 1000,
+        })
+  if (rawPages) app.addHook('onClose', () => rawPages.close())
 
   app.get(
     '/export',
@@ -94,7 +106,7 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const format = request.query.format ?? 'ndjson'
       const tz = await resolveZone(zones, request.query.tz)
       const exportedAt = new Date()
-      const chunks = exportChunks(app.db.scans, userId, { format, tz, exportedAt })
+      const chunks = exportChunks(app.db.scans, userId, { format, tz, exportedAt, ndjsonPages: rawPages?.pages })
       // The first chunk is taken here: a failure before anything was sent is still a problem+json answer.
       const first = await chunks.next()
       const body = Readable.from(
