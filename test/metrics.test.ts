@@ -115,10 +115,14 @@ for (const backend of backendNames()) {
     })
 
     test('when the cache is read, then hits and misses are counted', async () => {
+      // A real account: a miss keeps its page only while its user exists (erasure may race a read).
+      const [user] = await app.db.query<{ id: number }>(
+        `insert into users (email, password_hash) values ('metrics-probe@example.test', 'x') returning id`,
+      )
       const before = await scrape(app)
       const compute = async () => 42
-      await app.cache.remember(987_654, 'metrics-probe', { n: 1 }, compute)
-      await app.cache.remember(987_654, 'metrics-probe', { n: 1 }, compute)
+      await app.cache.remember(user!.id, 'metrics-probe', { n: 1 }, compute)
+      await app.cache.remember(user!.id, 'metrics-probe', { n: 1 }, compute)
       const after = await scrape(app)
       assert.equal(valueOf(after, 'moodlog_cache_misses_total'), valueOf(before, 'moodlog_cache_misses_total') + 1)
       assert.equal(valueOf(after, 'moodlog_cache_hits_total'), valueOf(before, 'moodlog_cache_hits_total') + 1)
