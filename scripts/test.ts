@@ -1,22 +1,27 @@
 /**
  * `npm test`: prepares the migrated templates once, then runs every test file in parallel
  * with node:test. Each file clones its own database from a template:
- *  - PGlite: a data-dir dump of a migrated instance (always);
+ *  - PGlite: a data-dir dump of a migrated instance (always); tests that need a DATA_DIR copy
+ *    the same dump unpacked as a directory;
  *  - server: `CREATE DATABASE … TEMPLATE` of a database migrated once (when TEST_DATABASE_URL is set).
  */
-import { spawn } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { execFile, spawn } from 'node:child_process'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { promisify } from 'node:util'
 import { PGlite } from '@electric-sql/pglite'
 import postgres from 'postgres'
 import { migrate } from '../src/db/index.js'
+import { secureDataDir } from '../src/db/data-dir.js'
 import { wrapPglite } from '../src/db/embedded.js'
 import { openServerDatabase } from '../src/db/server.js'
+import { DATA_DIR_TEMPLATE_ENV } from '../test/support/data-dir.js'
 import { databaseUrlFor, TEST_DB_PREFIX } from '../test/support/naming.js'
 import { undocumentedStatuses } from './check-statuses.js'
 
 const root = path.resolve(import.meta.dirname, '..')
+const execFileAsync = promisify(execFile)
 
 async function findTests(dir: string): Promise<string[]> {
   const found: string[] = []
@@ -26,15 +31,36 @@ async function findTests(dir: string): Promise<string[]> {
   return found
 }
 
-async function pgliteTemplate(dir: string): Promise<string> {
+/** `tarball` (a PGlite data-dir dump) unpacked as `dir/pgdata`: the DATA_DIR a first start would have left. */
+async function unpackDataDir(tarball: string, dir: string): Promise<string> {
+  const pgdata = path.join(dir, 'pgdata')
+  await mkdir(pgdata, { recursive: true })
+  await execFileAsync('tar', ['-xf', tarball, '-C', pgdata])
+  await secureDataDir(dir)
+  return dir
+}
+
+/**
+ * One initialisation (initdb in WebAssembly costs about 10 s of CPU) serves every test file: a dump
+ * of a migrated instance for in-memory databases, and the same dumps, before and after migrating,
+ * unpacked as data directories for tests that need a DATA_DIR (test/support/data-dir.ts copies them).
+ */
+async function pgliteTemplates(dir: string): Promise<Record<string, string>> {
   const pg = new PGlite()
+  // A dump asked for before the instance is ready never settles.
+  await pg.waitReady
   const db = wrapPglite(pg)
+  const blank = path.join(dir, 'pglite-blank.tar')
+  await writeFile(blank, Buffer.from(await (await pg.dumpDataDir('none')).arrayBuffer()))
   await migrate(db)
-  const dump = await pg.dumpDataDir('none')
-  const file = path.join(dir, 'pglite-template.tar')
-  await writeFile(file, Buffer.from(await dump.arrayBuffer()))
+  const migrated = path.join(dir, 'pglite-template.tar')
+  await writeFile(migrated, Buffer.from(await (await pg.dumpDataDir('none')).arrayBuffer()))
   await pg.close()
-  return file
+  return {
+    MOODLOG_TEST_PGLITE_TEMPLATE: migrated,
+    [DATA_DIR_TEMPLATE_ENV.migrated]: await unpackDataDir(migrated, path.join(dir, 'data-dir')),
+    [DATA_DIR_TEMPLATE_ENV.blank]: await unpackDataDir(blank, path.join(dir, 'data-dir-blank')),
+  }
 }
 
 /** Drops what crashed runs left behind (names carry their creation time), then builds this run's template. */
@@ -59,6 +85,42 @@ async function serverTemplate(adminUrl: string, runId: string): Promise<string> 
   }
 }
 
+/** How long each file took in earlier runs (written after every run; absent on a fresh checkout). */
+const DURATIONS_FILE = path.join(root, '.cache', 'test-durations.json')
+
+async function readDurations(file: string): Promise<Record<string, number>> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Record<string, number>
+  } catch {
+    return {}
+  }
+}
+
+/**
+ * The run lasts as long as its longest file plus the packing: files that took longest last time
+ * start first, and files never timed (new ones) before them, since nothing says they are short.
+ */
+function longestFirst(files: string[], durations: Record<string, number>): string[] {
+  const known = (file: string) => durations[path.relative(root, file)] ?? Infinity
+  return [...files].sort((a, b) => known(b) - known(a) || a.localeCompare(b))
+}
+
+/** Prints the slowest files of this run and keeps every file's time for the next run's order. */
+async function reportDurations(file: string): Promise<void> {
+  const measured = Object.entries(await readDurations(file)).map(([test, ms]) => [path.relative(root, test), ms] as const)
+  if (measured.length === 0) return
+  measured.sort((a, b) => b[1] - a[1])
+  console.log(
+    `\nslowest test files:\n${measured
+      .slice(0, 10)
+      .map(([test, ms]) => `  ${(ms / 1000).toFixed(1).padStart(6)} s  ${test}`)
+      .join('\n')}`,
+  )
+  await mkdir(path.dirname(DURATIONS_FILE), { recursive: true })
+  const kept = { ...(await readDurations(DURATIONS_FILE)), ...Object.fromEntries(measured) }
+  await writeFile(DURATIONS_FILE, JSON.stringify(kept, Object.keys(kept).sort(), 2) + '\n')
+}
+
 async function dropRunDatabases(adminUrl: string, runId: string): Promise<void> {
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
   try {
@@ -76,7 +138,7 @@ async function main(): Promise<number> {
     args.length > 0
       ? args.map((f) => path.resolve(f))
       : [...(await findTests(path.join(root, 'src'))), ...(await findTests(path.join(root, 'test')))]
-  files.sort()
+  const ordered = longestFirst(files, await readDurations(DURATIONS_FILE))
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'moodlog-test-'))
   const runId = `${Math.floor(Date.now() / 1000)}_${process.pid}`
   const adminUrl = process.env.TEST_DATABASE_URL || undefined
@@ -85,13 +147,14 @@ async function main(): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...process.env, MOODLOG_TEST_RUN_ID: runId, MOODLOG_TEST_STATUS_DIR: statusDir }
   try {
     const started = Date.now()
-    env.MOODLOG_TEST_PGLITE_TEMPLATE = await pgliteTemplate(workDir)
+    Object.assign(env, await pgliteTemplates(workDir))
     if (adminUrl) env.MOODLOG_TEST_SERVER_TEMPLATE = await serverTemplate(adminUrl, runId)
     console.log(
       `templates ready in ${Date.now() - started} ms; backends: pglite${adminUrl ? ' + postgres server' : ''}` +
-        `${process.env.TEST_REDIS_URL ? '; redis' : ''}; ${files.length} test files`,
+        `${process.env.TEST_REDIS_URL ? '; redis' : ''}; ${ordered.length} test files`,
     )
     const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(2, os.availableParallelism() + 1)
+    const durationsFile = path.join(workDir, 'durations.json')
     const child = spawn(
       process.execPath,
       [
@@ -102,11 +165,16 @@ async function main(): Promise<number> {
         '--test',
         `--test-concurrency=${concurrency}`,
         '--test-reporter=spec',
-        ...files,
+        '--test-reporter-destination=stdout',
+        '--test-reporter=./test/support/file-durations.mjs',
+        `--test-reporter-destination=${durationsFile}`,
+        ...ordered,
       ],
       { stdio: 'inherit', env, cwd: root },
     )
     const code = await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))))
+    await reportDurations(durationsFile)
+    console.log(`total ${((Date.now() - started) / 1000).toFixed(1)} s`)
     // The contract: a status an operation sends in the suite is a status its document lists.
     const offenders = await undocumentedStatuses(statusDir)
     if (offenders.length > 0) {

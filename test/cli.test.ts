@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test'
 import { failureOf, run } from '../src/cli.js'
 import { migrate, migrationStatus, type Database, type Queryable } from '../src/db/index.js'
 import { openEmbeddedDatabase } from '../src/db/embedded.js'
+import { preparedDataDir } from './support/data-dir.js'
 import { backendNames, createTestDatabase } from './support/harness.js'
 import { runProcess } from './support/process.js'
 
@@ -125,7 +126,8 @@ newline', i)
 describe('moodlog CLI', () => {
   describe('CLI migrate, status and check [pglite]', () => {
     test('when a fresh data directory is migrated up and down, then status and check follow; a held directory is refused', async () => {
-      const env = { DATA_DIR: path.join(await tempDir(), 'data') }
+      // Initialised, never migrated (the first initialisation itself is test/database.test.ts's).
+      const env = { DATA_DIR: await preparedDataDir(path.join(await tempDir(), 'data'), { migrated: false }) }
       const latest = LATEST
 
       const fresh = await cli(['migrate', 'status'], env)
@@ -208,8 +210,7 @@ describe('moodlog CLI', () => {
     const copyDataDir = async (from: string, to: string) =>
       cp(from, to, { recursive: true, filter: (file) => !path.basename(file).startsWith('moodlog.lock') })
     before(async () => {
-      sourceDir = path.join(await tempDir(), 'data')
-      await withEmbedded(sourceDir, (db) => migrate(db))
+      sourceDir = await preparedDataDir(path.join(await tempDir(), 'data'))
       emptyDir = path.join(await tempDir(), 'data')
       await copyDataDir(sourceDir, emptyDir)
       source = await withEmbedded(sourceDir, async (db) => {

@@ -5,6 +5,7 @@ import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import { secureDataDir } from '../src/db/data-dir.js'
 import { openEmbeddedDatabase } from '../src/db/embedded.js'
+import { preparedDataDir } from './support/data-dir.js'
 
 /** Every path under `root` whose permission bits let anyone but the owner in. */
 async function openToOthers(root: string): Promise<string[]> {
@@ -52,7 +53,7 @@ describe('embedded data directory at rest', () => {
     scratch.push(parent)
     const dataDir = path.join(parent, 'data')
     process.umask(0o022)
-    await (await openEmbeddedDatabase(dataDir)).close()
+    await preparedDataDir(dataDir)
     // As an older moodlog (or a careless copy) left it.
     await chmod(dataDir, 0o777)
     await mkdir(path.join(dataDir, 'backup'), { mode: 0o777 })

@@ -10,6 +10,7 @@ import { copyDatabase } from '../src/db/copy.js'
 import { openEmbeddedDatabase } from '../src/db/embedded.js'
 import { openServerDatabase } from '../src/db/server.js'
 import { migrate, type Database, type Transaction } from '../src/db/index.js'
+import { preparedDataDir } from './support/data-dir.js'
 import { createTestDatabase, testConfig, type Harness } from './support/harness.js'
 import { signIn, signUp } from './support/users.js'
 
@@ -26,9 +27,12 @@ async function tempDir(): Promise<string> {
   return dir
 }
 
+/** A DATA_DIR that a first start (initialised and migrated) already left behind. */
+const startedDir = async () => preparedDataDir(await tempDir())
+
 /** A database location for the CLI: a Postgres server database when the suite has one, else a DATA_DIR. */
 async function serverOrDir(): Promise<string> {
-  if (!process.env.TEST_DATABASE_URL) return tempDir()
+  if (!process.env.TEST_DATABASE_URL) return startedDir()
   const created = await createTestDatabase('postgres')
   // Its own pool closes now; the CLI opens the database by URL.
   await created.db.close()
@@ -97,8 +101,9 @@ const middle = process.env.TEST_DATABASE_URL ? 'server' : 'embedded'
 
 describe('moodlog db copy', () => {
   test(`when an installation moves embedded → ${middle} → embedded, then every row of every table arrives, sequences continue and people sign in`, async () => {
-    const laptop = await tempDir()
+    const laptop = await startedDir()
     const server = await serverOrDir()
+    // Never opened: the copy initialises it.
     const back = await tempDir()
 
     const people = await withApp(laptop, async (h) => {
@@ -218,8 +223,8 @@ describe('moodlog db copy', () => {
   })
 
   test('when the target holds rows, then the copy is refused and nothing changes; --force replaces them', async () => {
-    const source = await tempDir()
-    const target = await tempDir()
+    const source = await startedDir()
+    const target = await startedDir()
     for (const location of [source, target]) {
       await withApp(location, async (h) => {
         await signUp(h)

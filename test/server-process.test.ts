@@ -125,7 +125,8 @@ for (const backend of backendNames()) {
           'test/fixtures/server.ts',
           [],
           { ...env, PORT: '0', JWT_SECRET: 'x'.repeat(40), LOG_LEVEL: 'silent' },
-          20_000,
+          // Bounded, not tight: on a loaded 2-core machine tsx alone can take 20 s before the lock is tried.
+          120_000,
         )
         assert.equal(second.code, 1)
         assert.match(second.output, /DATA_DIR .* is in use by another moodlog process/)

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { preparedDataDir } from './data-dir.js'
 import { createTestDatabase, testEnv, type BackendName } from './harness.js'
 
 const root = path.resolve(import.meta.dirname, '../..')
@@ -85,14 +86,15 @@ export function startServerProcess(env: Record<string, string | undefined>, entr
 }
 
 /**
- * Where a server process keeps its data on `backend`: a fresh DATA_DIR in a temp dir, or a fresh
- * database on the Postgres server. What removes it is pushed onto `cleanups`.
+ * Where a server process keeps its data on `backend`: a DATA_DIR of its own in a temp dir (as a
+ * first start left it: initialised and migrated), or a fresh database on the Postgres server.
+ * What removes it is pushed onto `cleanups`.
  */
 export async function databaseEnv(backend: BackendName, cleanups: Array<() => Promise<unknown>>): Promise<Record<string, string>> {
   if (backend === 'pglite') {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'moodlog-data-'))
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
-    return { DATA_DIR: dataDir }
+    return { DATA_DIR: await preparedDataDir(dataDir) }
   }
   const testDb = await createTestDatabase('postgres')
   cleanups.push(() => testDb.drop())

@@ -1,6 +1,6 @@
 /**
  * What the browser tests share: a check that the build is fresh, a real `node dist/server.js` on
- * a fresh embedded data directory, Debian's Chromium driven by playwright-core (never a browser
+ * an embedded data directory of its own, Debian's Chromium driven by playwright-core (never a browser
  * download), and screenshots kept under test-results/ (gitignored).
  */
 import { spawn } from 'node:child_process'
@@ -10,6 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before } from 'node:test'
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
+import { preparedDataDir } from '../support/data-dir.js'
 
 const root = path.resolve(import.meta.dirname, '../..')
 export const SCREENSHOTS = path.join(root, 'test-results', 'screenshots')
@@ -48,9 +49,9 @@ export interface RunningServer {
   stop(): Promise<void>
 }
 
-/** `node dist/server.js` on a free port with an embedded database in a new temporary DATA_DIR. */
+/** `node dist/server.js` on a free port with an embedded database in a new temporary DATA_DIR (initialised and migrated). */
 export async function startServer(): Promise<RunningServer> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'moodlog-web-'))
+  const dataDir = await preparedDataDir(await mkdtemp(path.join(os.tmpdir(), 'moodlog-web-')))
   const child = spawn(process.execPath, [path.join(root, 'dist/server.js')], {
     cwd: root,
     env: {
@@ -167,8 +168,12 @@ export function serverAndBrowser(): BrowserRig {
   let browser: Browser | undefined
   before(async () => {
     await assertFreshBuild()
-    server = await startServer()
-    browser = await launchBrowser()
+    // Side by side: both mostly wait (a process starting, a browser launching).
+    const [started, launched] = await Promise.allSettled([startServer(), launchBrowser()])
+    if (started.status === 'fulfilled') server = started.value
+    if (launched.status === 'fulfilled') browser = launched.value
+    if (started.status === 'rejected') throw started.reason
+    if (launched.status === 'rejected') throw launched.reason
   })
   after(async () => {
     await browser?.close()
