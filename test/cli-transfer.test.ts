@@ -7,11 +7,10 @@ import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { PassThrough, Readable } from 'node:stream'
 import { after, describe, test } from 'node:test'
-import { failureOf, run } from '../src/cli.js'
 import { migrate, type Database, type Queryable } from '../src/db/index.js'
 import { openEmbeddedDatabase } from '../src/db/embedded.js'
+import { cli } from './support/cli.js'
 import { backendNames, createTestDatabase, type BackendName } from './support/harness.js'
 
 const cleanups: Array<() => Promise<unknown>> = []
@@ -52,20 +51,6 @@ async function place(backend: BackendName): Promise<Place> {
   }
   await use((db) => migrate(db))
   return { env: { DATA_DIR: dataDir }, use }
-}
-
-/** The CLI as its entry point answers: the exit code and every line it printed. */
-async function cli(args: string[], env: Record<string, string>): Promise<{ code: number; output: string }> {
-  const lines: string[] = []
-  const io = { stdin: Readable.from([]), stdout: new PassThrough().resume(), note: (line: string) => lines.push(line) }
-  try {
-    const code = await run(args, { ...env }, (line) => lines.push(line), io)
-    return { code, output: lines.join('\n') }
-  } catch (error) {
-    const failure = failureOf(error)
-    lines.push(`moodlog: ${failure.message}`)
-    return { code: failure.exitCode, output: lines.join('\n') }
-  }
 }
 
 async function insertUser(db: Queryable, email: string): Promise<number> {

@@ -4,9 +4,10 @@ import os from 'node:os'
 import path from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
-import { failureOf, run } from '../src/cli.js'
+import { run } from '../src/cli.js'
 import { migrate, migrationStatus, type Database, type Queryable } from '../src/db/index.js'
 import { openEmbeddedDatabase } from '../src/db/embedded.js'
+import { cli } from './support/cli.js'
 import { preparedDataDir } from './support/data-dir.js'
 import { backendNames, createTestDatabase } from './support/harness.js'
 import { runProcess } from './support/process.js'
@@ -32,29 +33,6 @@ async function withEmbedded<T>(dataDir: string, fn: (db: Database) => Promise<T>
     return await fn(db)
   } finally {
     await db.close()
-  }
-}
-
-interface CliResult {
-  code: number | string
-  /** What the command printed, stdout and stderr interleaved, as a terminal shows it. */
-  output: string
-}
-
-/**
- * The CLI in this process through its `run()`, answering as its entry point does: a thrown error
- * becomes `moodlog: <message>` and its exit code. Starting a child for each command cost seconds.
- */
-async function cli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
-  const lines: string[] = []
-  const io = { stdin: Readable.from([]), stdout: new PassThrough().resume(), note: (line: string) => lines.push(line) }
-  try {
-    const code = await run(args, { ...env }, (line) => lines.push(line), io)
-    return { code, output: lines.join('\n') }
-  } catch (error) {
-    const failure = failureOf(error)
-    lines.push(`moodlog: ${failure.message}`)
-    return { code: failure.exitCode, output: lines.join('\n') }
   }
 }
 
