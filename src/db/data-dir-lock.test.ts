@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { after, describe, test, type TestContext } from 'node:test'
+import { preparedDataDir } from '../../test/support/data-dir.js'
 import { startServerProcess } from '../../test/support/process.js'
 import { DataDirLockedError, DataDirLockLostError, lockDataDir } from './data-dir-lock.js'
 import { openEmbeddedDatabase } from './embedded.js'
@@ -138,7 +139,8 @@ describe('the data directory lock', () => {
   )
 
   test('when the embedded database loses its lock, then it refuses every statement', { timeout: 60_000 }, async (t) => {
-    const dir = await dataDir()
+    // Initialised already: what is under test is the lock, not a first start.
+    const dir = await preparedDataDir(await dataDir())
     const { onLost, lost } = lostSignal(t)
     const db = await openEmbeddedDatabase(dir, undefined, { onLockLost: onLost })
     try {
@@ -158,7 +160,7 @@ describe('the data directory lock', () => {
 
   // Startup alone may take minutes on a loaded machine (startServerProcess waits up to 180 s).
   test('when a running server loses its data directory lock, then it shuts down as on a fatal error', { timeout: 240_000 }, async () => {
-    const dir = await dataDir()
+    const dir = await preparedDataDir(await dataDir())
     const server = await startServerProcess({ DATA_DIR: dir, MIGRATE_ON_START: 'true' })
     children.push(server.child)
     await removeLock(dir)
