@@ -217,7 +217,8 @@ export function loadConfig(env: Env = process.env): Config {
 
   const headersTimeoutSeconds = integer(env, 'HEADERS_TIMEOUT_SECONDS', 10, 1, 600)
   const bodyTimeoutSeconds = integer(env, 'BODY_TIMEOUT_SECONDS', 18, 1, 600)
-  // Node refuses a header timeout longer than the whole request's.
+  // Slow headers and then a slow body make the documented worst case of a connection (about 29 s
+  // by default); a header bound above the body's would make that case the headers' alone.
   if (headersTimeoutSeconds > bodyTimeoutSeconds) {
     throw new ConfigError('HEADERS_TIMEOUT_SECONDS', `must not exceed BODY_TIMEOUT_SECONDS (${bodyTimeoutSeconds})`)
   }

@@ -8,16 +8,19 @@ import { createTestDatabase, testConfig, type TestDatabase } from '../../test/su
 import { parseResponse, RawConnection, type RawAnswer } from '../../test/support/raw-http.js'
 
 /**
- * Each 16 KiB of an upload buys 16 s at 1 KiB/s, and the slow client below waits 1.5 s between
- * them: a margin of ten times, so a loaded machine cannot make an honest upload look like a trickle.
+ * An upload's bytes buy time at 1 KiB/s, and the steady client below sends 19 KiB every 200 ms:
+ * it keeps the rate eighty times over, and its pauses are a tenth of the 2 s idle limit, so a
+ * loaded machine cannot make an honest upload look like a trickle. Every wait for the server to cut
+ * a connection gives up after 20 s, ten times the bound under test.
  */
 const env = {
   HEADERS_TIMEOUT_SECONDS: '1',
-  BODY_TIMEOUT_SECONDS: '1',
+  BODY_TIMEOUT_SECONDS: '2',
   IMPORT_MIN_BYTES_PER_SECOND: '1024',
   IMPORT_TIMEOUT_SECONDS: '300',
   REQUEST_TIMEOUT_SECONDS: '300',
 }
+const GIVE_UP_MS = 20_000
 
 // The HTTP server's timing, not the database: one engine is enough.
 describe('request bodies over a slow link, over real sockets', () => {
@@ -40,15 +43,22 @@ describe('request bodies over a slow link, over real sockets', () => {
     await testDb.drop()
   })
 
-  /** Writes `byte` every 200 ms until the server closes the connection (a minute at most); resolves with its answer. */
-  async function trickle(head: string, byte: string): Promise<RawAnswer> {
+  /**
+   * Writes `byte` every 200 ms (never, when it is empty) until the server closes the connection;
+   * resolves with its answer and whether it was the server that closed, within GIVE_UP_MS.
+   */
+  async function trickle(head: string, byte: string): Promise<RawAnswer & { closedByServer: boolean }> {
     const connection = new RawConnection(port)
     await connection.connected
     connection.write(head)
-    const timer = setInterval(() => connection.write(byte), 200)
-    const giveUp = setTimeout(() => connection.destroy(), 60_000)
+    const timer = byte ? setInterval(() => connection.write(byte), 200) : undefined
+    let gaveUp = false
+    const giveUp = setTimeout(() => {
+      gaveUp = true
+      connection.destroy()
+    }, GIVE_UP_MS)
     try {
-      return parseResponse(await connection.closed)
+      return { ...parseResponse(await connection.closed), closedByServer: !gaveUp }
     } finally {
       clearInterval(timer)
       clearTimeout(giveUp)
@@ -59,11 +69,13 @@ describe('request bodies over a slow link, over real sockets', () => {
     `POST /import?format=moodlog HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: application/x-ndjson\r\n` +
     `Content-Length: ${length}\r\nConnection: close\r\n\r\n`
 
+  const ndjsonLine = (i: number) =>
+    `${JSON.stringify({ text: `slow link ${i}`.padEnd(120, '.'), mood: 6, category: 'travel', occurredAt: '2024-05-01T18:30:00Z' })}\n`
+
   test('when an import arrives slowly but steadily, past BODY_TIMEOUT_SECONDS, then it is read to the end and imported', async () => {
-    const line = (i: number) =>
-      `${JSON.stringify({ text: `slow link ${i}`.padEnd(120, '.'), mood: 6, category: 'travel', occurredAt: '2024-05-01T18:30:00Z' })}\n`
-    const file = Array.from({ length: 500 }, (_, i) => line(i)).join('')
-    const chunks = Array.from({ length: 4 }, (_, i) => file.slice((i * file.length) / 4, ((i + 1) * file.length) / 4))
+    const file = Array.from({ length: 1500 }, (_, i) => ndjsonLine(i)).join('')
+    const parts = 15
+    const chunks = Array.from({ length: parts }, (_, i) => file.slice((i * file.length) / parts, ((i + 1) * file.length) / parts))
     assert.ok(chunks.every((chunk) => chunk.length >= 16 * 1024))
 
     const connection = new RawConnection(port)
@@ -71,17 +83,28 @@ describe('request bodies over a slow link, over real sockets', () => {
     const started = Date.now()
     connection.write(importHead(Buffer.byteLength(file)) + chunks[0])
     for (const chunk of chunks.slice(1)) {
-      await sleep(1500)
+      await sleep(200)
       connection.write(chunk)
     }
     const answer = parseResponse(await connection.closed)
-    assert.ok(Date.now() - started > 4000, 'the upload took longer than BODY_TIMEOUT_SECONDS')
+    assert.ok(Date.now() - started > 2000, 'the upload took longer than BODY_TIMEOUT_SECONDS')
     assert.equal(answer.status, 200, answer.raw.slice(0, 300))
-    assert.equal(JSON.parse(answer.body).created, 500)
+    assert.equal(JSON.parse(answer.body).created, 1500)
+  })
+
+  test('when an import sends a good start and then nothing more, then it is cut with 408 once idle, whatever its bytes earned', async () => {
+    // 256 KiB earn 256 s at 1 KiB/s; silence must not be able to spend them.
+    let start = ''
+    for (let i = 0; Buffer.byteLength(start) < 256 * 1024; i++) start += ndjsonLine(i)
+    const answer = await trickle(importHead(10 * 1024 * 1024) + start, '')
+    assert.ok(answer.closedByServer, 'the server closed the idle upload')
+    assert.equal(answer.status, 408, answer.raw.slice(0, 300))
+    assert.equal(JSON.parse(answer.body).type, '/problems/request-timeout')
   })
 
   test('when an import trickles in below IMPORT_MIN_BYTES_PER_SECOND, then the client gets 408 problem+json and is disconnected', async () => {
     const answer = await trickle(importHead(1_000_000) + '{"text":', ' ')
+    assert.ok(answer.closedByServer, 'the server closed the trickle')
     assert.equal(answer.status, 408, answer.raw.slice(0, 300))
     assert.equal(answer.headers['content-type'], 'application/problem+json; charset=utf-8')
     assert.equal(JSON.parse(answer.body).type, '/problems/request-timeout')
@@ -93,7 +116,23 @@ describe('request bodies over a slow link, over real sockets', () => {
       'Content-Length: 900000\r\n\r\n{"text":"'
     // 2 KiB every 200 ms: well above the upload rate, which only imports get.
     const answer = await trickle(head, 'x'.repeat(2048))
+    assert.ok(answer.closedByServer, 'the server closed the trickle')
     assert.equal(answer.status, 408, answer.raw.slice(0, 300))
     assert.equal(JSON.parse(answer.body).type, '/problems/request-timeout')
   })
+  // Fastify answers these before routing, without running a single hook.
+  for (const [name, head, status, type] of [
+    ['a URL that does not decode', 'POST /%zz HTTP/1.1', 400, '/problems/invalid-url'],
+    ['a path parameter over 100 characters', `PATCH /entries/${'a'.repeat(150)} HTTP/1.1`, 414, '/problems/uri-too-long'],
+  ] as const) {
+    test(`when a body trickles in after ${name}, then the problem is answered and the connection closed`, async () => {
+      const answer = await trickle(
+        `${head}\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: application/json\r\nContent-Length: 900000\r\n\r\n{"text":"`,
+        'x',
+      )
+      assert.ok(answer.closedByServer, 'the server closed the connection')
+      assert.equal(answer.status, status, answer.raw.slice(0, 300))
+      assert.equal(JSON.parse(answer.body).type, type)
+    })
+  }
 })

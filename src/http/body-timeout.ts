@@ -1,5 +1,6 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Socket } from 'node:net'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 
 /**
@@ -12,11 +13,15 @@ import fp from 'fastify-plugin'
  * - an upload (a route whose body limit is above `uploadAbove`: `POST /import`) gets the same
  *   `bodyTimeoutMs` plus one second for every `uploadMinBytesPerSecond` bytes received, as Apache's
  *   mod_reqtimeout does with `MinRate`: an upload that keeps up the rate on average is never cut,
- *   one that trickles below it runs out of time once the head start is spent.
+ *   one that trickles below it runs out of time once the head start is spent. An upload that stops
+ *   sending altogether is cut once it has sent nothing for `bodyTimeoutMs`, as nginx's
+ *   `client_body_timeout` does, whatever credit its earlier bytes bought: it is checked every
+ *   quarter of `bodyTimeoutMs`, so the cut comes at most 1.25 × `bodyTimeoutMs` after its last byte.
  *
- * A body late by these rules is answered as Node answers a late request (408 problem+json, by the
- * client error handler, and the connection closed); one still trickling in after its request was
- * answered is simply cut.
+ * Every request on a socket is watched, those answered before routing included (a URL that does not
+ * decode, an over-long path parameter: Fastify runs no hooks for them). A body late by these rules
+ * is answered as Node answers a late request (408 problem+json, by the client error handler, and
+ * the connection closed); one still trickling in after its request was answered is simply cut.
  */
 export interface BodyTimeoutOptions {
   bodyTimeoutMs: number
@@ -28,13 +33,20 @@ export const bodyTimeoutPlugin = fp(
   async function bodyTimeout(app: FastifyInstance, options: BodyTimeoutOptions) {
     /** Per kept-alive connection, the bytes it had sent when its last request was answered. */
     const answeredAt = new WeakMap<Socket, number>()
-    app.addHook('onRequest', (request, _reply, done) => {
-      // Injected requests (tests, the CLI) have no socket and no slow client.
-      if (request.raw.socket instanceof Socket) watchBody(app, request, options, answeredAt.get(request.raw.socket) ?? 0)
-      done()
+    /** Requests whose route takes an upload; known only once routed, after the watch has started. */
+    const uploads = new WeakSet<IncomingMessage>()
+    // Before Fastify's own listener, so that nothing it does first can skip the watch. Injected
+    // requests (tests, the CLI) never reach the server: they have no socket and no slow client.
+    app.server.prependListener('request', (raw: IncomingMessage, response: ServerResponse) => {
+      const socket = raw.socket
+      if (!(socket instanceof Socket)) return
+      const bytesBefore = answeredAt.get(socket) ?? 0
+      response.once('finish', () => answeredAt.set(socket, socket.bytesRead))
+      watchBody(app, raw, options, bytesBefore, () => uploads.has(raw))
     })
-    app.addHook('onResponse', (request, _reply, done) => {
-      if (request.raw.socket instanceof Socket) answeredAt.set(request.raw.socket, request.raw.socket.bytesRead)
+    app.addHook('onRequest', (request, _reply, done) => {
+      const { bodyLimit } = request.routeOptions
+      if (bodyLimit !== undefined && bodyLimit > options.uploadAbove) uploads.add(request.raw)
       done()
     })
   },
@@ -42,24 +54,39 @@ export const bodyTimeoutPlugin = fp(
 )
 
 /** `bytesBefore`: what the connection had sent before this request (the headers and the start of the body count for it). */
-function watchBody(app: FastifyInstance, request: FastifyRequest, options: BodyTimeoutOptions, bytesBefore: number): void {
-  const raw = request.raw
-  const socket = raw.socket
+function watchBody(
+  app: FastifyInstance,
+  raw: IncomingMessage,
+  options: BodyTimeoutOptions,
+  bytesBefore: number,
+  upload: () => boolean,
+): void {
   // No body, or all of it already here.
   if (raw.complete) return
-  const upload = request.routeOptions.bodyLimit !== undefined && request.routeOptions.bodyLimit > options.uploadAbove
+  const socket = raw.socket
   const start = Date.now()
-  const allowedMs = () => options.bodyTimeoutMs + (upload ? ((socket.bytesRead - bytesBefore) / options.uploadMinBytesPerSecond) * 1000 : 0)
+  const idleCheckMs = Math.max(1, Math.floor(options.bodyTimeoutMs / 4))
+  let lastBytes = socket.bytesRead
+  let lastProgress = start
   let timer: NodeJS.Timeout | undefined
   const check = () => {
     if (raw.complete || socket.destroyed) return
-    const left = start + allowedMs() - Date.now()
-    if (left > 0) {
-      timer = setTimeout(check, left).unref()
+    const now = Date.now()
+    if (socket.bytesRead !== lastBytes) {
+      lastBytes = socket.bytesRead
+      lastProgress = now
+    }
+    const isUpload = upload()
+    const credit = isUpload ? ((socket.bytesRead - bytesBefore) / options.uploadMinBytesPerSecond) * 1000 : 0
+    const left = start + options.bodyTimeoutMs + credit - now
+    const idle = isUpload && now - lastProgress >= options.bodyTimeoutMs
+    if (left > 0 && !idle) {
+      timer = setTimeout(check, isUpload ? Math.min(left, idleCheckMs) : left).unref()
       return
     }
     app.server.emit('clientError', Object.assign(new Error('Request body timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket)
   }
-  timer = setTimeout(check, options.bodyTimeoutMs).unref()
+  // The route is not known yet: the first check comes early enough for an upload's idle watch.
+  timer = setTimeout(check, idleCheckMs).unref()
   raw.once('close', () => clearTimeout(timer))
 }

@@ -12,8 +12,9 @@ import { PROBLEM_CONTENT_TYPE, problemOf, sendProblem } from './problem.js'
 /** Fastify's router errors: a URL that does not decode (`/entries/%`), a path parameter over 100 characters. */
 export function frameworkErrorHandler(securityHeaders: Record<string, string>) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
-    // The route's hooks do not run for these: add what every response carries.
-    reply.headers(securityHeaders).header('x-request-id', request.id)
+    // The route's hooks do not run for these: add what every response carries. The connection is
+    // closed after the answer, as for a parser error: a body sent with such a request is not read.
+    reply.headers(securityHeaders).header('x-request-id', request.id).header('connection', 'close')
     if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
       sendProblem(request, reply, 414, 'uri-too-long', 'A path segment is longer than 100 characters.')
       return
