@@ -164,6 +164,12 @@ async function main(): Promise<number> {
         './test/support/record-statuses.ts',
         '--test',
         `--test-concurrency=${concurrency}`,
+        // A test that hangs fails by name after 15 minutes instead of holding the run until CI's
+        // own limit; and a file whose tests have all ended exits, even if something it opened
+        // still holds the event loop (an embedded database that lost its lock is left open on
+        // purpose: closing it would write to a directory that may be another process's now).
+        '--test-timeout=900000',
+        '--test-force-exit',
         '--test-reporter=spec',
         '--test-reporter-destination=stdout',
         '--test-reporter=./test/support/file-durations.mjs',

@@ -50,7 +50,9 @@ function queryable(pg: Pick<PGlite, 'query'>, counted?: { inFlight: number }, au
 /**
  * Wraps an open PGlite; `onClose` releases whatever the caller holds (the directory lock).
  * `lost()` returns an error while the directory is no longer ours: statements are then refused
- * and close writes nothing (no CHECKPOINT).
+ * and close writes nothing (no CHECKPOINT, no shutdown): the instance is left as it is, and its
+ * Postgres timers keep the event loop alive, so a process that lost its lock must exit (the
+ * server does, as on a fatal error; the CLI's default is to throw).
  */
 export function wrapPglite(
   pg: PGlite,

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../app.js'
 import { describeEachBackend, type Harness } from '../../test/support/harness.js'
 import { createEntry, listEntries } from '../../test/support/entries.js'
 import { storedEntries } from '../../test/support/journal.js'
@@ -10,8 +12,8 @@ const file = Array.from({ length: 50 }, (_, i) =>
   JSON.stringify({ text: `evening ${i}`, mood: 6, category: 'home', occurredAt: `2024-05-01T18:${String(i).padStart(2, '0')}:00Z` }),
 ).join('\n')
 
-function importFile(h: Harness, user: SignedIn) {
-  return h.request({ method: 'POST', url: '/import', headers: { ...user.auth, 'content-type': 'application/x-ndjson' }, payload: file })
+function importFile(app: FastifyInstance, user: SignedIn) {
+  return app.inject({ method: 'POST', url: '/import', headers: { ...user.auth, 'content-type': 'application/x-ndjson' }, payload: file })
 }
 
 /** Backends of this file's database that wait for a lock (a row, or an advisory lock). */
@@ -53,21 +55,29 @@ async function overlapping<T>(h: Harness, userId: number, writers: number, start
 }
 
 describeEachBackend('POST /import at the same time as other writes', (h) => {
-  test('when one file is imported twice at the same time, then each of its entries is written once', { timeout: 120_000 }, async () => {
-    const user = await signUp(h)
-    // The account's first entry gives it the row of counts that `overlapping` holds.
-    await createEntry(h, user, { text: 'before', mood: 5, category: 'home', occurredAt: '2024-04-30T12:00:00Z' })
+  test(
+    'when one file is imported twice at the same time, through two instances, then each of its entries is written once',
+    { timeout: 120_000 },
+    async () => {
+      const user = await signUp(h)
+      // The account's first entry gives it the row of counts that `overlapping` holds.
+      await createEntry(h, user, { text: 'before', mood: 5, category: 'home', occurredAt: '2024-04-30T12:00:00Z' })
 
-    const answers = await overlapping(h, user.id, 2, () => [importFile(h, user), importFile(h, user)])
+      // One instance runs one import per account at a time: a second instance on the same database runs the other.
+      const other = await buildApp(h.config, { db: h.db, logger: false })
+      const answers = await overlapping(h, user.id, 2, () => [importFile(h.app, user), importFile(other, user)]).finally(() =>
+        other.close(),
+      )
 
-    for (const res of answers) assert.equal(res.statusCode, 200, res.body)
-    assert.deepEqual(answers.map((res) => res.json().created).sort(), [0, 50])
-    assert.deepEqual(answers.map((res) => res.json().skipped).sort(), [0, 50])
-    const texts = (await storedEntries(h.db, user.id)).map((e) => e.text)
-    assert.equal(texts.length, 51, 'no entry twice')
-    assert.equal(new Set(texts).size, 51)
-    assert.equal((await listEntries(h, user, {})).json().total, 51)
-  })
+      for (const res of answers) assert.equal(res.statusCode, 200, res.body)
+      assert.deepEqual(answers.map((res) => res.json().created).sort(), [0, 50])
+      assert.deepEqual(answers.map((res) => res.json().skipped).sort(), [0, 50])
+      const texts = (await storedEntries(h.db, user.id)).map((e) => e.text)
+      assert.equal(texts.length, 51, 'no entry twice')
+      assert.equal(new Set(texts).size, 51)
+      assert.equal((await listEntries(h, user, {})).json().total, 51)
+    },
+  )
 
   test(
     'when an import and POST /entries write at the same time, then both succeed and the journal counts both',
@@ -77,7 +87,7 @@ describeEachBackend('POST /import at the same time as other writes', (h) => {
       await createEntry(h, user, { text: 'before', mood: 5, category: 'home', occurredAt: '2024-04-30T12:00:00Z' })
 
       const [imported, posted] = await overlapping(h, user.id, 2, () => [
-        importFile(h, user),
+        importFile(h.app, user),
         h.request({ method: 'POST', url: '/entries', headers: user.auth, payload: { text: 'evening 0', mood: 6, category: 'home' } }),
       ])
 
@@ -107,7 +117,7 @@ describeEachBackend('POST /import at the same time as other writes', (h) => {
           await released
         })
         await holding
-        const importing = importFile(h, user)
+        const importing = importFile(h.app, user)
         try {
           while ((await waitingForLocks(h)) < 1) await new Promise((resolve) => setTimeout(resolve, 20))
           const deleted = await h.request({ method: 'DELETE', url: '/me', headers: user.auth, payload: { password: user.password } })

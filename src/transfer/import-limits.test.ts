@@ -82,16 +82,16 @@ describeEachBackend('POST /import limits', (h) => {
     }
   })
 
-  test('when two imports are being read, then a third gets 503 with Retry-After, and once they end an import goes in again', async () => {
-    const user = await signUp(h)
-    const headers = { ...user.auth, 'content-type': JSON_TYPE }
+  test('when two imports are being read, then a third account gets 503 with Retry-After, and once they end an import goes in again', async () => {
+    const users = [await signUp(h), await signUp(h), await signUp(h)]
+    const headersOf = (user: (typeof users)[number]) => ({ ...user.auth, 'content-type': JSON_TYPE })
     const url = '/import?format=jrnl&defaultMood=6'
     const held = [heldBody(jrnl(1, 'first')), heldBody(jrnl(2, 'second'))]
     try {
-      const running = held.map(({ body }) => h.request({ method: 'POST', url, headers, payload: body }))
+      const running = held.map(({ body }, i) => h.request({ method: 'POST', url, headers: headersOf(users[i]!), payload: body }))
       await Promise.all(held.map(({ read }) => read))
 
-      const third = await h.request({ method: 'POST', url, headers, payload: jrnl(3) })
+      const third = await h.request({ method: 'POST', url, headers: headersOf(users[2]!), payload: jrnl(3) })
       assert.equal(third.statusCode, 503, third.body)
       assert.match(third.headers['content-type'] as string, /^application\/problem\+json/)
       assert.ok(Number(third.headers['retry-after']) > 0, `Retry-After ${third.headers['retry-after']}`)
@@ -105,12 +105,53 @@ describeEachBackend('POST /import limits', (h) => {
           [200, 2],
         ],
       )
-      const after = await h.request({ method: 'POST', url, headers, payload: jrnl(3) })
+      const after = await h.request({ method: 'POST', url, headers: headersOf(users[2]!), payload: jrnl(3) })
       assert.equal(after.statusCode, 200, after.body)
       assert.equal(after.json().created, 3)
-      assert.equal((await storedEntries(h.db, user.id)).length, 6)
+      assert.deepEqual(await Promise.all(users.map(async (user) => (await storedEntries(h.db, user.id)).length)), [1, 2, 3])
     } finally {
       for (const { release } of held) release()
+    }
+  })
+
+  test('when an account already has an import in progress, then its second is 409 and writes nothing, while another account imports', async () => {
+    const [owner, neighbour] = [await signUp(h), await signUp(h)]
+    const url = '/import?format=jrnl&defaultMood=6'
+    const held = heldBody(jrnl(1, 'first'))
+    try {
+      const running = h.request({ method: 'POST', url, headers: { ...owner.auth, 'content-type': JSON_TYPE }, payload: held.body })
+      await held.read
+
+      const second = await h.request({
+        method: 'POST',
+        url,
+        headers: { ...owner.auth, 'content-type': JSON_TYPE },
+        payload: jrnl(2, 'again'),
+      })
+      assert.equal(second.statusCode, 409, second.body)
+      assert.match(second.headers['content-type'] as string, /^application\/problem\+json/)
+      assert.equal(second.json().type, '/problems/import-in-progress')
+      // One account's import does not hold up another's.
+      const other = await h.request({ method: 'POST', url, headers: { ...neighbour.auth, 'content-type': JSON_TYPE }, payload: jrnl(2) })
+      assert.equal(other.statusCode, 200, other.body)
+
+      held.release()
+      assert.equal((await running).statusCode, 200)
+      assert.deepEqual(
+        (await storedEntries(h.db, owner.id)).map((entry) => entry.text),
+        ['first 0\nfine'],
+      )
+      // Once it has ended, the account imports again.
+      const later = await h.request({
+        method: 'POST',
+        url,
+        headers: { ...owner.auth, 'content-type': JSON_TYPE },
+        payload: jrnl(2, 'again'),
+      })
+      assert.equal(later.statusCode, 200, later.body)
+      assert.equal(later.json().created, 2)
+    } finally {
+      held.release()
     }
   })
 })

@@ -133,7 +133,7 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: {
         requestTimeoutMs: app.config.importTimeoutSeconds * 1000,
         openapi: {
-          errors: [422],
+          errors: [409, 422],
           responses: { 200: 'What the import created, skipped and found invalid (nothing is written on a dry run)' },
         },
       },
@@ -151,7 +151,7 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'importing a file twice creates nothing the second time. `dryRun=true` writes nothing and answers the same report. ' +
           'An unreadable file (wrong format, unknown Daylio mood labels, missing `tz` or `defaultMood`) is 400; a body of ' +
           'another media type, or without a Content-Type, is 415 naming the three accepted. An instance runs ' +
-          `${IMPORTS_AT_ONCE} imports at once; one more is 503 with Retry-After.`,
+          `${IMPORTS_AT_ONCE} imports at once, one per account: one more is 503 with Retry-After, and a second of the same account 409.`,
         querystring: schemas.ImportQuery,
         body: schemas.ImportBody,
         response: {
@@ -194,7 +194,7 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const moodMap = parseMoodMap(query.moodMap)
 
       let result
-      const release = slots.take()
+      const release = slots.take(userId)
       try {
         result = await importFile(app.db, userId, limitBytes(request.body as Readable, maxBytes, setting), {
           format,

@@ -26,14 +26,24 @@ export const IMPORT_RETRY_AFTER_SECONDS = 30
 /**
  * Counts the imports in progress on this instance. Each holds a spool file on disk and a CPU while
  * it parses, so they are bounded; one beyond the bound is refused at once with 503 and Retry-After
- * (a queue would keep its upload, and its IMPORT_TIMEOUT_SECONDS, waiting with no answer).
+ * (a queue would keep its upload, and its IMPORT_TIMEOUT_SECONDS, waiting with no answer). An
+ * account has at most one of them, so that one account cannot take every slot: a second is 409
+ * until the first ends (its writes would wait for the first's anyway, under the import lock).
  */
 export function importSlots(max = IMPORTS_AT_ONCE) {
-  let busy = 0
+  const importing = new Set<number>()
   return {
-    /** Takes a slot, or throws the 503; the returned function gives it back (once). */
-    take(): () => void {
-      if (busy >= max) {
+    /** Takes a slot for `userId`, or throws the 409 or 503; the returned function gives it back (once). */
+    take(userId: number): () => void {
+      if (importing.has(userId)) {
+        throw new HttpError(
+          409,
+          'import-in-progress',
+          'Conflict',
+          'An import into this journal is already in progress; send the file again once it has ended.',
+        )
+      }
+      if (importing.size >= max) {
         throw new HttpError(
           503,
           'imports-busy',
@@ -42,10 +52,10 @@ export function importSlots(max = IMPORTS_AT_ONCE) {
           { headers: { 'retry-after': String(IMPORT_RETRY_AFTER_SECONDS) } },
         )
       }
-      busy += 1
+      importing.add(userId)
       let released = false
       return () => {
-        if (!released) busy -= 1
+        if (!released) importing.delete(userId)
         released = true
       }
     },

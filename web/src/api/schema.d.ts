@@ -121,7 +121,7 @@ export interface paths {
     put?: never
     /**
      * Add the entries of a file to the journal
-     * @description The body is the file (moodlog NDJSON or CSV, Daylio CSV, jrnl JSON), streamed, up to IMPORT_MAX_BYTES (50 MiB; a jrnl file, parsed whole, up to IMPORT_JRNL_MAX_BYTES, 10 MiB). All or nothing: with any invalid row nothing is written and the answer is 422 listing them, unless `skipInvalid=true`. Every row needs its occurredAt (Daylio and jrnl rows carry a date and time): unlike `POST /entries`, an import never defaults it to now. A row whose occurredAt, text, mood and category the journal already had before the import is skipped (rows of the file are not compared with each other), so importing a file twice creates nothing the second time. `dryRun=true` writes nothing and answers the same report. An unreadable file (wrong format, unknown Daylio mood labels, missing `tz` or `defaultMood`) is 400; a body of another media type, or without a Content-Type, is 415 naming the three accepted. An instance runs 2 imports at once; one more is 503 with Retry-After.
+     * @description The body is the file (moodlog NDJSON or CSV, Daylio CSV, jrnl JSON), streamed, up to IMPORT_MAX_BYTES (50 MiB; a jrnl file, parsed whole, up to IMPORT_JRNL_MAX_BYTES, 10 MiB). All or nothing: with any invalid row nothing is written and the answer is 422 listing them, unless `skipInvalid=true`. Every row needs its occurredAt (Daylio and jrnl rows carry a date and time): unlike `POST /entries`, an import never defaults it to now. A row whose occurredAt, text, mood and category the journal already had before the import is skipped (rows of the file are not compared with each other), so importing a file twice creates nothing the second time. `dryRun=true` writes nothing and answers the same report. An unreadable file (wrong format, unknown Daylio mood labels, missing `tz` or `defaultMood`) is 400; a body of another media type, or without a Content-Type, is 415 naming the three accepted. An instance runs 2 imports at once, one per account: one more is 503 with Retry-After, and a second of the same account 409.
      */
     post: operations['importEntries']
     delete?: never
@@ -1652,6 +1652,19 @@ export interface operations {
       401: {
         headers: {
           'WWW-Authenticate': components['headers']['WWW-Authenticate']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Conflicts with the current state */
+      409: {
+        headers: {
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
