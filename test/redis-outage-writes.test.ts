@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.js'
+import { canonicalEmail } from '../src/auth/email.js'
 import type { RedisStore } from '../src/store/redis.js'
 import { createEntry, listEntries } from './support/entries.js'
 import { backendNames, createTestDatabase, testConfig, type Harness, type TestDatabase } from './support/harness.js'
@@ -104,6 +105,30 @@ for (const backend of backendNames()) {
 
       const after = await me(b)
       assert.equal(after.statusCode, 401, 'the revocation is in force on b')
+    })
+
+    test('when an account signs in while Redis is unreachable and is deleted before it is back, then no address of it is written to Redis', async () => {
+      const user = await signUp(b)
+      const known = `signin:known:${createHash('sha256').update(canonicalEmail(user.email)).digest('base64url')}`
+      const redis = b.app.stores.redis!
+      assert.equal(await redis.exists(known), 1, 'signing up through b made its address known in Redis')
+
+      const restore = await outage()
+      // a learns the address in memory, to be written to Redis once it is back.
+      const login = await a.request({
+        method: 'POST',
+        url: '/login',
+        remoteAddress: '198.51.100.44',
+        payload: { email: user.email, password: user.password },
+      })
+      assert.equal(login.statusCode, 200, login.body)
+      const deleted = await b.request({ method: 'DELETE', url: '/me', headers: user.auth, payload: { password: user.password } })
+      assert.equal(deleted.statusCode, 204, deleted.body)
+      assert.equal(await redis.exists(known), 0, 'the erasure deleted what Redis knew')
+      await restore()
+      await a.app.auth.throttle.settled()
+
+      assert.equal(await redis.exists(known), 0, 'nothing of the erased account came back')
     })
   })
 }

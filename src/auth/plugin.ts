@@ -4,6 +4,7 @@ import { Counter } from 'prom-client'
 import { bearerUnauthorized } from '../http/errors.js'
 import { forgetUserBudget } from '../http/rate-limit.js'
 import { PasswordHasher } from './passwords.js'
+import { findUserById } from './queries.js'
 import { jwtKey } from './secret.js'
 import { sessionIsLive, type AuthDeps } from './service.js'
 import { SignInThrottle } from './throttle.js'
@@ -47,7 +48,7 @@ const BEARER_SENT = /^Bearer +\S/i
 
 export default fp(
   async function authPlugin(app: FastifyInstance) {
-    const throttle = new SignInThrottle(app.stores.redis)
+    const throttle = new SignInThrottle(app.stores.redis, async (userId) => (await findUserById(app.db.points, userId)) !== undefined)
     const deps: AuthDeps = {
       db: app.db,
       store: app.stores.shared,

@@ -94,7 +94,7 @@ export async function login(deps: AuthDeps, rawEmail: string, password: string, 
     return [found, matches] as const
   })
   if (!user || !valid) throw invalidLogin()
-  await attempt.succeeded()
+  await attempt.succeeded(user.id)
 
   const sessionId = newSessionId()
   const secret = newRefreshSecret()
@@ -221,7 +221,7 @@ async function verifyCurrentPassword(
   if (!(await checked(attempt, () => deps.hasher.verify(user.passwordHash, password)))) {
     throw new HttpError(403, 'wrong-password', 'Forbidden', 'The current password is incorrect.')
   }
-  await attempt.succeeded()
+  await attempt.succeeded(user.id)
   return user
 }
 

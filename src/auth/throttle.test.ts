@@ -166,7 +166,7 @@ function budgetSuite(store: string, redisUrl: string | undefined) {
       const throttle = new SignInThrottle(redis)
       const address = '192.0.2.77'
       const owner = uniqueEmail()
-      for (let i = 0; i < 30; i++) await (await throttle.take(owner, address)).succeeded()
+      for (let i = 0; i < 30; i++) await (await throttle.take(owner, address)).succeeded(0)
       for (let i = 0; i < SIGN_IN_LIMITS.address.points; i++) await throttle.take(uniqueEmail(), address)
       await assert.rejects(throttle.take(owner, address), refused)
       await throttle.take(owner, '192.0.2.78')
@@ -176,7 +176,7 @@ function budgetSuite(store: string, redisUrl: string | undefined) {
       await ready()
       const throttle = new SignInThrottle(redis)
       const email = uniqueEmail()
-      await (await throttle.take(email, '198.51.100.80')).succeeded()
+      await (await throttle.take(email, '198.51.100.80')).succeeded(0)
       await spendAccountCeiling(throttle, email)
       await assert.rejects(throttle.take(email, '198.51.100.81'), refused)
       for (let i = 0; i < SIGN_IN_LIMITS.accountAddress.points; i++) await throttle.take(email, '198.51.100.80')
@@ -188,7 +188,7 @@ function budgetSuite(store: string, redisUrl: string | undefined) {
       const throttle = new SignInThrottle(redis)
       const email = uniqueEmail()
       const addresses = Array.from({ length: KNOWN_ADDRESSES_PER_ACCOUNT + 1 }, (_, i) => `198.51.100.${150 + i}`)
-      for (const address of addresses) await (await throttle.take(email, address)).succeeded()
+      for (const address of addresses) await (await throttle.take(email, address)).succeeded(0)
       await spendAccountCeiling(throttle, email)
       await assert.rejects(throttle.take(email, addresses[0]!), refused, 'the oldest address is new again')
       for (const address of addresses.slice(1)) await throttle.take(email, address)
@@ -227,7 +227,7 @@ if (process.env.TEST_REDIS_URL) {
       )
       const [first, second] = [new SignInThrottle(one), new SignInThrottle(two)]
       const email = uniqueEmail()
-      await (await first.take(email, '2001:db8:90:100::1')).succeeded()
+      await (await first.take(email, '2001:db8:90:100::1')).succeeded(0)
       await spendAccountCeiling(first, email)
       await assert.rejects(second.take(email, '198.51.100.90'), (error: HttpError) => error.status === 429)
       await second.take(email, '2001:db8:90:1ab::7')
@@ -239,7 +239,7 @@ if (process.env.TEST_REDIS_URL) {
       after(() => late.disconnect())
       const first = new SignInThrottle(late)
       const email = uniqueEmail()
-      await (await first.take(email, '198.51.100.95')).succeeded()
+      await (await first.take(email, '198.51.100.95')).succeeded(0)
       const known = async () => (await one.keys(`${options.keyPrefix}signin:known:*`)).length
       const before = await known()
       await late.connect()
@@ -270,11 +270,11 @@ describe('known addresses in memory', () => {
   test('when someone signs in to an account of their own from very many addresses, then the owner of another account stays known', async () => {
     const throttle = new SignInThrottle()
     const owner = uniqueEmail()
-    await (await throttle.take(owner, '198.51.100.99')).succeeded()
+    await (await throttle.take(owner, '198.51.100.99')).succeeded(0)
     // More sign-ins than any bound on the addresses kept overall: 10 addresses for each account kept.
     const attacker = uniqueEmail()
     for (let i = 0; i <= KNOWN_ACCOUNTS_IN_MEMORY * KNOWN_ADDRESSES_PER_ACCOUNT; i++) {
-      await (await throttle.take(attacker, `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`)).succeeded()
+      await (await throttle.take(attacker, `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`)).succeeded(0)
     }
     await spendAccountCeiling(throttle, owner)
     await assert.rejects(throttle.take(owner, '198.51.100.98'), (error: HttpError) => error.status === 429)
@@ -347,7 +347,7 @@ describe('sign-in throttle while Redis is down', () => {
   test('then an address the owner signs in from is known in memory, past the account ceiling', async () => {
     const throttle = new SignInThrottle(redis)
     const email = uniqueEmail()
-    await (await throttle.take(email, '198.51.100.42')).succeeded()
+    await (await throttle.take(email, '198.51.100.42')).succeeded(0)
     await spendAccountCeiling(throttle, email)
     await assert.rejects(throttle.take(email, '198.51.100.43'), (error: HttpError) => error.status === 429)
     await throttle.take(email, '198.51.100.42')

@@ -30,7 +30,8 @@ const THROTTLED = 'Too many failed sign-in attempts; try again later.'
 
 /** One checked attempt: a correct password gives its points back, so only failures count. */
 export interface Attempt {
-  succeeded(): Promise<void>
+  /** `userId`: the account the password opened (its address is learnt for it). */
+  succeeded(userId: number): Promise<void>
   /**
    * The password was never checked (the client left while its check waited, the hasher was too
    * busy, the database failed): not a guess, so nothing is counted, and nothing is learnt either.
@@ -113,11 +114,26 @@ class KnownPairs {
       if (reason === 'evict' || reason === 'expire') this.unsaved.delete(account)
     },
   })
-  /** Accounts with addresses learnt in memory while Redis was down, to be written there when it is back. */
-  private readonly unsaved = new Set<string>()
+  /**
+   * Accounts with addresses learnt in memory while Redis was down, to be written there when it is
+   * back, each with the id of its user: an account erased meanwhile has nothing written back.
+   */
+  private readonly unsaved = new Map<string, number>()
+  /** The write-back under way, if any (tests wait for it). */
+  private saving: Promise<void> = Promise.resolve()
 
-  constructor(private readonly redis: Redis | undefined) {
-    redis?.on('ready', () => void this.saveUnsaved())
+  constructor(
+    private readonly redis: Redis | undefined,
+    private readonly userExists: (userId: number) => Promise<boolean> = async () => true,
+  ) {
+    redis?.on('ready', () => {
+      this.saving = this.saving.then(() => this.saveUnsaved())
+    })
+  }
+
+  /** Resolves once the addresses learnt during an outage have been written back (or could not be). */
+  settled(): Promise<void> {
+    return this.saving
   }
 
   /** The Redis client when it can answer now (as `rejectIfRedisNotReady` does for the budgets). */
@@ -140,7 +156,7 @@ class KnownPairs {
     return this.inMemory(account, address)
   }
 
-  async remember(account: string, address: string): Promise<void> {
+  async remember(account: string, address: string, userId: number): Promise<void> {
     const now = Date.now()
     const redis = this.ready
     if (redis) {
@@ -152,7 +168,7 @@ class KnownPairs {
       }
     }
     this.rememberInMemory(account, address, now)
-    if (this.redis) this.unsaved.add(account)
+    if (this.redis) this.unsaved.set(account, userId)
   }
 
   async forget(account: string): Promise<void> {
@@ -179,19 +195,32 @@ class KnownPairs {
     this.memory.set(account, addresses)
   }
 
-  /** Redis is back: writes the addresses learnt meanwhile, each with the time it was learnt. */
+  /**
+   * Redis is back: writes the addresses learnt meanwhile, each with the time it was learnt, for the
+   * accounts that still exist. An account erased while its addresses were being written may have
+   * had its key deleted first: checked again afterwards, and the key deleted then.
+   */
   private async saveUnsaved(): Promise<void> {
-    for (const account of [...this.unsaved]) {
+    for (const [account, userId] of [...this.unsaved]) {
       const redis = this.ready
       if (!redis) return
       const addresses = this.memory.get(account)
       try {
+        if (!(await this.userExists(userId))) {
+          this.memory.delete(account)
+          this.unsaved.delete(account)
+          continue
+        }
         for (const [address, at] of addresses ?? []) {
           await redis.eval(REMEMBER_SCRIPT, 1, knownKey(account), at, address, KNOWN_PAIR_MS, KNOWN_ADDRESSES_PER_ACCOUNT, 'learnt')
         }
+        if (!(await this.userExists(userId))) {
+          this.memory.delete(account)
+          await redis.unlink(knownKey(account))
+        }
         this.unsaved.delete(account)
       } catch {
-        return // Down again: the next 'ready' tries once more.
+        return // Redis down again, or the database: the next 'ready' tries once more.
       }
     }
   }
@@ -203,11 +232,20 @@ export class SignInThrottle {
   private readonly address: RateLimiterAbstract
   private readonly known: KnownPairs
 
-  constructor(private readonly redis?: Redis) {
+  /** `userExists`: whether an account is still there (erased ones get nothing written back after an outage). */
+  constructor(
+    private readonly redis?: Redis,
+    userExists?: (userId: number) => Promise<boolean>,
+  ) {
     this.accountAddress = limiter('account-address', SIGN_IN_LIMITS.accountAddress, redis)
     this.account = limiter('account', SIGN_IN_LIMITS.account, redis)
     this.address = limiter('address', SIGN_IN_LIMITS.address, redis)
-    this.known = new KnownPairs(redis)
+    this.known = new KnownPairs(redis, userExists)
+  }
+
+  /** Resolves once the known addresses learnt during a Redis outage have been written back. */
+  settled(): Promise<void> {
+    return this.known.settled()
   }
 
   /**
@@ -240,8 +278,8 @@ export class SignInThrottle {
       taken.push([budget, key])
     }
     return {
-      succeeded: async () => {
-        await Promise.all([giveBack(taken), this.known.remember(account, knownAddress)])
+      succeeded: async (userId) => {
+        await Promise.all([giveBack(taken), this.known.remember(account, knownAddress, userId)])
       },
       unchecked: () => giveBack(taken),
     }
