@@ -34,10 +34,14 @@ describe('request bodies over a slow link, over real sockets', () => {
     app = await buildApp(testConfig(env), { db: testDb.db, logger: false })
     await app.listen({ port: 0, host: '127.0.0.1' })
     port = (app.server.address() as AddressInfo).port
-    const credentials = { email: 'slow-link@example.com', password: 'correct horse battery staple' }
-    assert.equal((await app.inject({ method: 'POST', url: '/register', payload: credentials })).statusCode, 201)
-    auth = `Bearer ${(await app.inject({ method: 'POST', url: '/login', payload: credentials })).json().accessToken}`
+    auth = await signedUp('slow-link@example.com')
   })
+  async function signedUp(email: string): Promise<string> {
+    const credentials = { email, password: 'correct horse battery staple' }
+    assert.equal((await app.inject({ method: 'POST', url: '/register', payload: credentials })).statusCode, 201)
+    return `Bearer ${(await app.inject({ method: 'POST', url: '/login', payload: credentials })).json().accessToken}`
+  }
+
   after(async () => {
     await app.close()
     await testDb.drop()
@@ -65,8 +69,13 @@ describe('request bodies over a slow link, over real sockets', () => {
     }
   }
 
-  const importHead = (length: number) =>
-    `POST /import?format=moodlog HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: application/x-ndjson\r\n` +
+  /**
+   * Each import test signs up an account of its own: an account runs one import at a time, and a
+   * cut import lets go of its turn only once its handler has seen the error, after the client has.
+   */
+  let importers = 0
+  const importHead = async (length: number) =>
+    `POST /import?format=moodlog HTTP/1.1\r\nHost: x\r\nAuthorization: ${await signedUp(`importer-${++importers}@example.com`)}\r\nContent-Type: application/x-ndjson\r\n` +
     `Content-Length: ${length}\r\nConnection: close\r\n\r\n`
 
   const ndjsonLine = (i: number) =>
@@ -81,7 +90,7 @@ describe('request bodies over a slow link, over real sockets', () => {
     const connection = new RawConnection(port)
     await connection.connected
     const started = Date.now()
-    connection.write(importHead(Buffer.byteLength(file)) + chunks[0])
+    connection.write((await importHead(Buffer.byteLength(file))) + chunks[0])
     for (const chunk of chunks.slice(1)) {
       await sleep(200)
       connection.write(chunk)
@@ -96,14 +105,14 @@ describe('request bodies over a slow link, over real sockets', () => {
     // 256 KiB earn 256 s at 1 KiB/s; silence must not be able to spend them.
     let start = ''
     for (let i = 0; Buffer.byteLength(start) < 256 * 1024; i++) start += ndjsonLine(i)
-    const answer = await trickle(importHead(10 * 1024 * 1024) + start, '')
+    const answer = await trickle((await importHead(10 * 1024 * 1024)) + start, '')
     assert.ok(answer.closedByServer, 'the server closed the idle upload')
     assert.equal(answer.status, 408, answer.raw.slice(0, 300))
     assert.equal(JSON.parse(answer.body).type, '/problems/request-timeout')
   })
 
   test('when an import trickles in below IMPORT_MIN_BYTES_PER_SECOND, then the client gets 408 problem+json and is disconnected', async () => {
-    const answer = await trickle(importHead(1_000_000) + '{"text":', ' ')
+    const answer = await trickle((await importHead(1_000_000)) + '{"text":', ' ')
     assert.ok(answer.closedByServer, 'the server closed the trickle')
     assert.equal(answer.status, 408, answer.raw.slice(0, 300))
     assert.equal(answer.headers['content-type'], 'application/problem+json; charset=utf-8')
