@@ -12,6 +12,7 @@ import * as prettier from 'prettier'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { wrapPglite } from '../src/db/embedded.js'
+import type { Database } from '../src/db/index.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 export const SCHEMA_FILE = path.join(root, 'web/src/api/schema.d.ts')
@@ -23,17 +24,21 @@ const HEADER = `/**
 
 `
 
-/** The OpenAPI document exactly as `/openapi.json` serves it, from a fixed configuration. */
-export async function openApiDocument(): Promise<Record<string, unknown>> {
+/**
+ * The OpenAPI document exactly as `/openapi.json` serves it, from a fixed configuration. The app
+ * reads nothing from its database for it: `db` may be any open one (the test runner passes the one
+ * it made its templates with, sparing a second initialisation); without it, an in-memory one.
+ */
+export async function openApiDocument(db?: Database): Promise<Record<string, unknown>> {
   // Fixed values: the document must not depend on the environment of whoever runs the script.
   const config = loadConfig({
     LOG_LEVEL: 'silent',
     JWT_SECRET: 'api-document-generation-only-not-a-real-secret',
     MIGRATE_ON_START: 'false',
   })
-  const db = wrapPglite(new PGlite())
+  const own = db ? undefined : wrapPglite(new PGlite())
   try {
-    const app = await buildApp(config, { db, logger: false })
+    const app = await buildApp(config, { db: db ?? own, logger: false })
     try {
       await app.ready()
       const response = await app.inject({ url: '/openapi.json' })
@@ -43,7 +48,7 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
       await app.close()
     }
   } finally {
-    await db.close()
+    await own?.close()
   }
 }
 

@@ -8,9 +8,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { after, describe, test } from 'node:test'
-import { migrate, type Database, type Queryable } from '../src/db/index.js'
+import type { Database, Queryable } from '../src/db/index.js'
 import { openEmbeddedDatabase } from '../src/db/embedded.js'
 import { cli } from './support/cli.js'
+import { preparedDataDir } from './support/data-dir.js'
 import { backendNames, createTestDatabase, type BackendName } from './support/harness.js'
 
 const cleanups: Array<() => Promise<unknown>> = []
@@ -49,7 +50,8 @@ async function place(backend: BackendName): Promise<Place> {
       await db.close()
     }
   }
-  await use((db) => migrate(db))
+  // Initialised and migrated already (a copy of the run's prepared directory): a first start is not under test here.
+  await preparedDataDir(dataDir)
   return { env: { DATA_DIR: dataDir }, use }
 }
 
