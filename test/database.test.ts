@@ -159,6 +159,7 @@ if (backendNames().includes('postgres')) {
             ['main', 1],
             ['scans', 2],
             ['points', 1],
+            ['exports', 1],
           ],
         )
       } finally {

@@ -4,7 +4,7 @@ import { openEmbeddedDatabase } from './embedded.js'
 import { openServerDatabase } from './server.js'
 import type { Database } from './types.js'
 
-export type { Database, Lane, PoolUsage, Queryable, Transaction, TransactionOptions, Row, DatabaseKind } from './types.js'
+export type { Database, Lane, PoolUsage, Queryable, RawQueryable, Transaction, TransactionOptions, Row, DatabaseKind } from './types.js'
 export { DatabaseUnavailableError, isForeignKeyViolation, isUniqueViolation, sqlState } from './errors.js'
 export { DataDirLockedError } from './embedded.js'
 export { migrate, migrateDown, migrationStatus } from './migrate.js'

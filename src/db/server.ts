@@ -1,5 +1,5 @@
 import postgres from 'postgres'
-import type { Database, Lane, Transaction } from './types.js'
+import type { Database, Lane, RawQueryable, Transaction } from './types.js'
 import { CircuitBreaker, type BreakerLog } from './breaker.js'
 import { currentDeadline, DeadlineExceededError, requestDeadlines } from './deadline.js'
 import { DatabaseUnavailableError, isConnectionError } from './errors.js'
@@ -13,6 +13,8 @@ export interface ServerDatabaseOptions {
   scanPoolSize?: number
   /** Connections of the point-read lane (`Database.points`). Default 1. */
   pointPoolSize?: number
+  /** Connections of the export lane (`Database.exports`); opened only when used. Default 1. */
+  exportPoolSize?: number
   /** Server-side cap on any one statement, so a stuck query cannot hold a connection forever. */
   statementTimeoutMs: number
   /** TCP connect plus authentication of one new connection. Default 2 s. */
@@ -66,7 +68,7 @@ function cancelQuietly(pending: Promise<unknown>): void {
  * one (all connecting, full or reserved), and `cancel()` only takes it out of that queue. A query
  * that was sent is never cancelled here: `statement_timeout` bounds it on the server.
  */
-async function withinAcquireTimeout(pending: Promise<Iterable<postgres.Row>>, ms: number): Promise<postgres.Row[]> {
+async function withinAcquireTimeout<T>(pending: Promise<Iterable<T>>, ms: number): Promise<T[]> {
   let expired = false
   const timer = setTimeout(() => {
     if ((pending as unknown as { state: unknown }).state == null) {
@@ -107,6 +109,8 @@ async function reserveWithin(sql: postgres.Sql, ms: number): Promise<postgres.Re
 interface Pool {
   sql: postgres.Sql
   lane: Lane
+  /** Statements of the pool whose values stay bytes; counted, guarded and bounded as the lane's. */
+  raw: RawQueryable
   usage: { inFlight: number }
   probe(): Promise<void>
 }
@@ -153,22 +157,28 @@ function openPool(options: ServerDatabaseOptions, limits: Limits, breaker: Circu
     }
   }
 
-  const rootQuery = (text: string, params: readonly unknown[]) => {
-    const pending = sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })
+  const rootQuery = (text: string, params: readonly unknown[], raw = false) => {
+    const statement = sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })
+    // `raw()` marks the same pending query (and returns it): queue state and cancel stay as they are.
+    const pending: Promise<Iterable<unknown>> = raw ? statement.raw() : statement
     const run = () => withinAcquireTimeout(pending, limits.acquireTimeoutMs)
     const deadline = currentDeadline()
     // Outside a transaction a statement commits by itself: it counts as a commit of the request.
     return deadline ? deadline.track(run, { commits: true, cancel: () => cancelQuietly(pending) }) : run()
   }
 
+  const counted = async <T>(operation: () => Promise<T>): Promise<T> => {
+    usage.inFlight += 1
+    try {
+      return await guarded(operation)
+    } finally {
+      usage.inFlight -= 1
+    }
+  }
+
   const lane: Lane = {
     async query(text, params = []) {
-      usage.inFlight += 1
-      try {
-        return (await guarded(() => rootQuery(text, params))) as never
-      } finally {
-        usage.inFlight -= 1
-      }
+      return (await counted(() => rootQuery(text, params))) as never
     },
     /**
      * On a connection reserved before anything is sent, not `sql.begin()`: postgres.js 3.4.9 can
@@ -236,6 +246,11 @@ function openPool(options: ServerDatabaseOptions, limits: Limits, breaker: Circu
   return {
     sql,
     lane,
+    raw: {
+      async queryRaw(text, params = []) {
+        return (await counted(() => rootQuery(text, params, true))) as Array<Array<Buffer | null>>
+      },
+    },
     usage,
     // Outside any request's deadline: the probe runs from a timer started by some request.
     probe: () => requestDeadlines.exit(async () => void (await rootQuery('select 1', []))),
@@ -245,8 +260,9 @@ function openPool(options: ServerDatabaseOptions, limits: Limits, breaker: Circu
 export function openServerDatabase(options: ServerDatabaseOptions): Database {
   const scanPoolSize = options.scanPoolSize ?? 2
   const pointPoolSize = options.pointPoolSize ?? 1
+  const exportPoolSize = options.exportPoolSize ?? 1
   const limits: Limits = { connectTimeoutMs: options.connectTimeoutMs ?? 2000, acquireTimeoutMs: options.acquireTimeoutMs ?? 2000 }
-  // One breaker for both pools: they reach the same server.
+  // One breaker for all pools: they reach the same server.
   const breaker: CircuitBreaker = new CircuitBreaker({
     threshold: options.breakerThreshold ?? 5,
     probeIntervalMs: options.breakerProbeMs ?? 1000,
@@ -256,6 +272,7 @@ export function openServerDatabase(options: ServerDatabaseOptions): Database {
   const main = openPool(options, limits, breaker, options.poolSize, 'moodlog')
   const scans = openPool(options, limits, breaker, scanPoolSize, 'moodlog-scans')
   const points = openPool(options, limits, breaker, pointPoolSize, 'moodlog-points')
+  const exports = openPool(options, limits, breaker, exportPoolSize, 'moodlog-export')
   // Health checks on a connection of their own: a pool busy with requests is load, not an outage,
   // and a probe queued behind it would outwait the check and take a busy instance out of rotation.
   const health = openPool(options, limits, breaker, 1, 'moodlog-health')
@@ -265,6 +282,7 @@ export function openServerDatabase(options: ServerDatabaseOptions): Database {
     ...main.lane,
     scans: scans.lane,
     points: points.lane,
+    exports: exports.raw,
     async ping() {
       await health.lane.query('select 1')
     },
@@ -272,10 +290,11 @@ export function openServerDatabase(options: ServerDatabaseOptions): Database {
       { pool: 'main', size: options.poolSize, inFlight: main.usage.inFlight },
       { pool: 'scans', size: scanPoolSize, inFlight: scans.usage.inFlight },
       { pool: 'points', size: pointPoolSize, inFlight: points.usage.inFlight },
+      { pool: 'exports', size: exportPoolSize, inFlight: exports.usage.inFlight },
     ],
     async close() {
       breaker.stop()
-      await Promise.all([main, scans, points, health].map((pool) => pool.sql.end({ timeout: 5 })))
+      await Promise.all([main, scans, points, exports, health].map((pool) => pool.sql.end({ timeout: 5 })))
     },
   }
 }

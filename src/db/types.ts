@@ -27,6 +27,15 @@ export interface TransactionOptions {
   settings?: Readonly<Record<string, string>>
 }
 
+/**
+ * Statements whose values come back as the bytes Postgres sent (postgres.js `raw()`): each row an
+ * array of Buffers, in the select's order, null for NULL. Nothing is parsed, so a value costs the
+ * JS heap nothing.
+ */
+export interface RawQueryable {
+  queryRaw(text: string, params?: readonly unknown[]): Promise<Array<Array<Buffer | null>>>
+}
+
 /** Statements and transactions on one pool of connections. */
 export interface Lane extends Queryable {
   /** Runs `fn` in one transaction run as `options` say: committed when it resolves, rolled back when it throws. */
@@ -35,7 +44,7 @@ export interface Lane extends Queryable {
 
 /** For metrics: one pool's configured size and the statements and transactions in progress on it. */
 export interface PoolUsage {
-  pool: 'main' | 'scans' | 'points'
+  pool: 'main' | 'scans' | 'points' | 'exports'
   /** Connections the pool may open (1 for embedded PGlite). */
   size: number
   /** Statements outside a transaction plus open transactions; beyond `size` they wait. */
@@ -59,6 +68,13 @@ export interface Database extends Lane {
    * same reads over the main pool. Embedded: the one connection.
    */
   readonly points: Lane
+  /**
+   * Server mode only: the lane of the NDJSON export's pages, one connection of its own
+   * (`moodlog-export`) whose values arrive as bytes (see `rawNdjsonPagesOn`), so that a long export
+   * neither grows the JS heap nor holds up the scans. Embedded: absent (PGlite hands over strings,
+   * and the export reads its pages on `scans`).
+   */
+  readonly exports?: RawQueryable
   /** Resolves when the database answers; throws `DatabaseUnavailableError` otherwise. */
   ping(): Promise<void>
   usage(): PoolUsage[]

@@ -68,7 +68,7 @@ export const metricsPlugin = fp(
     })
 
     // Read when scraped: the database and the cache keep their own numbers.
-    // One series per pool: `main`, and in server mode `scans` (list pages and counts).
+    // One series per pool: `main`, and in server mode `scans` (list pages and counts), `points` and `exports`.
     const poolGauge = (name: string, help: string, value: (usage: PoolUsage) => number) =>
       new Gauge({
         name,

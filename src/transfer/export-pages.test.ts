@@ -43,11 +43,11 @@ async function journalOf(h: Harness): Promise<Journal> {
   return { user, entries: await storedEntries(h.db, user.id) }
 }
 
-function assertBodyAsBefore(body: string, entries: Array<Record<string, unknown>>): void {
+function assertBodyAsBefore(body: string, entries: Array<Record<string, unknown>>, count = 2501): void {
   assert.ok(body.endsWith('\n'), 'the file ends with a newline')
   const [header, ...lines] = body.slice(0, -1).split('\n')
   assert.equal(JSON.parse(header!).format, 'moodlog')
-  assert.equal(lines.length, 2501)
+  assert.equal(lines.length, count)
   // Byte for byte, not only as parsed JSON: escapes, key order and spacing are those of JSON.stringify.
   assert.equal(lines.join('\n'), ndjsonAsBefore(entries))
 }
@@ -61,7 +61,7 @@ describeEachBackend('GET /export?format=ndjson, pages rendered by Postgres', (h)
   })
 })
 
-// Server mode as deployed: DATABASE_URL set, so the NDJSON pages come as raw bytes on the export's own connection.
+// Server mode as deployed (DATABASE_URL set): the NDJSON pages come as raw bytes on the export lane of the database.
 for (const backend of backendNames().filter((name) => name === 'postgres')) {
   describe('GET /export?format=ndjson in server mode [postgres]', () => {
     let testDb: TestDatabase
@@ -99,6 +99,56 @@ for (const backend of backendNames().filter((name) => name === 'postgres')) {
         `select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = 'moodlog-export'`,
       )
       assert.equal(exporting!.n, 1)
+    })
+
+    test('when an export waits for its next page, then it waits on the export lane, moodlog-export, counted in the pool usage and the metrics', async () => {
+      const user = await signUp(h)
+      await seedJournal(testDb.db, user.id)
+      // Nobody reads this body yet: the export stops at its backpressure, between two pages.
+      const exporting = await app.inject({ method: 'GET', url: '/export', headers: user.auth, payloadAsStream: true })
+      assert.equal(exporting.statusCode, 200)
+      let release!: () => void
+      const released = new Promise<void>((resolve) => (release = resolve))
+      let locked!: () => void
+      const locking = new Promise<void>((resolve) => (locked = resolve))
+      // Every page read waits for this lock, so the export's next one stays in flight until it goes.
+      const holder = testDb.db.transaction(async (tx) => {
+        await tx.query('lock table entries in access exclusive mode')
+        locked()
+        await released
+      })
+      let reading: Promise<string> | undefined
+      try {
+        await locking
+        reading = (async () => {
+          const chunks: Buffer[] = []
+          for await (const chunk of exporting.stream()) chunks.push(chunk as Buffer)
+          return Buffer.concat(chunks).toString('utf8')
+        })()
+        // Polls a condition, not a clock: the page is in flight once the server shows its backend waiting.
+        const waitingExports = async () =>
+          (
+            await testDb.db.query<{ n: number }>(
+              `select count(*)::int as n from pg_stat_activity
+                where datname = current_database() and application_name = 'moodlog-export' and wait_event_type = 'Lock'`,
+            )
+          )[0]!.n
+        while ((await waitingExports()) < 1) await new Promise((resolve) => setTimeout(resolve, 20))
+
+        const usage = Object.fromEntries(app.db.usage().map((u) => [u.pool, u]))
+        assert.deepEqual(usage.exports, { pool: 'exports', size: 1, inFlight: 1 })
+        assert.equal(usage.scans?.inFlight, 0, 'not a page of the scan lane')
+        const metrics = await app.inject({ method: 'GET', url: '/metrics' })
+        assert.match(metrics.body, /^moodlog_db_pool_in_use\{pool="exports"\} 1$/m)
+        assert.match(metrics.body, /^moodlog_db_pool_size\{pool="exports"\} 1$/m)
+      } finally {
+        release()
+        await holder
+        // An unread body would keep the app from closing.
+        if (!reading) exporting.stream().resume()
+      }
+      assertBodyAsBefore(await reading, await storedEntries(testDb.db, user.id), 2500)
+      assert.equal(app.db.usage().find((u) => u.pool === 'exports')?.inFlight, 0)
     })
 
     test('when the journal is empty, then the file is the header line alone', async () => {

@@ -31,7 +31,7 @@ export interface ExportOptions {
   /** Called after each page with the number of entries written so far. */
   onProgress?: (entries: number) => void
   pageSize?: number
-  /** Where NDJSON pages come from; default: `db`, as strings (server mode passes raw pages, see `openRawNdjsonPages`). */
+  /** Where NDJSON pages come from; default: `db`, as strings (the API passes raw pages in server mode, see `ndjsonPagesOf`). */
   ndjsonPages?: NdjsonPages
 }
 

@@ -5,7 +5,8 @@ import { badRequest, bearerUnauthorized } from '../http/errors.js'
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../http/problem.js'
 import { timeZoneCatalog, type TimeZoneCatalog } from '../stats/service.js'
 import { EXPORT_MEDIA, exportChunks } from './export.js'
-import { openRawNdjsonPages } from './export-pages.js'
+import { ndjsonPagesOf } from './export-pages.js'
+import { exportSlots } from './export-slots.js'
 import { entryCreatedEvents, importFile, type ImportFormat } from './import.js'
 import { AccountGone, UnreadableFile } from './rows.js'
 import * as schemas from './schemas.js'
@@ -71,23 +72,13 @@ function parseMoodMap(raw: string | undefined): Record<string, number> | undefin
 const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const zones = timeZoneCatalog(app.db)
   const slots = importSlots()
+  const exporting = exportSlots()
   installStreamingParsers(app)
-  // Server mode: NDJSON pages arrive as bytes, off the JS heap (see openRawNdjsonPages).
-  const rawPages =
-    app.config.databaseUrl === undefined
-      ? undefined
-      : openRawNdjsonPages({
-          url: app.config.databaseUrl,
-          max: 1,
-          statementTimeoutMs: app.config.requestTimeoutSeconds * 1000,
-          connectTimeoutMs: app.config.databaseConnectTimeoutSeconds * 1000,
-        })
-  if (rawPages) app.addHook('onClose', () => rawPages.close())
-
   app.get(
     '/export',
     {
       preParsing: app.authenticate,
+      config: { openapi: { errors: [409] } },
       schema: {
         tags,
         security,
@@ -96,7 +87,8 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'Streamed a page at a time, so any size exports in constant memory. Entries are in id order (NDJSON, CSV) ' +
           'or oldest first (Markdown). Every field travels: id, text, mood, category, occurredAt, createdAt, updatedAt ' +
-          '(UTC, microseconds) and version; `POST /import` reads NDJSON and CSV back losslessly.',
+          '(UTC, microseconds) and version; `POST /import` reads NDJSON and CSV back losslessly. An account downloads one ' +
+          'export at a time per instance: a second while the first is still being sent is 409 `export-in-progress`.',
         querystring: schemas.ExportQuery,
         response: { 200: schemas.ExportResponse },
       },
@@ -105,8 +97,12 @@ const transferRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { userId } = currentUser(request)
       const format = request.query.format ?? 'ndjson'
       const tz = await resolveZone(zones, request.query.tz)
+      const release = exporting.take(userId)
+      // Given back when the response is over, however: sent, failed, or its client gone (maybe already).
+      if (reply.raw.destroyed) release()
+      else reply.raw.once('close', release)
       const exportedAt = new Date()
-      const chunks = exportChunks(app.db.scans, userId, { format, tz, exportedAt, ndjsonPages: rawPages?.pages })
+      const chunks = exportChunks(app.db.scans, userId, { format, tz, exportedAt, ndjsonPages: ndjsonPagesOf(app.db) })
       // The first chunk is taken here: a failure before anything was sent is still a problem+json answer.
       const first = await chunks.next()
       const body = Readable.from(

@@ -79,7 +79,7 @@ export interface paths {
     }
     /**
      * Download the whole journal as a file
-     * @description Streamed a page at a time, so any size exports in constant memory. Entries are in id order (NDJSON, CSV) or oldest first (Markdown). Every field travels: id, text, mood, category, occurredAt, createdAt, updatedAt (UTC, microseconds) and version; `POST /import` reads NDJSON and CSV back losslessly.
+     * @description Streamed a page at a time, so any size exports in constant memory. Entries are in id order (NDJSON, CSV) or oldest first (Markdown). Every field travels: id, text, mood, category, occurredAt, createdAt, updatedAt (UTC, microseconds) and version; `POST /import` reads NDJSON and CSV back losslessly. An account downloads one export at a time per instance: a second while the first is still being sent is 409 `export-in-progress`.
      */
     get: operations['exportEntries']
     put?: never
@@ -1454,6 +1454,19 @@ export interface operations {
       401: {
         headers: {
           'WWW-Authenticate': components['headers']['WWW-Authenticate']
+          'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
+          'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
+          'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content: {
+          'application/problem+json': components['schemas']['Problem']
+        }
+      }
+      /** @description Conflicts with the current state */
+      409: {
+        headers: {
           'X-RateLimit-Limit': components['headers']['X-RateLimit-Limit']
           'X-RateLimit-Remaining': components['headers']['X-RateLimit-Remaining']
           'X-RateLimit-Reset': components['headers']['X-RateLimit-Reset']
