@@ -9,6 +9,7 @@ import type { Config } from '../config.js'
 import { openDatabase, type Database } from '../db/index.js'
 import { timeZoneCatalog } from '../stats/service.js'
 import { EXPORT_FORMATS, exportChunks, type ExportFormat } from './export.js'
+import { ndjsonPagesOf } from './export-pages.js'
 import { TransferError } from './format.js'
 import { entryCreatedEvents, IMPORT_FORMATS, importFile, type ImportFormat, type ImportReport } from './import.js'
 import { noProgress, type Progress } from './progress.js'
@@ -48,6 +49,8 @@ async function exportEntries(db: Database, userId: number, out: Writable, run: E
     format: run.format,
     tz: run.tz,
     exportedAt: new Date(),
+    // As the API reads them: as bytes in server mode.
+    ndjsonPages: ndjsonPagesOf(db),
     onStart: (total) => run.progress.start('export', total, 'entries'),
     onProgress: (written) => run.progress.update((count = written)),
   })
