@@ -6,12 +6,11 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { PGlite } from '@electric-sql/pglite'
 import openapiTS, { astToString } from 'openapi-typescript'
 import * as prettier from 'prettier'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { wrapPglite } from '../src/db/embedded.js'
+import { openEmbeddedMemoryDatabase } from '../src/db/embedded.js'
 import type { Database } from '../src/db/index.js'
 
 const root = path.resolve(import.meta.dirname, '..')
@@ -36,7 +35,7 @@ export async function openApiDocument(db?: Database): Promise<Record<string, unk
     JWT_SECRET: 'api-document-generation-only-not-a-real-secret',
     MIGRATE_ON_START: 'false',
   })
-  const own = db ? undefined : wrapPglite(new PGlite())
+  const own = db ? undefined : await openEmbeddedMemoryDatabase()
   try {
     const app = await buildApp(config, { db: db ?? own, logger: false })
     try {

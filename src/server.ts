@@ -44,7 +44,8 @@ export async function main(options: AppOptions = {}, env: NodeJS.ProcessEnv = pr
 
   const budgetMs = config.shutdownTimeoutSeconds * 1000
   // Uncaught errors shut down too, exit code 1: among them the embedded database's
-  // DataDirLockLostError (another process may own DATA_DIR now; the database already refuses statements).
+  // DataDirLockLostError (another process may own DATA_DIR now; the database already refuses statements)
+  // and its DatabaseUnavailableError when PGlite's worker thread ends (every statement would be a 503).
   closeWithGrace({ delay: budgetMs, logger: app.log }, async ({ signal, err }) => {
     if (err) app.log.fatal({ err }, 'fatal error, shutting down')
     app.log.info({ signal }, 'shutting down')

@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { after, before, describe } from 'node:test'
-import { PGlite } from '@electric-sql/pglite'
 import type { FastifyInstance, FastifyPluginAsync, InjectOptions, LightMyRequestResponse } from 'fastify'
 import postgres from 'postgres'
 import { buildApp } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { migrate, type Database } from '../../src/db/index.js'
-import { wrapPglite } from '../../src/db/embedded.js'
+import { openEmbeddedMemoryDatabase } from '../../src/db/embedded.js'
 import { openServerDatabase } from '../../src/db/server.js'
 import { databaseUrlFor, TEST_DB_PREFIX } from './naming.js'
 
@@ -52,8 +51,7 @@ export interface TestDatabase {
 export async function createTestDatabase(backend: BackendName): Promise<TestDatabase> {
   if (backend === 'pglite') {
     const template = process.env.MOODLOG_TEST_PGLITE_TEMPLATE
-    const pg = template ? new PGlite({ loadDataDir: new Blob([await readFile(template)]) }) : new PGlite()
-    const db = wrapPglite(pg)
+    const db = await openEmbeddedMemoryDatabase(template ? await readFile(template) : undefined)
     if (!template) await migrate(db)
     return { db, drop: () => db.close() }
   }
