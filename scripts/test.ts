@@ -172,8 +172,9 @@ async function main(): Promise<number> {
         `--test-concurrency=${concurrency}`,
         // A test that hangs fails by name after 15 minutes instead of holding the run until CI's
         // own limit; and a file whose tests have all ended exits, even if something it opened
-        // still holds the event loop (an embedded database that lost its lock is left open on
-        // purpose: closing it would write to a directory that may be another process's now).
+        // still holds the event loop (a file once kept the whole run waiting that way: an
+        // embedded database left open after losing its lock). Asynchronous errors a file's last
+        // test leaves behind go unreported; those of every other test are still failures.
         '--test-timeout=900000',
         '--test-force-exit',
         '--test-reporter=spec',

@@ -23,6 +23,7 @@ import { rateLimitPlugin } from './http/rate-limit.js'
 import { docsPlugin } from './http/docs.js'
 import { metricsPlugin } from './http/metrics.js'
 import { securityHeaders, securityHeadersPlugin } from './http/security-headers.js'
+import { sendTimeoutPlugin } from './http/send-timeout.js'
 import { clientErrorHandler, frameworkErrorHandler } from './http/client-errors.js'
 import { conventionsPlugin, RouteIndex } from './http/conventions.js'
 import { openStores, type Stores } from './store/index.js'
@@ -102,6 +103,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     uploadAbove: ONE_MEBIBYTE,
     uploadMinBytesPerSecond: config.importMinBytesPerSecond,
   })
+  await app.register(sendTimeoutPlugin, { sendTimeoutMs: config.bodyTimeoutSeconds * 1000 })
   await app.register(problemPlugin)
   await app.register(corePlugin, { config, db: options.db })
   // Security headers first: every answer carries them, the shutdown and timeout 503s included.

@@ -72,6 +72,9 @@ export const KNOWN_ADDRESSES_PER_ACCOUNT = 10
  */
 export const KNOWN_ACCOUNTS_IN_MEMORY = 10_000
 
+/** How soon a write-back of known addresses that failed on the database is tried again. */
+const SAVE_RETRY_MS = 30_000
+
 /** One Redis sorted set per account: the address hashes, scored by their last correct password (ms). */
 const knownKey = (account: string) => `signin:known:${account}`
 /** Where known pairs lived before they were kept per account (one key each): erasure deletes those too. */
@@ -218,9 +221,17 @@ class KnownPairs {
           this.memory.delete(account)
           await redis.unlink(knownKey(account))
         }
-        this.unsaved.delete(account)
+        // An address learnt while these were written (Redis down again) is still to be written.
+        if (this.memory.get(account) === addresses) this.unsaved.delete(account)
       } catch {
-        return // Redis down again, or the database: the next 'ready' tries once more.
+        // Redis down again: its next 'ready' tries once more. The database down: Redis may stay up,
+        // so a timer tries again.
+        if (this.ready) {
+          setTimeout(() => {
+            this.saving = this.saving.then(() => this.saveUnsaved())
+          }, SAVE_RETRY_MS).unref()
+        }
+        return
       }
     }
   }

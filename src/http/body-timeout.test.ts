@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict'
-import type { AddressInfo } from 'node:net'
+import { once } from 'node:events'
+import net, { type AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../app.js'
 import { createTestDatabase, testConfig, type TestDatabase } from '../../test/support/harness.js'
+import { seedJournal } from '../../test/support/journal.js'
 import { parseResponse, RawConnection, type RawAnswer } from '../../test/support/raw-http.js'
+import { signUp } from '../../test/support/users.js'
 
 /**
  * An upload's bytes buy time at 1 KiB/s, and the steady client below sends 19 KiB every 200 ms:
@@ -144,4 +147,66 @@ describe('request bodies over a slow link, over real sockets', () => {
       assert.equal(JSON.parse(answer.body).type, type)
     })
   }
+  for (const [name, head] of [
+    ['POST /entries', 'POST /entries HTTP/1.1'],
+    ['POST /import', 'POST /import?format=moodlog HTTP/1.1'],
+  ] as const) {
+    test(`when ${name} is answered before its body has arrived, then the connection is closed after that one answer`, async () => {
+      // No token: 401 before the body is read. The body would take 1,000,000 s at 1 byte a second.
+      const answer = await trickle(
+        `${head}\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: 1000000\r\n\r\n${'{}\n'.repeat(20_000)}`,
+        ' ',
+      )
+      assert.ok(answer.closedByServer, 'the server closed the connection')
+      assert.equal(answer.status, 401, answer.raw.slice(0, 300))
+      assert.equal(answer.headers.connection, 'close')
+      assert.equal(answer.raw.split('HTTP/1.1 ').length - 1, 1, `one answer only: ${answer.raw.slice(0, 600)}`)
+    })
+  }
+})
+
+describe('answers a client stops reading, over real sockets', () => {
+  let testDb: TestDatabase
+  let app: FastifyInstance
+  let port: number
+
+  before(async () => {
+    testDb = await createTestDatabase('pglite')
+    app = await buildApp(testConfig(env), { db: testDb.db, logger: false })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    port = (app.server.address() as AddressInfo).port
+  })
+  after(async () => {
+    await app.close()
+    await testDb.drop()
+  })
+
+  test('when a client stops reading a large export, then it is cut once it has taken nothing for BODY_TIMEOUT_SECONDS, and the account exports again', async () => {
+    const user = await signUp({ app, backend: 'pglite', db: testDb.db, config: app.config, request: (o) => app.inject(o) as never })
+    // About 17 MB of NDJSON: more than the socket's buffers take while the client reads nothing.
+    await seedJournal(testDb.db, user.id, 10_000)
+    // The server's end of the connection: a paused client would not notice a close until it read again.
+    const accepted = once(app.server, 'connection') as Promise<[net.Socket]>
+    const socket = net.connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    await once(socket, 'connect')
+    const [serverSide] = await accepted
+    socket.write(`GET /export HTTP/1.1\r\nHost: x\r\nAuthorization: ${user.auth.authorization}\r\n\r\n`)
+    // The first bytes show the export has started; then the client reads nothing more.
+    await once(socket, 'data')
+    socket.pause()
+    let gaveUp = false
+    const giveUp = setTimeout(() => {
+      gaveUp = true
+      serverSide.destroy()
+    }, GIVE_UP_MS)
+    await once(serverSide, 'close')
+    clearTimeout(giveUp)
+    socket.destroy()
+    assert.ok(!gaveUp, 'the server cut the stalled download')
+
+    const again = await app.inject({ method: 'GET', url: '/export', headers: user.auth })
+    assert.equal(again.statusCode, 200, again.body.slice(0, 200))
+    assert.equal(again.body.trimEnd().split('\n').length, 10_001)
+  })
 })

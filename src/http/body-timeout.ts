@@ -18,10 +18,11 @@ import fp from 'fastify-plugin'
  *   `client_body_timeout` does, whatever credit its earlier bytes bought: it is checked every
  *   quarter of `bodyTimeoutMs`, so the cut comes at most 1.25 × `bodyTimeoutMs` after its last byte.
  *
- * Every request on a socket is watched, those answered before routing included (a URL that does not
+ * Every request with a body is watched, those answered before routing included (a URL that does not
  * decode, an over-long path parameter: Fastify runs no hooks for them). A body late by these rules
  * is answered as Node answers a late request (408 problem+json, by the client error handler, and
- * the connection closed); one still trickling in after its request was answered is simply cut.
+ * the connection closed). A request answered before its body is in closes its connection after the
+ * answer, so the rest of its body is never waited for.
  */
 export interface BodyTimeoutOptions {
   bodyTimeoutMs: number
@@ -31,18 +32,17 @@ export interface BodyTimeoutOptions {
 
 export const bodyTimeoutPlugin = fp(
   async function bodyTimeout(app: FastifyInstance, options: BodyTimeoutOptions) {
-    /** Per kept-alive connection, the bytes it had sent when its last request was answered. */
-    const answeredAt = new WeakMap<Socket, number>()
     /** Requests whose route takes an upload; known only once routed, after the watch has started. */
     const uploads = new WeakSet<IncomingMessage>()
     // Before Fastify's own listener, so that nothing it does first can skip the watch. Injected
     // requests (tests, the CLI) never reach the server: they have no socket and no slow client.
     app.server.prependListener('request', (raw: IncomingMessage, response: ServerResponse) => {
       const socket = raw.socket
-      if (!(socket instanceof Socket)) return
-      const bytesBefore = answeredAt.get(socket) ?? 0
-      response.once('finish', () => answeredAt.set(socket, socket.bytesRead))
-      watchBody(app, raw, options, bytesBefore, () => uploads.has(raw))
+      if (!(socket instanceof Socket) || !hasBody(raw)) return
+      answeredFirstCloses(raw, response)
+      // What the connection has sent up to now (this request's headers, maybe the start of its
+      // body) buys no upload time: bytes of an earlier request never count for this one.
+      watchBody(app, raw, options, socket.bytesRead, () => uploads.has(raw))
     })
     app.addHook('onRequest', (request, _reply, done) => {
       const { bodyLimit } = request.routeOptions
@@ -53,7 +53,27 @@ export const bodyTimeoutPlugin = fp(
   { name: 'moodlog-body-timeout' },
 )
 
-/** `bytesBefore`: what the connection had sent before this request (the headers and the start of the body count for it). */
+/** HTTP/1.1: a request has a body when it says how long it is or how it is chunked (RFC 9112 §6.3). */
+function hasBody(raw: IncomingMessage): boolean {
+  const length = raw.headers['content-length']
+  return raw.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+}
+
+/**
+ * A request answered before its body has arrived (401, 413, 415, 409 …) gets `Connection: close`:
+ * Node would otherwise read and drop the rest of the body, however slowly it comes, to keep the
+ * connection for the next request. Until the body has been read, the response says it closes; once
+ * it has, the client's own choice is back.
+ */
+function answeredFirstCloses(raw: IncomingMessage, response: ServerResponse): void {
+  const keepAlive = response.shouldKeepAlive
+  response.shouldKeepAlive = false
+  raw.once('end', () => {
+    if (!response.headersSent) response.shouldKeepAlive = keepAlive
+  })
+}
+
+/** `bytesBefore`: what the connection had sent when this request's headers were in. */
 function watchBody(
   app: FastifyInstance,
   raw: IncomingMessage,
