@@ -21,8 +21,8 @@ import fp from 'fastify-plugin'
  * Every request with a body is watched, those answered before routing included (a URL that does not
  * decode, an over-long path parameter: Fastify runs no hooks for them). A body late by these rules
  * is answered as Node answers a late request (408 problem+json, by the client error handler, and
- * the connection closed). A request answered before its body is in closes its connection after the
- * answer, so the rest of its body is never waited for.
+ * the connection closed). The rest of the body of a request answered before it arrived (a 401, 413,
+ * 415 …) gets `bodyTimeoutMs` from the answer, with no upload allowance, and is then cut.
  */
 export interface BodyTimeoutOptions {
   bodyTimeoutMs: number
@@ -39,10 +39,9 @@ export const bodyTimeoutPlugin = fp(
     app.server.prependListener('request', (raw: IncomingMessage, response: ServerResponse) => {
       const socket = raw.socket
       if (!(socket instanceof Socket) || !hasBody(raw)) return
-      answeredFirstCloses(raw, response)
       // What the connection has sent up to now (this request's headers, maybe the start of its
       // body) buys no upload time: bytes of an earlier request never count for this one.
-      watchBody(app, raw, options, socket.bytesRead, () => uploads.has(raw))
+      watchBody(app, raw, response, options, socket.bytesRead, () => uploads.has(raw))
     })
     app.addHook('onRequest', (request, _reply, done) => {
       const { bodyLimit } = request.routeOptions
@@ -59,24 +58,11 @@ function hasBody(raw: IncomingMessage): boolean {
   return raw.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
 }
 
-/**
- * A request answered before its body has arrived (401, 413, 415, 409 …) gets `Connection: close`:
- * Node would otherwise read and drop the rest of the body, however slowly it comes, to keep the
- * connection for the next request. Until the body has been read, the response says it closes; once
- * it has, the client's own choice is back.
- */
-function answeredFirstCloses(raw: IncomingMessage, response: ServerResponse): void {
-  const keepAlive = response.shouldKeepAlive
-  response.shouldKeepAlive = false
-  raw.once('end', () => {
-    if (!response.headersSent) response.shouldKeepAlive = keepAlive
-  })
-}
-
 /** `bytesBefore`: what the connection had sent when this request's headers were in. */
 function watchBody(
   app: FastifyInstance,
   raw: IncomingMessage,
+  response: ServerResponse,
   options: BodyTimeoutOptions,
   bytesBefore: number,
   upload: () => boolean,
@@ -88,17 +74,27 @@ function watchBody(
   const idleCheckMs = Math.max(1, Math.floor(options.bodyTimeoutMs / 4))
   let lastBytes = socket.bytesRead
   let lastProgress = start
+  /** When the request was answered with its body still on the way (a 401, 413, 415 …). */
+  let answeredAt: number | undefined
   let timer: NodeJS.Timeout | undefined
   const check = () => {
     if (raw.complete || socket.destroyed) return
     const now = Date.now()
+    if (answeredAt !== undefined) {
+      // Node reads and drops the rest of an answered request's body to keep the connection: that
+      // rest gets BODY_TIMEOUT_SECONDS from the answer, no upload allowance, and is then cut
+      // without another answer (one was given).
+      const left = Math.min(answeredAt + options.bodyTimeoutMs, start + options.bodyTimeoutMs + credit()) - now
+      if (left > 0) timer = setTimeout(check, left).unref()
+      else socket.destroy()
+      return
+    }
     if (socket.bytesRead !== lastBytes) {
       lastBytes = socket.bytesRead
       lastProgress = now
     }
     const isUpload = upload()
-    const credit = isUpload ? ((socket.bytesRead - bytesBefore) / options.uploadMinBytesPerSecond) * 1000 : 0
-    const left = start + options.bodyTimeoutMs + credit - now
+    const left = start + options.bodyTimeoutMs + credit() - now
     const idle = isUpload && now - lastProgress >= options.bodyTimeoutMs
     if (left > 0 && !idle) {
       timer = setTimeout(check, isUpload ? Math.min(left, idleCheckMs) : left).unref()
@@ -106,6 +102,13 @@ function watchBody(
     }
     app.server.emit('clientError', Object.assign(new Error('Request body timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket)
   }
+  const credit = () => (upload() ? ((socket.bytesRead - bytesBefore) / options.uploadMinBytesPerSecond) * 1000 : 0)
+  response.once('finish', () => {
+    if (raw.complete || socket.destroyed) return
+    answeredAt = Date.now()
+    clearTimeout(timer)
+    check()
+  })
   // The route is not known yet: the first check comes early enough for an upload's idle watch.
   timer = setTimeout(check, idleCheckMs).unref()
   raw.once('close', () => clearTimeout(timer))

@@ -5,7 +5,8 @@ import fp from 'fastify-plugin'
 
 /**
  * How long a client may stop reading its answer (docs/OPERATIONS.md, "Timeouts and limits"): a
- * response whose client takes nothing for `sendTimeoutMs` while bytes of it wait to be sent is cut,
+ * response whose client takes nothing for `sendTimeoutMs` (up to twice that: the timer lets a write
+ * that drained since it was queued off once) while bytes of it wait to be sent is cut,
  * as nginx's `send_timeout` does; a slow reader that keeps taking bytes is never cut. Without it, a
  * client that pauses a large export holds its connection (and the account's one export) forever.
  *
