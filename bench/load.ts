@@ -1,4 +1,4 @@
-/** Driving servers with autocannon, and alternating two sides A B A B … with medians per side. */
+/** Driving servers with autocannon, and alternating sides A B A B … with medians per side. */
 import autocannon from 'autocannon'
 import { median, type SideSummary } from './report.js'
 
@@ -118,6 +118,7 @@ export function summarise(label: string, samples: Sample[]): SideSummary {
     p50: median(samples.map((s) => s.p50)),
     p50Range: [Math.min(...samples.map((s) => s.p50)), Math.max(...samples.map((s) => s.p50))],
     p99: median(samples.map((s) => s.p99)),
+    p99Range: [Math.min(...samples.map((s) => s.p99)), Math.max(...samples.map((s) => s.p99))],
     requests: samples.reduce((sum, s) => sum + s.requests, 0),
     emptyRounds: samples.filter((s) => s.requests - s.failures <= 0).length,
     failures: samples.reduce((sum, s) => sum + s.failures, 0),
@@ -135,15 +136,19 @@ export interface Timing {
 
 /** Warms both sides, then runs A B A B … `rounds` times; the medians of each side. */
 export async function alternate(a: Side, b: Side, timing: Timing): Promise<{ a: SideSummary; b: SideSummary }> {
-  if (timing.warmupSeconds > 0) {
-    await a.run(timing.warmupSeconds)
-    await b.run(timing.warmupSeconds)
-  }
-  const samplesA: Sample[] = []
-  const samplesB: Sample[] = []
+  const [sa, sb] = await alternateAll([a, b], timing)
+  return { a: sa!, b: sb! }
+}
+
+/**
+ * Warms every side, then runs them in turn (A B C … A B C …) `rounds` times; the medians of each.
+ * Sides measured in the same rounds share whatever the machine was doing meanwhile.
+ */
+export async function alternateAll(sides: Side[], timing: Timing): Promise<SideSummary[]> {
+  if (timing.warmupSeconds > 0) for (const side of sides) await side.run(timing.warmupSeconds)
+  const samples = sides.map(() => [] as Sample[])
   for (let round = 0; round < timing.rounds; round++) {
-    samplesA.push(await a.run(timing.seconds))
-    samplesB.push(await b.run(timing.seconds))
+    for (const [i, side] of sides.entries()) samples[i]!.push(await side.run(timing.seconds))
   }
-  return { a: summarise(a.label, samplesA), b: summarise(b.label, samplesB) }
+  return sides.map((side, i) => summarise(side.label, samples[i]!))
 }

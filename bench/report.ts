@@ -33,6 +33,8 @@ export interface SideSummary {
   /** The lowest and highest p50 of the rounds (the spread around `p50`). */
   p50Range?: [number, number]
   p99: number
+  /** The lowest and highest p99 of the rounds. */
+  p99Range?: [number, number]
   /** Requests completed over all rounds. */
   requests: number
   /** Rounds in which no request succeeded (their latency would read 0). */
@@ -69,6 +71,18 @@ export interface ScenarioDetail {
   a?: SideSummary
   b?: SideSummary
   note?: string
+}
+
+/**
+ * The baseline among several setups measured in the same rounds: the one with the highest median
+ * req/s among those whose measurement is valid (the first, when none is, so it is reported invalid).
+ */
+export function fastestSide(sides: readonly SideSummary[]): number {
+  let best = -1
+  for (const [i, side] of sides.entries()) {
+    if (invalidSide(side) === undefined && (best < 0 || side.rps > sides[best]!.rps)) best = i
+  }
+  return Math.max(best, 0)
 }
 
 export function median(values: readonly number[]): number {
@@ -121,7 +135,16 @@ export function verdict(met: boolean | null): string {
   return met ? 'met' : 'MISSED'
 }
 
-/** A plain-text (and Markdown-compatible) table of the results. */
+/** The median of what a scenario measures on one side, with the lowest and highest of its rounds. */
+function withSpread(value: number | null, side: SideSummary | undefined, metric: string | undefined): string {
+  const range =
+    metric === 'req/s' ? side?.rpsRange : metric === 'p50 latency' ? side?.p50Range : metric === 'p99 latency' ? side?.p99Range : undefined
+  if (value === null || !range || side!.rounds < 2) return fmt(value)
+  const digits = metric === 'req/s' ? 0 : 1
+  return `${fmt(value)} (${fmt(range[0], digits)}–${fmt(range[1], digits)})`
+}
+
+/** A plain-text (and Markdown-compatible) table of the results; values are medians, with the rounds' min–max. */
 export function formatTable(results: Results, details: ScenarioDetail[]): string {
   const byId = new Map(details.map((d) => [d.id, d]))
   const header = ['id', 'metric', 'value', 'baseline', 'ratio', 'goal', 'result', 'A req/s · p50 · p99', 'B req/s · p50 · p99']
@@ -132,8 +155,8 @@ export function formatTable(results: Results, details: ScenarioDetail[]): string
     return [
       s.id,
       d ? (d.metric === d.unit ? d.unit : `${d.metric} (${d.unit})`) : '',
-      fmt(s.value),
-      fmt(s.baseline),
+      withSpread(s.value, d?.a, d?.metric),
+      withSpread(s.baseline, d?.b, d?.metric),
       fmt(s.ratio, 2),
       s.goal,
       verdict(s.met),

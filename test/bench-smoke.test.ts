@@ -2,7 +2,17 @@
 // rot unnoticed. The benchmark itself never runs here: it needs minutes and a quiet machine.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { formatTable, goalMet, invalidSide, median, ratio, scenarioResult, type Results, type SideSummary } from '../bench/report.js'
+import {
+  fastestSide,
+  formatTable,
+  goalMet,
+  invalidSide,
+  median,
+  ratio,
+  scenarioResult,
+  type Results,
+  type SideSummary,
+} from '../bench/report.js'
 
 const side = (overrides: Partial<SideSummary> = {}): SideSummary => ({
   label: 'moodlog',
@@ -50,6 +60,12 @@ describe('benchmark report', () => {
     })
   })
 
+  it('when several baseline setups ran in the same rounds, then the fastest valid one is the baseline', () => {
+    const setups = [side({ rps: 900 }), side({ rps: 1500, failures: 50, failed: { errors: 50 } }), side({ rps: 1200 }), side({ rps: 1100 })]
+    assert.equal(fastestSide(setups), 2)
+    assert.equal(fastestSide([side({ rps: 10, requests: 0 }), side({ rps: 20, requests: 0 })]), 0)
+  })
+
   it('when more than 1% of requests failed or a round finished none, then the side is invalid', () => {
     assert.equal(invalidSide(side()), undefined)
     assert.equal(invalidSide(side({ failures: 10 })), undefined)
@@ -64,8 +80,17 @@ describe('benchmark report', () => {
       machine: { cpu: 'cpu', cores: 2, node: 'v20', postgres: '15' },
       scenarios: [scenarioResult('get-one', 300, 1000, { kind: 'min', value: 0.75 }), scenarioResult('rss', 150, null, { kind: 'report' })],
     }
-    const table = formatTable(results, [{ id: 'get-one', unit: 'req/s', metric: 'req/s', a: side(), b: side({ label: 'bare' }) }])
+    const table = formatTable(results, [
+      {
+        id: 'get-one',
+        unit: 'req/s',
+        metric: 'req/s',
+        a: side({ rps: 300, rpsRange: [280, 320] }),
+        b: side({ label: 'bare', rps: 1000, rpsRange: [950, 1020] }),
+      },
+    ])
     assert.match(table, /\| get-one .*\| MISSED /)
+    assert.match(table, /\| 300\.0 \(280–320\) \| 1000\.0 \(950–1020\) \|/)
     assert.match(table, /\| rss .*\| report /)
   })
 })
