@@ -1,4 +1,6 @@
 /** Driving servers with autocannon, and alternating sides A B A B … with medians per side. */
+import http from 'node:http'
+import { performance } from 'node:perf_hooks'
 import autocannon from 'autocannon'
 import { median, type SideSummary } from './report.js'
 
@@ -73,6 +75,64 @@ export async function drive(load: Load, seconds: number): Promise<Sample> {
     failed,
   }
 }
+
+/** Nearest-rank quantile of sorted values (0 when there are none). */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+}
+
+/** One request on a kept-alive connection; its status, once the body has been read to the end. */
+function send(agent: http.Agent, url: URL, request: HttpRequest): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const headers = { ...(request.body ? { 'content-type': 'application/json' } : {}), ...request.headers }
+    const req = http.request(url, { method: request.method ?? 'GET', headers, agent, timeout: 10_000 }, (res) => {
+      res.on('data', () => {})
+      res.on('end', () => resolve(res.statusCode ?? 0))
+      res.on('error', reject)
+    })
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', reject)
+    req.end(request.body)
+  })
+}
+
+/**
+ * One connection, one request after the other, each timed to a fraction of a millisecond
+ * (autocannon's histogram keeps whole milliseconds, and a first page takes less than one): for the
+ * depth scenarios, whose measure is one request's latency. Runs for `seconds`, or `load.amount` requests.
+ */
+export async function driveSequential(load: Load, seconds: number): Promise<Sample> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  const latencies: number[] = []
+  const failed: Record<string, number> = {}
+  const started = performance.now()
+  const until = started + seconds * 1000
+  try {
+    for (let n = 0; load.amount ? n < load.amount : performance.now() < until; n++) {
+      const request = load.requests[n % load.requests.length]!
+      const sent = performance.now()
+      const status = await send(agent, new URL(request.path, load.url), request).catch(() => 'errors' as const)
+      if (typeof status === 'number' && status >= 200 && status < 300) latencies.push(performance.now() - sent)
+      else failed[status] = (failed[status] ?? 0) + 1
+    }
+  } finally {
+    agent.destroy()
+  }
+  const failures = Object.values(failed).reduce((sum, n) => sum + n, 0)
+  latencies.sort((a, b) => a - b)
+  return {
+    rps: latencies.length / Math.max((performance.now() - started) / 1000, 0.001),
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    requests: latencies.length + failures,
+    failures,
+    failed,
+  }
+}
+
+/** A side driven by `driveSequential`: one connection, exact latencies; nothing is left queued. */
+export const sequentialSide = (label: string, load: Load): Side => ({ label, run: (seconds) => driveSequential(load, seconds) })
 
 /**
  * Waits until what the last run left queued in the server is done: requests autocannon abandoned

@@ -119,8 +119,8 @@ export function scenarioResult(id: string, value: number | null, baseline: numbe
   const r = ratio(value, baseline)
   return {
     id,
-    value: round(value, 1),
-    baseline: round(baseline, 1),
+    value: round(value, 2),
+    baseline: round(baseline, 2),
     ratio: round(r, 3),
     goal: describeGoal(goal),
     met: goalMet(goal, goal.unit ? value : r),
@@ -135,13 +135,16 @@ export function verdict(met: boolean | null): string {
   return met ? 'met' : 'MISSED'
 }
 
+/** Latencies under 10 ms (a first page on one connection) keep two decimals, longer ones one. */
+const msDigits = (ms: number | null | undefined) => (ms !== null && ms !== undefined && ms < 10 ? 2 : 1)
+
 /** The median of what a scenario measures on one side, with the lowest and highest of its rounds. */
 function withSpread(value: number | null, side: SideSummary | undefined, metric: string | undefined): string {
   const range =
     metric === 'req/s' ? side?.rpsRange : metric === 'p50 latency' ? side?.p50Range : metric === 'p99 latency' ? side?.p99Range : undefined
-  if (value === null || !range || side!.rounds < 2) return fmt(value)
-  const digits = metric === 'req/s' ? 0 : 1
-  return `${fmt(value)} (${fmt(range[0], digits)}–${fmt(range[1], digits)})`
+  const digits = metric === 'req/s' ? 0 : msDigits(value)
+  if (value === null || !range || side!.rounds < 2) return fmt(value, metric === 'req/s' ? 1 : digits)
+  return `${fmt(value, metric === 'req/s' ? 1 : digits)} (${fmt(range[0], digits)}–${fmt(range[1], digits)})`
 }
 
 /** A plain-text (and Markdown-compatible) table of the results; values are medians, with the rounds' min–max. */
@@ -149,7 +152,9 @@ export function formatTable(results: Results, details: ScenarioDetail[]): string
   const byId = new Map(details.map((d) => [d.id, d]))
   const header = ['id', 'metric', 'value', 'baseline', 'ratio', 'goal', 'result', 'A req/s · p50 · p99', 'B req/s · p50 · p99']
   const side = (s?: SideSummary) =>
-    s ? `${fmt(s.rps, 0)} · ${fmt(s.p50, 0)} · ${fmt(s.p99, 0)} ms${s.failures ? ` (${s.failures} failed)` : ''}` : ''
+    s
+      ? `${fmt(s.rps, 0)} · ${fmt(s.p50, s.p50 < 10 ? 1 : 0)} · ${fmt(s.p99, s.p99 < 10 ? 1 : 0)} ms${s.failures ? ` (${s.failures} failed)` : ''}`
+      : ''
   const rows = results.scenarios.map((s) => {
     const d = byId.get(s.id)
     return [

@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import postgres from 'postgres'
 import pLimit from 'p-limit'
-import { alternate, httpSide, type HttpRequest, type Side, type Timing } from './load.js'
+import { alternate, httpSide, sequentialSide, type HttpRequest, type Side, type Timing } from './load.js'
 import { ROOT, type Service } from './processes.js'
 import { formatTable, invalidSide, scenarioResult, type Goal, type ScenarioDetail, type ScenarioResult } from './report.js'
 import { CONNECTIONS, DEPTH_CONNECTIONS, newEntry, type Account } from './scenarios.js'
@@ -166,7 +166,11 @@ export async function runScale(run: ScaleRun): Promise<void> {
   for (const workload of workloads) {
     const one = workload.oneConnection
     const side = (label: string, p: Prepared): Side =>
-      httpSide(label, { url: p.service.url, requests: workload.requests(p), connections: one ? DEPTH_CONNECTIONS : CONNECTIONS })
+      (one ? sequentialSide : httpSide)(label, {
+        url: p.service.url,
+        requests: workload.requests(p),
+        connections: one ? DEPTH_CONNECTIONS : CONNECTIONS,
+      })
     const { a, b } = await alternate(side('scale', atScale), side('normal size', atNormal), one ? run.slowTiming : run.timing)
     const problems = [invalidSide(a), invalidSide(b)].filter((p): p is string => p !== undefined)
     const result =
@@ -174,7 +178,8 @@ export async function runScale(run: ScaleRun): Promise<void> {
         ? { ...scenarioResult(workload.id, null, null, GOAL), met: false }
         : scenarioResult(workload.id, a.rps, b.rps, GOAL)
     results.push(result)
-    const range = (s: typeof a) => `${s.rpsRange?.map((x) => x.toFixed(0)).join('–')} req/s, p50 ${s.p50Range?.join('–')} ms`
+    const range = (s: typeof a) =>
+      `${s.rpsRange?.map((x) => x.toFixed(0)).join('–')} req/s, p50 ${s.p50Range?.map((ms) => ms.toFixed(2)).join('–')} ms`
     details.push({
       id: workload.id,
       unit: 'req/s',

@@ -5,7 +5,18 @@
 import os from 'node:os'
 import { verify } from '@node-rs/argon2'
 import pLimit from 'p-limit'
-import { alternate, alternateAll, drive, httpSide, settle, type HttpRequest, type Load, type Side, type Timing } from './load.js'
+import {
+  alternate,
+  alternateAll,
+  drive,
+  httpSide,
+  sequentialSide,
+  settle,
+  type HttpRequest,
+  type Load,
+  type Side,
+  type Timing,
+} from './load.js'
 import {
   fastestSide,
   invalidSide,
@@ -187,7 +198,7 @@ async function entryCount(moodlog: Service, account: Account): Promise<number> {
   return ((await response.json()) as { total: number }).total
 }
 
-const p50Range = (side?: SideSummary) => (side?.p50Range ? side.p50Range.join('–') : '—')
+const p50Range = (side?: SideSummary) => (side?.p50Range ? side.p50Range.map((ms) => ms.toFixed(2)).join('–') : '—')
 const roundsRange = (side?: SideSummary) => (side?.rpsRange ? side.rpsRange.map((rps) => rps.toFixed(0)).join('–') : '—')
 
 /**
@@ -238,7 +249,7 @@ export async function deepCursor(moodlog: Service, deep: Account): Promise<strin
 }
 
 export function deepCursorScenario(moodlog: Service, deep: Account, cursor: string, timing: Timing): Promise<Outcome> {
-  const first = httpSide('first page', {
+  const first = sequentialSide('first page', {
     url: moodlog.url,
     requests: [{ path: listPath, headers: bearer(deep) }],
     connections: DEPTH_CONNECTIONS,
@@ -247,7 +258,7 @@ export function deepCursorScenario(moodlog: Service, deep: Account, cursor: stri
     'deep-cursor',
     'p50',
     `user with ${DEEP_DEPTH.toLocaleString('en')}+ entries: cursor page after ${DEEP_DEPTH.toLocaleString('en')} rows vs first page, ${DEPTH_CONNECTIONS} connection, CACHE=off`,
-    httpSide('deep cursor', {
+    sequentialSide('deep cursor', {
       url: moodlog.url,
       requests: [{ path: `${listPath}&cursor=${encodeURIComponent(cursor)}`, headers: bearer(deep) }],
       connections: DEPTH_CONNECTIONS,
@@ -267,13 +278,17 @@ export function deepPageScenario(moodlog: Service, deep: Account, timing: Timing
     'deep-page',
     'p50',
     `page=${page}&limit=20 (OFFSET ${DEEP_DEPTH.toLocaleString('en')}; ${perRound} request${perRound === 1 ? '' : 's'} a round) vs first page, ${DEPTH_CONNECTIONS} connection, CACHE=off`,
-    httpSide('deep page', {
+    sequentialSide('deep page', {
       url: moodlog.url,
       requests: [{ path: `${listPath}&page=${page}`, headers: bearer(deep) }],
       connections: DEPTH_CONNECTIONS,
       amount: perRound,
     }),
-    httpSide('first page', { url: moodlog.url, requests: [{ path: listPath, headers: bearer(deep) }], connections: DEPTH_CONNECTIONS }),
+    sequentialSide('first page', {
+      url: moodlog.url,
+      requests: [{ path: listPath, headers: bearer(deep) }],
+      connections: DEPTH_CONNECTIONS,
+    }),
     timing,
   )
 }
@@ -289,8 +304,12 @@ export async function deepFirstPageScenario(moodlog: Service, deep: Account, reg
     'deep-first-page',
     'p50',
     `${listPath}: user with ${DEEP_DEPTH.toLocaleString('en')}+ entries vs a user with ${ENTRIES_PER_USER.toLocaleString('en')}, ${DEPTH_CONNECTIONS} connection, CACHE=off`,
-    httpSide('deep user', { url: moodlog.url, requests: [{ path: listPath, headers: bearer(deep) }], connections: DEPTH_CONNECTIONS }),
-    httpSide(`${ENTRIES_PER_USER.toLocaleString('en')} entries`, {
+    sequentialSide('deep user', {
+      url: moodlog.url,
+      requests: [{ path: listPath, headers: bearer(deep) }],
+      connections: DEPTH_CONNECTIONS,
+    }),
+    sequentialSide(`${ENTRIES_PER_USER.toLocaleString('en')} entries`, {
       url: moodlog.url,
       requests: [{ path: listPath, headers: bearer(regular) }],
       connections: DEPTH_CONNECTIONS,
@@ -298,7 +317,6 @@ export async function deepFirstPageScenario(moodlog: Service, deep: Account, reg
     timing,
   )
   const { a, b } = outcome.detail
-  // Latencies of a few ms are whole milliseconds here: the rounds' spread shows how far one step moves the ratio.
   outcome.detail.note += `; p50 of the rounds: A ${p50Range(a)} ms, B ${p50Range(b)} ms`
   return outcome
 }

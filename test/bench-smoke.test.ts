@@ -1,7 +1,10 @@
 // The benchmark's pure parts (medians, ratios, goals, validity, the table), so the harness cannot
 // rot unnoticed. The benchmark itself never runs here: it needs minutes and a quiet machine.
 import assert from 'node:assert/strict'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { describe, it } from 'node:test'
+import { driveSequential, quantile } from '../bench/load.js'
 import {
   fastestSide,
   formatTable,
@@ -52,7 +55,7 @@ describe('benchmark report', () => {
   it('when a scenario is summarised, then its row has the shape of latest.json', () => {
     assert.deepEqual(scenarioResult('list-nocache', 812.34, 1000, { kind: 'min', value: 0.75 }), {
       id: 'list-nocache',
-      value: 812.3,
+      value: 812.34,
       baseline: 1000,
       ratio: 0.812,
       goal: '>= 0.75',
@@ -92,5 +95,34 @@ describe('benchmark report', () => {
     assert.match(table, /\| get-one .*\| MISSED /)
     assert.match(table, /\| 300\.0 \(280–320\) \| 1000\.0 \(950–1020\) \|/)
     assert.match(table, /\| rss .*\| report /)
+  })
+
+  it('when latencies are summarised, then quantiles are nearest-rank', () => {
+    const sorted = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert.equal(quantile(sorted, 0.5), 5)
+    assert.equal(quantile(sorted, 0.99), 10)
+    assert.equal(quantile([0.4], 0.5), 0.4)
+    assert.equal(quantile([], 0.5), 0)
+  })
+
+  it('when one connection drives a loopback server, then every answer is counted and timed in fractions of a ms', async (t) => {
+    let served = 0
+    const server = http.createServer((req, res) => {
+      served++
+      res.writeHead(req.url === '/fail' ? 500 : 200).end('{}')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => server.close())
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const sample = await driveSequential(
+      { url, requests: [{ path: '/ok' }, { path: '/ok' }, { path: '/fail' }], connections: 1, amount: 30 },
+      0,
+    )
+    assert.equal(served, 30)
+    assert.equal(sample.requests, 30)
+    assert.equal(sample.failures, 10)
+    assert.deepEqual(sample.failed, { '500': 10 })
+    assert.ok(sample.p50 > 0 && sample.p50 <= sample.p99, `p50 ${sample.p50}, p99 ${sample.p99}`)
+    assert.notEqual(sample.p50, Math.round(sample.p50), 'a latency with a fraction of a millisecond')
   })
 })
