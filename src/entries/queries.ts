@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/index.js'
+import { queueEntryEvent } from '../webhooks/queries.js'
 import type { VersionCondition } from './preconditions.js'
 
 export interface EntryRow {
@@ -52,6 +53,24 @@ export async function insertEntry(db: Queryable, userId: number, input: EntryInp
      values ($1, $2, $3, $4, coalesce($5::text::timestamptz, now()))
      returning ${COLUMNS}`,
     [userId, input.text, input.mood, input.category, input.occurredAt ?? null],
+  )
+  return rows[0]!
+}
+
+/**
+ * `insertEntry` and, in the same statement, its `entry.created` event for the user's subscribed
+ * endpoints: one round trip, atomic without a transaction (a create used to be BEGIN, insert,
+ * event, COMMIT on a reserved connection; see docs/PERFORMANCE.md, create).
+ */
+export async function insertEntryWithEvent(db: Queryable, userId: number, input: EntryInput, eventId: string): Promise<EntryRow> {
+  const rows = await db.query<EntryRow>(
+    `with created as (
+       insert into entries (user_id, text, mood, category, occurred_at)
+       values ($1, $2, $3, $4, coalesce($5::text::timestamptz, now()))
+       returning ${COLUMNS}),
+     queued as (${queueEntryEvent('entry.created', 'created', '$1', '$6')})
+     select * from created`,
+    [userId, input.text, input.mood, input.category, input.occurredAt ?? null, eventId],
   )
   return rows[0]!
 }

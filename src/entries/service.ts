@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { UserCache } from '../cache/user-cache.js'
 import type { Database } from '../db/index.js'
 import { badRequest, notFound, preconditionFailed, type FieldError } from '../http/errors.js'
@@ -42,19 +43,13 @@ export async function createEntry(
 ): Promise<{ entry: EntryJson; replayed: boolean }> {
   const input = valid(checkEntry(body), 'body')
   if (idempotencyKey === undefined) {
-    const entry = await deps.db.transaction(async (tx) => {
-      const created = toJson(await q.insertEntry(tx, userId, input))
-      await recordEntryEvent(tx, userId, 'entry.created', created)
-      return created
-    })
+    const entry = toJson(await q.insertEntryWithEvent(deps.db, userId, input, randomUUID()))
     await deps.cache.invalidate(userId)
     return { entry, replayed: false }
   }
-  const result = await runIdempotent(deps.db, userId, idempotencyKey, requestHash('POST /entries', body), 201, async (tx) => {
-    const created = toJson(await q.insertEntry(tx, userId, input))
-    await recordEntryEvent(tx, userId, 'entry.created', created)
-    return created
-  })
+  const result = await runIdempotent(deps.db, userId, idempotencyKey, requestHash('POST /entries', body), 201, async (tx) =>
+    toJson(await q.insertEntryWithEvent(tx, userId, input, randomUUID())),
+  )
   if (!result.replayed) await deps.cache.invalidate(userId)
   return { entry: result.body, replayed: result.replayed }
 }

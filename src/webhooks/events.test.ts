@@ -68,6 +68,28 @@ describeEachBackend('webhook events recorded with the entry change', (h) => {
     assert.deepEqual(bodies[3], { type: 'entry.deleted', timestamp: bodies[3].timestamp, data: { id: entry.id } })
   })
 
+  test('when an entry is created, then its event body is byte for byte what JSON.stringify writes, stamped with the write', async () => {
+    const user = await signUp(h)
+    await endpoint(user.id, ['entry.created'])
+    const text = 'quote " backslash \\ tab \t newline \n nul-free \u0001\u001f line sep \u2028\u2029 astral 😀 é'
+    const entry = await createEntry(h, user, { text, mood: 10, category: 'Ünïcode' })
+    const idempotent = await h.request({
+      method: 'POST',
+      url: '/entries',
+      headers: { ...user.auth, 'idempotency-key': 'bytes-1' },
+      payload: { text, mood: 1, category: 'x', occurredAt: '1900-01-01T00:00:00.000Z' },
+    })
+    assert.equal(idempotent.statusCode, 201)
+    const rows = await queued(user.id)
+    assert.equal(rows.length, 2)
+    for (const [row, data] of [
+      [rows[0]!, entry],
+      [rows[1]!, idempotent.json()],
+    ] as const) {
+      assert.equal(row.body, JSON.stringify({ type: 'entry.created', timestamp: data.createdAt, data }))
+    }
+  })
+
   test('when an idempotent create is replayed, then only the first request queued an event', async () => {
     const user = await signUp(h)
     await endpoint(user.id, ['entry.created'])

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/index.js'
+import type { EntryEventType } from './events.js'
 
 /** Every webhook statement. Times the worker compares against come in as parameters (its clock), never `now()`. */
 
@@ -130,6 +131,25 @@ export async function enqueue(db: Queryable, userId: number, event: NewEvent, en
     [userId, event.id, event.type, event.body, endpointId],
   )
   return rows.map((row) => row.id)
+}
+
+/**
+ * SQL that queues an entry event inside the statement that writes the entry (a data-modifying CTE
+ * is atomic on its own, so the write needs no transaction and pipelines like any one statement):
+ * one delivery per enabled endpoint of user `userParam` subscribed to `type`, for the row of CTE
+ * `source` (exactly the entry's API fields). Postgres renders the body as `eventBody` does:
+ * `{"type","timestamp","data"}` with no spaces, strings escaped as `JSON.stringify` escapes them
+ * (`row_to_json`, as the export relies on), the timestamp the write's own `now()` with milliseconds.
+ */
+export function queueEntryEvent(type: EntryEventType, source: string, userParam: string, eventIdParam: string): string {
+  return `insert into webhook_deliveries (user_id, endpoint_id, event_id, event_type, body)
+    select w.user_id, w.id, ${eventIdParam}::uuid, '${type}', row_to_json(event)::text
+      from webhook_endpoints w
+     cross join (select '${type}'::text as "type",
+                        to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as "timestamp",
+                        row_to_json(s) as "data"
+                   from ${source} s) event
+     where w.user_id = ${userParam} and w.enabled and '${type}' = any(w.events)`
 }
 
 /** A leased delivery with what is needed to send it. */
