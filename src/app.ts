@@ -156,7 +156,6 @@ const corePlugin = fp(
       new UserCache(stores.shared, {
         enabled: config.cacheEnabled,
         ttlMs: config.cacheTtlSeconds * 1000,
-        log: app.log,
         userExists: (userId) => userExists(db.points, userId),
       }),
     )

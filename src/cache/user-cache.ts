@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto'
-import type { FastifyBaseLogger } from 'fastify'
 import type { Store } from '../store/types.js'
 
 export interface CacheStats {
@@ -25,13 +24,16 @@ export class UserCache {
   readonly stats: CacheStats = { hits: 0, misses: 0 }
   /** Users whose generation could not be replaced (store down); retried before their next read. */
   private readonly pendingInvalidations = new Set<number>()
+  /** Loads under way in this process, by cache key (which names the generation: a write starts new ones). */
+  private readonly loading = new Map<string, Promise<string>>()
+  /** Generations being created in this process, by user. */
+  private readonly startingGenerations = new Map<number, Promise<string>>()
 
   constructor(
     private readonly store: Store,
     private readonly options: {
       enabled: boolean
       ttlMs: number
-      log: FastifyBaseLogger
       /** Whether the account still exists, asked of the database after a miss has written its keys. */
       userExists: (userId: number) => Promise<boolean>
     },
@@ -62,9 +64,17 @@ export class UserCache {
     }
     const current = await this.store.get(this.generationKey(userId))
     if (current) return current
+    // Requests that find none at the same moment share one: each its own would scatter their pages
+    // over generations that only the last writer's survives, so the page would be loaded again and again.
+    const starting = this.startingGenerations.get(userId)
+    if (starting) return starting
     const fresh = randomBytes(8).toString('base64url')
-    await this.store.set(this.generationKey(userId), fresh, this.generationTtlMs)
-    return fresh
+    const started = this.store
+      .set(this.generationKey(userId), fresh, this.generationTtlMs)
+      .then(() => fresh)
+      .finally(() => this.startingGenerations.delete(userId))
+    this.startingGenerations.set(userId, started)
+    return started
   }
 
   /** The cached value for (user, kind, params), or `compute()`'s result, stored for next time. */
@@ -99,6 +109,16 @@ export class UserCache {
       return compute()
     }
     this.stats.misses += 1
+    // Concurrent misses of one key wait for the first one's load: a page that many requests ask for
+    // at once (a popular user after a write, every client after a restart) is read once, not once each.
+    const running = this.loading.get(key)
+    if (running) return running
+    const loading = this.load(userId, key, compute).finally(() => this.loading.delete(key))
+    this.loading.set(key, loading)
+    return loading
+  }
+
+  private async load(userId: number, key: string, compute: () => Promise<string>): Promise<string> {
     const value = await compute()
     await this.store.set(key, value, this.options.ttlMs).catch(() => {})
     await this.unlessErased(userId, key)
