@@ -93,7 +93,7 @@ export const metricsPlugin = fp(
     })
     new Counter({
       name: 'moodlog_cache_misses_total',
-      help: 'Per-user cache reads computed from the database',
+      help: 'Per-user cache reads not answered from the cache (concurrent misses of one page share one load)',
       registers: [registry],
       collect() {
         this.reset()
