@@ -162,3 +162,20 @@ export async function rssMegabytes(pid: number | undefined): Promise<number | un
     return undefined
   }
 }
+
+/**
+ * What of a moodlog process's RSS is V8's heap and what is outside it, from its own `/metrics`
+ * (prom-client's process metrics): says whether memory after a load is the heap V8 sized for it.
+ */
+export async function memoryBreakdown(url: string): Promise<string | undefined> {
+  try {
+    const text = await (await fetch(new URL('/metrics', url), { signal: AbortSignal.timeout(10_000) })).text()
+    const mb = (name: string) => {
+      const value = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]
+      return value === undefined ? '?' : (Number(value) / 1024 / 1024).toFixed(1)
+    }
+    return `heap ${mb('nodejs_heap_size_used_bytes')} MB used of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB`
+  } catch {
+    return undefined
+  }
+}

@@ -16,7 +16,7 @@ import { prepareEmbeddedDataDir, EMBEDDED_EMAIL } from './embedded.js'
 import { exportMemory } from './export-memory.js'
 import { type Timing } from './load.js'
 import { runScale, scaleUrlOf } from './scale.js'
-import { installCleanup, ROOT, rssMegabytes, runToEnd, startService, stopAll, type Service } from './processes.js'
+import { installCleanup, memoryBreakdown, ROOT, rssMegabytes, runToEnd, startService, stopAll, type Service } from './processes.js'
 import { formatTable, verdict, type Results, type ScenarioDetail } from './report.js'
 import * as s from './scenarios.js'
 import { updatePerformanceDoc } from './docs.js'
@@ -329,9 +329,11 @@ async function main(): Promise<void> {
     }
     /** RSS of the CACHE=on process after list-cached, reported next to the rss scenario. */
     let cachedRss: number | undefined
+    let cachedBreakdown: string | undefined
     await cachedStart?.then(
       async (service) => {
         cachedRss = await rssMegabytes(service.child.pid)
+        cachedBreakdown = await memoryBreakdown(service.url)
         await service.stop()
       },
       () => {},
@@ -393,11 +395,13 @@ async function main(): Promise<void> {
     if (wanted('rss')) {
       // The goal holds for both server-mode processes that carried the load: the larger is the value.
       const mb = await rssMegabytes(moodlog.child.pid)
+      const breakdown = await memoryBreakdown(moodlog.url)
       const both = mb === undefined || cachedRss === undefined ? mb : Math.max(mb, cachedRss)
+      const own = ` (${mb?.toFixed(1)} MB${breakdown ? `: ${breakdown}` : ''})`
       const cached =
         cachedRss === undefined
-          ? ''
-          : ` (${mb?.toFixed(1)} MB) and the CACHE=on process after list-cached (${cachedRss.toFixed(1)} MB), the larger`
+          ? own
+          : `${own} and the CACHE=on process after list-cached (${cachedRss.toFixed(1)} MB${cachedBreakdown ? `: ${cachedBreakdown}` : ''}), the larger`
       outcomes.push(s.rss(both, `VmRSS of the server-mode moodlog process (CACHE=off) after all its scenarios${cached}`))
     }
     await moodlog.stop()
