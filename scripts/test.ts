@@ -15,6 +15,7 @@ import postgres from 'postgres'
 import { migrate, type Database } from '../src/db/index.js'
 import { secureDataDir } from '../src/db/data-dir.js'
 import { wrapPglite } from '../src/db/embedded.js'
+import { SHARED_BUFFERS_MB, startParams } from '../src/db/pglite-settings.js'
 import { openServerDatabase } from '../src/db/server.js'
 import { DATA_DIR_TEMPLATE_ENV } from '../test/support/data-dir.js'
 import { databaseUrlFor, TEST_DB_PREFIX } from '../test/support/naming.js'
@@ -46,7 +47,7 @@ async function unpackDataDir(tarball: string, dir: string): Promise<string> {
  * unpacked as data directories for tests that need a DATA_DIR (test/support/data-dir.ts copies them).
  */
 async function pgliteTemplates(dir: string): Promise<{ env: Record<string, string>; db: Database }> {
-  const pg = new PGlite()
+  const pg = new PGlite({ startParams: startParams(SHARED_BUFFERS_MB.min) })
   // A dump asked for before the instance is ready never settles.
   await pg.waitReady
   const db = wrapPglite(pg)
@@ -108,9 +109,19 @@ function longestFirst(files: string[], durations: Record<string, number>): strin
   return [...files].sort((a, b) => known(b) - known(a) || a.localeCompare(b))
 }
 
+/** This run's times, a line per file (test/support/file-durations.mjs), as paths relative to the project. */
+async function readRunDurations(file: string): Promise<Array<readonly [string, number]>> {
+  const text = await readFile(file, 'utf8').catch(() => '')
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as { file: string; ms: number })
+    .map(({ file, ms }) => [path.relative(root, file), ms] as const)
+}
+
 /** Prints the slowest files of this run and keeps every file's time for the next run's order. */
 async function reportDurations(file: string): Promise<void> {
-  const measured = Object.entries(await readDurations(file)).map(([test, ms]) => [path.relative(root, test), ms] as const)
+  const measured = await readRunDurations(file)
   if (measured.length === 0) return
   measured.sort((a, b) => b[1] - a[1])
   console.log(
@@ -160,7 +171,7 @@ async function main(): Promise<number> {
         `${process.env.TEST_REDIS_URL ? '; redis' : ''}; ${ordered.length} test files`,
     )
     const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(2, os.availableParallelism() + 1)
-    const durationsFile = path.join(workDir, 'durations.json')
+    const durationsFile = path.join(workDir, 'durations.ndjson')
     const child = spawn(
       process.execPath,
       [

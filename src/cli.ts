@@ -88,8 +88,11 @@ async function runCopy(args: string[], config: Config, out: (line: string) => vo
   }
 }
 
-async function withDatabase<T>(config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
-  const db = await openDatabase(config)
+/** Opens the database a configuration names; the caller closes it. */
+export type OpenDatabase = (config: Config) => Promise<Database>
+
+async function withDatabase<T>(open: OpenDatabase, config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
+  const db = await open(config)
   try {
     return await fn(db)
   } finally {
@@ -111,13 +114,24 @@ const processIo: TransferIo = {
   progress: process.stderr.isTTY ? terminalProgress(process.stderr) : undefined,
 }
 
-export async function run(args: string[], env: NodeJS.ProcessEnv, out: (line: string) => void, io = processIo): Promise<number> {
+/**
+ * Runs one command and returns its exit code. `open` is how a command reaches the database the
+ * configuration names (`db copy` opens its own two); tests of what a command does with a database
+ * hand in one they hold open, because opening a data directory costs a second each time.
+ */
+export async function run(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  out: (line: string) => void,
+  io = processIo,
+  open: OpenDatabase = openDatabase,
+): Promise<number> {
   const [command, sub] = args
   const config = loadConfig(env)
-  if (command === 'export' || command === 'import') return runTransfer(command, args.slice(1), config, io)
+  if (command === 'export' || command === 'import') return runTransfer(command, args.slice(1), config, io, open)
   if (command === 'db' && sub === 'copy') return runCopy(args.slice(2), config, out)
   if (command === 'migrate' && (sub === 'up' || sub === undefined)) {
-    const result = await withDatabase(config, (db) => migrate(db))
+    const result = await withDatabase(open, config, (db) => migrate(db))
     out(
       result.applied.length === 0
         ? `already at version ${result.to}`
@@ -126,19 +140,19 @@ export async function run(args: string[], env: NodeJS.ProcessEnv, out: (line: st
     return 0
   }
   if (command === 'migrate' && sub === 'down') {
-    const result = await withDatabase(config, (db) => migrateDown(db))
+    const result = await withDatabase(open, config, (db) => migrateDown(db))
     out(result.from === result.to ? 'nothing to roll back' : `rolled back ${result.from} → ${result.to}`)
     return 0
   }
   if (command === 'migrate' && sub === 'status') {
-    const status = await withDatabase(config, (db) => migrationStatus(db))
+    const status = await withDatabase(open, config, (db) => migrationStatus(db))
     out(`current version ${status.current}, latest ${status.latest}`)
     out(status.pending.length === 0 ? 'up to date' : `pending: ${status.pending.join(', ')}`)
     return 0
   }
   if (command === 'check') {
     out(`configuration ok; ${describeTarget(config)}`)
-    const status = await withDatabase(config, async (db) => {
+    const status = await withDatabase(open, config, async (db) => {
       await db.ping()
       return migrationStatus(db)
     })

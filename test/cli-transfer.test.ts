@@ -9,9 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import type { Database, Queryable } from '../src/db/index.js'
-import { openEmbeddedDatabase } from '../src/db/embedded.js'
-import { cli } from './support/cli.js'
-import { preparedDataDir } from './support/data-dir.js'
+import { cli, type CliOptions } from './support/cli.js'
 import { backendNames, createTestDatabase, type BackendName } from './support/harness.js'
 
 const cleanups: Array<() => Promise<unknown>> = []
@@ -25,34 +23,31 @@ async function tempDir(): Promise<string> {
   return dir
 }
 
-/** A migrated database the CLI reaches by its environment, and a way for the test to look inside. */
+/** A migrated database the CLI works on, and a way for the test to look inside. */
 interface Place {
   env: Record<string, string>
-  /** Embedded: opened (and its lock held) only for the length of `fn`, so the CLI can open it between. */
+  /** How the commands reach it (test/support/cli.ts). */
+  cli: CliOptions
   use<T>(fn: (db: Database) => Promise<T>): Promise<T>
 }
 
+/**
+ * A database of this file's own. The server's is reached by its URL, as an operator's would be;
+ * the embedded one is handed to each command open: what these tests check is what the commands do
+ * with a database, and opening a data directory costs a second each time. Reaching DATA_DIR itself
+ * is test/cli.test.ts's.
+ */
 async function place(backend: BackendName): Promise<Place> {
+  const created = await createTestDatabase(backend)
+  cleanups.push(() => created.drop())
   if (backend === 'postgres') {
-    const created = await createTestDatabase('postgres')
-    cleanups.push(() => created.drop())
     return {
       env: { JWT_SECRET: 'x'.repeat(40), DB_CONNECT_TIMEOUT_SECONDS: '10', DATABASE_URL: created.url! },
+      cli: {},
       use: (fn) => fn(created.db),
     }
   }
-  const dataDir = path.join(await tempDir(), 'data')
-  const use = async <T>(fn: (db: Database) => Promise<T>) => {
-    const db = await openEmbeddedDatabase(dataDir)
-    try {
-      return await fn(db)
-    } finally {
-      await db.close()
-    }
-  }
-  // Initialised and migrated already (a copy of the run's prepared directory): a first start is not under test here.
-  await preparedDataDir(dataDir)
-  return { env: { DATA_DIR: dataDir }, use }
+  return { env: {}, cli: { database: created.db }, use: (fn) => fn(created.db) }
 }
 
 async function insertUser(db: Queryable, email: string): Promise<number> {
@@ -116,7 +111,7 @@ for (const backend of backendNames()) {
         ['csv', csv],
         ['markdown', markdown],
       ] as const) {
-        const exported = await cli(['export', '--user', AUTHOR, '--format', format, '--out', file], at.env)
+        const exported = await cli(['export', '--user', AUTHOR, '--format', format, '--out', file], at.env, at.cli)
         assert.equal(exported.code, 0, exported.output)
         assert.match(exported.output, /exported 2 entries/)
       }
@@ -136,17 +131,17 @@ for (const backend of backendNames()) {
         [['--in', csv], 'csv-guessed@example.com'],
       ] as const) {
         const userId = await at.use((db) => insertUser(db, email))
-        const imported = await cli(['import', '--user', email, ...args], at.env)
+        const imported = await cli(['import', '--user', email, ...args], at.env, at.cli)
         assert.equal(imported.code, 0, imported.output)
         assert.match(imported.output, /imported 2 entries/)
         assert.deepEqual(await at.use((db) => entriesOf(db, userId)), source, args.join(' '))
       }
 
       // Markdown is for reading: it is not an import format, and the refusal names the ones there are.
-      const refused = await cli(['import', '--user', AUTHOR, '--in', markdown, '--format', 'markdown'], at.env)
+      const refused = await cli(['import', '--user', AUTHOR, '--in', markdown, '--format', 'markdown'], at.env, at.cli)
       assert.equal(refused.code, 64, refused.output)
       assert.match(refused.output, /--format must be one of moodlog, csv, daylio, jrnl/)
-      const wrongExport = await cli(['export', '--user', AUTHOR, '--format', 'jrnl'], at.env)
+      const wrongExport = await cli(['export', '--user', AUTHOR, '--format', 'jrnl'], at.env, at.cli)
       assert.equal(wrongExport.code, 64, wrongExport.output)
       assert.match(wrongExport.output, /--format must be one of ndjson, csv, markdown/)
       assert.deepEqual(await at.use((db) => entriesOf(db, authorId)), source, 'nothing was imported by a refusal')
@@ -161,21 +156,25 @@ for (const backend of backendNames()) {
       await writeFile(daylio, DAYLIO)
       await writeFile(jrnl, JRNL)
 
-      const noZone = await cli(['import', '--user', AUTHOR, '--in', daylio, '--format', 'daylio'], at.env)
+      const noZone = await cli(['import', '--user', AUTHOR, '--in', daylio, '--format', 'daylio'], at.env, at.cli)
       assert.equal(noZone.code, 64, noZone.output)
       assert.match(noZone.output, /--tz ZONE is required for Daylio files/)
-      const noMood = await cli(['import', '--user', AUTHOR, '--in', jrnl], at.env)
+      const noMood = await cli(['import', '--user', AUTHOR, '--in', jrnl], at.env, at.cli)
       assert.equal(noMood.code, 64, noMood.output)
       assert.match(noMood.output, /--default-mood N is required for jrnl files/)
       // A Daylio file read as moodlog CSV is not one: refused as unreadable, nothing written.
-      const asCsv = await cli(['import', '--user', AUTHOR, '--in', daylio], at.env)
+      const asCsv = await cli(['import', '--user', AUTHOR, '--in', daylio], at.env, at.cli)
       assert.equal(asCsv.code, 65, asCsv.output)
       assert.deepEqual(await at.use((db) => entriesOf(db, userId)), [])
 
-      const fromDaylio = await cli(['import', '--user', AUTHOR, '--in', daylio, '--format', 'daylio', '--tz', 'Europe/Berlin'], at.env)
+      const fromDaylio = await cli(
+        ['import', '--user', AUTHOR, '--in', daylio, '--format', 'daylio', '--tz', 'Europe/Berlin'],
+        at.env,
+        at.cli,
+      )
       assert.equal(fromDaylio.code, 0, fromDaylio.output)
       assert.match(fromDaylio.output, /imported 2 entries/)
-      const fromJrnl = await cli(['import', '--user', AUTHOR, '--in', jrnl, '--default-mood', '6', '--tz', 'Europe/Berlin'], at.env)
+      const fromJrnl = await cli(['import', '--user', AUTHOR, '--in', jrnl, '--default-mood', '6', '--tz', 'Europe/Berlin'], at.env, at.cli)
       assert.equal(fromJrnl.code, 0, fromJrnl.output)
       assert.match(fromJrnl.output, /imported 1 entries/)
 
@@ -217,15 +216,15 @@ for (const backend of backendNames()) {
         })
 
       await writeFile(file, [entry(1), entry(2)].join('\n'))
-      const quiet = await cli(['import', '--user', AUTHOR, '--in', file], at.env)
+      const quiet = await cli(['import', '--user', AUTHOR, '--in', file], at.env, at.cli)
       assert.equal(quiet.code, 0, quiet.output)
       assert.deepEqual(await events(), [], 'a quiet import by default')
 
       await writeFile(file, [entry(2), entry(3), entry(4)].join('\n'))
-      const dryRun = await cli(['import', '--user', AUTHOR, '--in', file, '--notify', '--dry-run'], at.env)
+      const dryRun = await cli(['import', '--user', AUTHOR, '--in', file, '--notify', '--dry-run'], at.env, at.cli)
       assert.match(dryRun.output, /would import 2 entries/)
       assert.deepEqual(await events(), [], 'a dry run records nothing')
-      const notified = await cli(['import', '--user', AUTHOR, '--in', file, '--notify'], at.env)
+      const notified = await cli(['import', '--user', AUTHOR, '--in', file, '--notify'], at.env, at.cli)
       assert.equal(notified.code, 0, notified.output)
       assert.match(notified.output, /imported 2 entries .*\(1 already there\)/)
       assert.deepEqual(await events(), ['note 3', 'note 4'], 'one event per entry actually created')

@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { PGlite, type Transaction } from '@electric-sql/pglite'
+import { relationBytes, sharedBuffersFor, startParams } from './pglite-settings.js'
 import { serializeError, type Reply, type Request, type Started, type WorkerSource } from './embedded-protocol.js'
 
 interface Held {
@@ -19,8 +20,14 @@ interface Held {
 const ROLLBACK = Symbol('rollback')
 
 async function open(source: WorkerSource): Promise<PGlite> {
-  const pg =
-    'dataDir' in source ? new PGlite(source.dataDir) : source.dump ? new PGlite({ loadDataDir: new Blob([source.dump]) }) : new PGlite()
+  let pg: PGlite
+  if ('dataDir' in source) {
+    pg = new PGlite(source.dataDir, { startParams: startParams(sharedBuffersFor(await relationBytes(source.dataDir))) })
+  } else {
+    // A dump is the whole directory, write-ahead log included: more than its relations, never less.
+    const params = startParams(sharedBuffersFor(source.dump?.byteLength ?? 0))
+    pg = new PGlite(source.dump ? { loadDataDir: new Blob([source.dump]), startParams: params } : { startParams: params })
+  }
   await pg.waitReady
   return pg
 }

@@ -6,6 +6,7 @@ import { lockDataDir, type DataDirLockLostError } from './data-dir-lock.js'
 import { privateFileCreation, secureDataDir } from './data-dir.js'
 import { embeddedDatabase, type EmbeddedEngine } from './embedded-database.js'
 import type { WorkerSource } from './embedded-protocol.js'
+import { SHARED_BUFFERS_MB, startParams } from './pglite-settings.js'
 import { startWorkerEngine } from './embedded-thread.js'
 import type { DatabaseUnavailableError } from './errors.js'
 import type { Database } from './types.js'
@@ -87,7 +88,7 @@ export async function openEmbeddedDatabase(dataDir: string, log?: DataDirLog, op
     }
     if (!(await exists(pgdata))) {
       const staging = path.join(dataDir, `pgdata.init-${process.pid}`)
-      const fresh = new PGlite(staging)
+      const fresh = new PGlite(staging, { startParams: startParams(SHARED_BUFFERS_MB.min) })
       await fresh.waitReady
       await fresh.close()
       await rename(staging, pgdata)

@@ -123,8 +123,17 @@ const IMPORT_OPTIONS = {
   notify: { type: 'boolean' },
 } as const
 
-/** `moodlog export …` and `moodlog import …` (see cli.ts for the options); returns the exit code. */
-export async function runTransfer(command: 'export' | 'import', args: string[], config: Config, io: TransferIo): Promise<number> {
+/**
+ * `moodlog export …` and `moodlog import …` (see cli.ts for the options); returns the exit code.
+ * `open` gives the database the configuration names (and is closed after); cli.ts's `run()` passes its own.
+ */
+export async function runTransfer(
+  command: 'export' | 'import',
+  args: string[],
+  config: Config,
+  io: TransferIo,
+  open: (config: Config) => Promise<Database> = openDatabase,
+): Promise<number> {
   const usage = (problem: string) => {
     io.note(`moodlog ${command}: ${problem}`)
     return 64
@@ -151,7 +160,7 @@ export async function runTransfer(command: 'export' | 'import', args: string[], 
     return usage('--default-mood N is required for jrnl files')
 
   const progress = io.progress ?? noProgress
-  const db = await openDatabase(config)
+  const db = await open(config)
   try {
     const userId = await userIdOf(db, email)
     const tz = await zoneOf(db, values.tz as string | undefined)

@@ -1,5 +1,6 @@
 import { PassThrough, Readable } from 'node:stream'
 import { failureOf, run } from '../../src/cli.js'
+import type { Database } from '../../src/db/index.js'
 
 export interface CliResult {
   code: number | string
@@ -7,15 +8,29 @@ export interface CliResult {
   output: string
 }
 
+export interface CliOptions {
+  /**
+   * The database the command works on, held open by the test: the command's close() leaves it
+   * open. Without it, the command opens what `env` names, as the real entry point does.
+   */
+  database?: Database
+}
+
+/** `db` as a command sees it, except that closing it is left to its owner. */
+export function borrowed(db: Database): Database {
+  return Object.create(db, { close: { value: async () => {} } }) as Database
+}
+
 /**
  * The CLI in this process through its `run()`, answering as its entry point does: a thrown error
  * becomes `moodlog: <message>` and its exit code. Starting a child for each command cost seconds.
  */
-export async function cli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
+export async function cli(args: string[], env: Record<string, string | undefined>, options: CliOptions = {}): Promise<CliResult> {
   const lines: string[] = []
   const io = { stdin: Readable.from([]), stdout: new PassThrough().resume(), note: (line: string) => lines.push(line) }
+  const open = options.database ? async () => borrowed(options.database!) : undefined
   try {
-    const code = await run(args, { ...env }, (line) => lines.push(line), io)
+    const code = await run(args, { ...env }, (line) => lines.push(line), io, open)
     return { code, output: lines.join('\n') }
   } catch (error) {
     const failure = failureOf(error)
