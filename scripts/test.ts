@@ -112,11 +112,16 @@ function longestFirst(files: string[], durations: Record<string, number>): strin
 /** This run's times, a line per file (test/support/file-durations.mjs), as paths relative to the project. */
 async function readRunDurations(file: string): Promise<Array<readonly [string, number]>> {
   const text = await readFile(file, 'utf8').catch(() => '')
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as { file: string; ms: number })
-    .map(({ file, ms }) => [path.relative(root, file), ms] as const)
+  const measured: Array<readonly [string, number]> = []
+  for (const line of text.split('\n')) {
+    try {
+      const { file, ms } = JSON.parse(line) as { file: string; ms: number }
+      measured.push([path.relative(root, file), ms])
+    } catch {
+      // A blank or cut-off line (a run that was killed): that file is timed next run.
+    }
+  }
+  return measured
 }
 
 /** Prints the slowest files of this run and keeps every file's time for the next run's order. */

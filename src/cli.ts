@@ -11,7 +11,15 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { loadConfig, loadEnvFile, type Config } from './config.js'
-import { DatabaseUnavailableError, migrate, migrateDown, migrationStatus, openDatabase, type Database } from './db/index.js'
+import {
+  DatabaseUnavailableError,
+  migrate,
+  migrateDown,
+  migrationStatus,
+  openDatabase,
+  type Database,
+  type OpenDatabase,
+} from './db/index.js'
 import { assertSourceDataDir, copyDatabase, CopyRefusedError } from './db/copy.js'
 import { openEmbeddedDatabase } from './db/embedded.js'
 import { openServerDatabase } from './db/server.js'
@@ -87,9 +95,6 @@ async function runCopy(args: string[], config: Config, out: (line: string) => vo
     await source.close()
   }
 }
-
-/** Opens the database a configuration names; the caller closes it. */
-export type OpenDatabase = (config: Config) => Promise<Database>
 
 async function withDatabase<T>(open: OpenDatabase, config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
   const db = await open(config)

@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import type { Database, Queryable } from '../src/db/index.js'
-import { cli, type CliOptions } from './support/cli.js'
+import { cli, NOWHERE, type CliOptions } from './support/cli.js'
 import { backendNames, createTestDatabase, type BackendName } from './support/harness.js'
 
 const cleanups: Array<() => Promise<unknown>> = []
@@ -47,7 +47,7 @@ async function place(backend: BackendName): Promise<Place> {
       use: (fn) => fn(created.db),
     }
   }
-  return { env: {}, cli: { database: created.db }, use: (fn) => fn(created.db) }
+  return { env: NOWHERE, cli: { database: created.db }, use: (fn) => fn(created.db) }
 }
 
 async function insertUser(db: Queryable, email: string): Promise<number> {

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test'
 import { run } from '../src/cli.js'
 import { migrate, migrationStatus, type Database, type Queryable } from '../src/db/index.js'
 import { openEmbeddedDatabase } from '../src/db/embedded.js'
-import { borrowed, cli } from './support/cli.js'
+import { borrowed, cli, NOWHERE } from './support/cli.js'
 import { preparedDataDir } from './support/data-dir.js'
 import { backendNames, createTestDatabase } from './support/harness.js'
 import { runProcess } from './support/process.js'
@@ -249,23 +249,23 @@ describe('moodlog CLI', () => {
         const stdout = new PassThrough()
         const chunks: Buffer[] = []
         stdout.on('data', (chunk: Buffer) => chunks.push(chunk))
-        assert.equal(await run(['export', '--user', EMAIL], {}, () => {}, io(Readable.from([]), stdout), open), 0)
+        assert.equal(await run(['export', '--user', EMAIL], NOWHERE, () => {}, io(Readable.from([]), stdout), open), 0)
         const ndjson = Buffer.concat(chunks).toString('utf8')
         assert.equal(ndjson.trimEnd().split('\n').length, 2501)
 
         // Into the other user of the same journal; blank lines and a byte-order mark (some editors write one) are tolerated.
         const input = Readable.from([`\uFEFF${ndjson.replace('\n', '\n\n  \n')}`])
-        assert.equal(await run(['import', '--user', OTHER], {}, () => {}, io(input), open), 0)
+        assert.equal(await run(['import', '--user', OTHER], NOWHERE, () => {}, io(input), open), 0)
         assert.ok(notes.includes(`imported 2500 entries for ${OTHER} (0 already there)`), notes.join('\n'))
         const [mine, theirs] = [await entriesOf(db, EMAIL), await entriesOf(db, OTHER)]
         assert.deepEqual(mine, source)
         assert.deepEqual(theirs!.slice(1), source)
 
         await assert.rejects(
-          run(['export', '--user', 'nobody@example.com'], {}, () => {}, io(Readable.from([])), open),
+          run(['export', '--user', 'nobody@example.com'], NOWHERE, () => {}, io(Readable.from([])), open),
           /no user with email nobody@example.com/,
         )
-        assert.equal(await run(['import', '--in', 'x'], {}, () => {}, io(Readable.from([])), open), 64, 'usage error without --user')
+        assert.equal(await run(['import', '--in', 'x'], NOWHERE, () => {}, io(Readable.from([])), open), 64, 'usage error without --user')
       }))
 
     test('when a line breaks the entry rules, then its number is reported and nothing is imported', () =>
@@ -278,7 +278,7 @@ describe('moodlog CLI', () => {
         lines.push(JSON.stringify({ text: 'too happy', mood: 11, category: 'work' }), '{"text": "cut off', good(1005))
         const file = path.join(await tempDir(), 'bad.ndjson')
         await writeFile(file, lines.join('\n') + '\n')
-        const result = await cli(['import', '--user', EMAIL, '--in', file], {}, held)
+        const result = await cli(['import', '--user', EMAIL, '--in', file], NOWHERE, held)
         assert.equal(result.code, 65, result.output)
         assert.match(result.output, /line 1003: mood must be an integer from 1 to 10/)
         assert.match(result.output, /line 1004: \(line\) is not valid JSON/)
@@ -286,15 +286,15 @@ describe('moodlog CLI', () => {
         assert.deepEqual(await entriesOf(db, EMAIL), source)
 
         // With --skip-invalid the others go in; run again, they are all already there.
-        const skipping = await cli(['import', '--user', EMAIL, '--in', file, '--skip-invalid'], {}, held)
+        const skipping = await cli(['import', '--user', EMAIL, '--in', file, '--skip-invalid'], NOWHERE, held)
         assert.equal(skipping.code, 0, skipping.output)
         assert.match(skipping.output, /imported 1003 entries for .* \(0 already there, 2 invalid skipped\)/)
-        const again = await cli(['import', '--user', EMAIL, '--in', file, '--skip-invalid'], {}, held)
+        const again = await cli(['import', '--user', EMAIL, '--in', file, '--skip-invalid'], NOWHERE, held)
         assert.match(again.output, /imported 0 entries for .* \(1003 already there, 2 invalid skipped\)/)
         assert.equal((await entriesOf(db, EMAIL)).length, source.length + 1003)
 
         // A usage error found once the database is open ends as one too (64), with its message.
-        const zone = await cli(['import', '--user', EMAIL, '--in', file, '--tz', 'Mars/Olympus_Mons'], {}, held)
+        const zone = await cli(['import', '--user', EMAIL, '--in', file, '--tz', 'Mars/Olympus_Mons'], NOWHERE, held)
         assert.equal(zone.code, 64, zone.output)
         assert.match(zone.output, /^moodlog: unknown time zone Mars\/Olympus_Mons/m)
       }))

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { PGlite, type Transaction } from '@electric-sql/pglite'
-import { relationBytes, sharedBuffersFor, startParams } from './pglite-settings.js'
+import { dumpRelationBytes, relationBytes, sharedBuffersFor, startParams } from './pglite-settings.js'
 import { serializeError, type Reply, type Request, type Started, type WorkerSource } from './embedded-protocol.js'
 
 interface Held {
@@ -22,10 +22,9 @@ const ROLLBACK = Symbol('rollback')
 async function open(source: WorkerSource): Promise<PGlite> {
   let pg: PGlite
   if ('dataDir' in source) {
-    pg = new PGlite(source.dataDir, { startParams: startParams(sharedBuffersFor(await relationBytes(source.dataDir))) })
+    pg = new PGlite(source.dataDir, { startParams: startParams(sharedBuffersFor(relationBytes(source.dataDir))) })
   } else {
-    // A dump is the whole directory, write-ahead log included: more than its relations, never less.
-    const params = startParams(sharedBuffersFor(source.dump?.byteLength ?? 0))
+    const params = startParams(sharedBuffersFor(source.dump ? dumpRelationBytes(source.dump) : 0))
     pg = new PGlite(source.dump ? { loadDataDir: new Blob([source.dump]), startParams: params } : { startParams: params })
   }
   await pg.waitReady

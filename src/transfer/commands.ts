@@ -6,7 +6,7 @@ import { Readable, type Writable } from 'node:stream'
 import { parseArgs } from 'node:util'
 import { findUserByEmail } from '../auth/queries.js'
 import type { Config } from '../config.js'
-import { openDatabase, type Database } from '../db/index.js'
+import { openDatabase, type Database, type OpenDatabase } from '../db/index.js'
 import { timeZoneCatalog } from '../stats/service.js'
 import { EXPORT_FORMATS, exportChunks, type ExportFormat } from './export.js'
 import { ndjsonPagesOf } from './export-pages.js'
@@ -132,7 +132,7 @@ export async function runTransfer(
   args: string[],
   config: Config,
   io: TransferIo,
-  open: (config: Config) => Promise<Database> = openDatabase,
+  open: OpenDatabase = openDatabase,
 ): Promise<number> {
   const usage = (problem: string) => {
     io.note(`moodlog ${command}: ${problem}`)

@@ -16,6 +16,13 @@ export interface CliOptions {
   database?: Database
 }
 
+/**
+ * The environment of a command handed a database: it names one that cannot be reached (nothing
+ * listens on port 1), so a command that opened what its configuration names instead would fail at
+ * once, rather than reach the developer's own ./data (the default DATA_DIR).
+ */
+export const NOWHERE = { JWT_SECRET: 'x'.repeat(40), DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', DB_CONNECT_TIMEOUT_SECONDS: '1' }
+
 /** `db` as a command sees it, except that closing it is left to its owner. */
 export function borrowed(db: Database): Database {
   return Object.create(db, { close: { value: async () => {} } }) as Database
