@@ -24,8 +24,11 @@ async function open(source: WorkerSource): Promise<PGlite> {
   if ('dataDir' in source) {
     pg = new PGlite(source.dataDir, { startParams: startParams(sharedBuffersFor(relationBytes(source.dataDir))) })
   } else {
-    const params = startParams(sharedBuffersFor(source.dump ? dumpRelationBytes(source.dump) : 0))
-    pg = new PGlite(source.dump ? { loadDataDir: new Blob([source.dump]), startParams: params } : { startParams: params })
+    const { dump } = source
+    pg = new PGlite({
+      ...(dump ? { loadDataDir: new Blob([dump]) } : {}),
+      startParams: startParams(sharedBuffersFor(dump ? dumpRelationBytes(dump) : 0)),
+    })
   }
   await pg.waitReady
   return pg

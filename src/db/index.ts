@@ -9,10 +9,10 @@ export { DatabaseUnavailableError, isForeignKeyViolation, isUniqueViolation, sql
 export { DataDirLockedError } from './embedded.js'
 export { migrate, migrateDown, migrationStatus } from './migrate.js'
 
-/** Server Postgres when `DATABASE_URL` is set, otherwise embedded PGlite in `DATA_DIR`. */
 /** How a command reaches the database a configuration names (`openDatabase`, or one a test holds); the caller closes it. */
 export type OpenDatabase = (config: Config) => Promise<Database>
 
+/** Server Postgres when `DATABASE_URL` is set, otherwise embedded PGlite in `DATA_DIR`. */
 export async function openDatabase(config: Config, log?: BreakerLog): Promise<Database> {
   if (config.databaseUrl === undefined) return openEmbeddedDatabase(config.dataDir, log)
   return openServerDatabase({

@@ -52,8 +52,8 @@ const field = (header: Uint8Array, start: number, end: number) => decoder.decode
 
 /**
  * The same for a data-dir dump: the sizes its tar headers give to regular files under `base/`. A
- * dump also holds the write-ahead log (16 MB) and the templates' catalogs; only relations count. A
- * compressed dump cannot be read without unpacking it: it counts as large.
+ * dump also holds the write-ahead log (16 MB) and the shared catalogs (`global/`), which do not
+ * count, as for a directory. A compressed dump cannot be read without unpacking it: it counts as large.
  */
 export function dumpRelationBytes(dump: Uint8Array): number {
   if (dump[0] === 0x1f && dump[1] === 0x8b) return Infinity
@@ -64,7 +64,9 @@ export function dumpRelationBytes(dump: Uint8Array): number {
     if (name === '') break
     const size = parseInt(field(header, 124, 136).trim() || '0', 8) || 0
     const type = header[156]
-    const fullName = `${field(header, 345, 500)}${name}`
+    // A ustar header may keep the start of a long path apart (a GNU one has other fields there).
+    const prefix = field(header, 257, 263) === 'ustar' ? field(header, 345, 500) : ''
+    const fullName = prefix ? `${prefix}/${name}` : name
     if ((type === 0x30 || type === 0) && /^(\.?\/)?base\//.test(fullName)) total += size
     offset += 512 + Math.ceil(size / 512) * 512
   }
